@@ -1,0 +1,1 @@
+"""The `l4plan` command line: thin click commands over the library."""

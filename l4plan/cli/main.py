@@ -1,0 +1,61 @@
+"""Entry point: the `l4plan` group, global options and exit-code mapping.
+
+Exit codes follow Terraform: 0 success, 1 error (usage errors included, so CI never
+reads a typo as drift), 2 changes present (`--detailed-exitcode` only).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from l4plan import __version__
+from l4plan.cli.context import CliContext
+
+# Each module registers its commands on `cli` when imported.
+COMMAND_MODULES = ()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "--chdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Work in DIR instead of the current directory.",
+)
+@click.option("--no-color", is_flag=True, help="Disable colour output (also NO_COLOR).")
+@click.version_option(__version__, "--version", prog_name="l4plan")
+@click.pass_context
+def cli(ctx: click.Context, chdir: Path | None, no_color: bool) -> None:
+    """Plan and apply Layer 4 proxy applications, the Terraform way."""
+    if chdir is not None:
+        if not chdir.is_dir():
+            raise click.UsageError(f"-C/--chdir: {chdir} is not a directory")
+        os.chdir(chdir)
+    color = not (no_color or os.environ.get("NO_COLOR"))
+    ctx.obj = CliContext(workdir=Path.cwd(), color=color)
+
+
+def _load_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"l4plan.cli.{name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    _load_commands()
+    try:
+        code = cli.main(args=argv, prog_name="l4plan", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        code = 1
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = 1  # click would exit 2 for usage errors; 2 means "changes present" here
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,78 @@
+"""Option decorators shared by several commands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class Duration(click.ParamType):
+    """A duration such as 500ms, 30s, 5m or a bare number of seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        m = _DURATION.match(str(value).strip())
+        if not m:
+            self.fail(f"{value!r} is not a duration (examples: 500ms, 30s, 5m)", param, ctx)
+        return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+DURATION = Duration()
+
+
+def variable_options(f: F) -> F:
+    """--var NAME=VALUE (repeatable) and --var-file FILE (repeatable)."""
+    f = click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Load variable values from FILE (HCL syntax, like *.l4vars).",
+    )(f)
+    f = click.option(
+        "--var",
+        "var_args",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a variable. Repeatable.",
+    )(f)
+    return f
+
+
+def target_option(f: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Limit to ADDRESS and what it depends on. Repeatable.",
+    )(f)
+
+
+def lock_options(f: F) -> F:
+    f = click.option(
+        "--lock-timeout",
+        type=DURATION,
+        default="0s",
+        show_default=True,
+        help="How long to wait for the state lock.",
+    )(f)
+    f = click.option(
+        "--lock/--no-lock", "use_lock", default=True, help="Take the state lock (default on)."
+    )(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)

@@ -1,0 +1,58 @@
+"""Port allocation for tests that share one machine.
+
+Each suite owns a range (docs/architecture.md). `free_port` returns a port in
+that range that is free for TCP and UDP on 127.0.0.1 right now; the process-wide
+cursor makes two calls in one process never hand out the same port.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import socket
+
+AGENT_CORE = range(20000, 25000)
+AGENT_FEATURES = range(25000, 30000)
+E2E = range(30000, 35000)
+STATES = range(35000, 37000)
+PLANS = range(37000, 40000)
+
+_cursors: dict[range, itertools.count[int]] = {}
+
+
+def _is_free(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(ports: range) -> int:
+    """A free port from `ports`, never the same twice in one process."""
+    if ports not in _cursors:
+        # spread concurrent test processes (xdist workers, CI re-runs) over the range
+        rnd = random.Random(os.getpid())
+        _cursors[ports] = itertools.count(rnd.randrange(len(ports)))
+    cursor = _cursors[ports]
+    for _ in range(len(ports)):
+        port = ports.start + next(cursor) % len(ports)
+        if _is_free(port):
+            return port
+    raise RuntimeError(f"no free port in {ports}")
+
+
+def free_block(ports: range, size: int) -> int:
+    """The first port of `size` consecutive free ports in `ports`."""
+    for _ in range(200):
+        first = free_port(ports)
+        if first + size > ports.stop:
+            continue
+        if all(_is_free(p) for p in range(first + 1, first + size)):
+            for _ in range(size - 1):  # reserve the block in this process
+                next(_cursors[ports])
+            return first
+    raise RuntimeError(f"no {size} consecutive free ports in {ports}")
