@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -16,8 +17,6 @@ import click
 from l4plan import __version__
 from l4plan.cli.context import CliContext
 
-# Each module registers its commands on `cli` when imported.
-COMMAND_MODULES = ()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,8 +41,10 @@ def cli(ctx: click.Context, chdir: Path | None, no_color: bool) -> None:
 
 
 def _load_commands() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"l4plan.cli.{name}")
+    """Import every module of this package; command modules register on `cli`."""
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(sys.modules[package].__path__):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 def main(argv: list[str] | None = None) -> None:
