@@ -18,7 +18,6 @@ from l4plan import __version__
 from l4plan.cli.context import CliContext
 
 
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-C",
