@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create .venv and install l4plan (with the pg and test extras) and the agent into it.
+# Idempotent: a second run only re-checks the installed packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "l4plan needs Python >= 3.11 (found: $("$PYTHON" --version 2>&1 || echo none))." >&2
+  echo "Install it (Debian: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
+  echo "Installing python3-venv (needs apt)..." >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+fi
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+stamp=.venv/.l4plan-installed
+inputs=$(cat pyproject.toml proxy-agent/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
+  echo "Installing l4plan and l4plan-agent into .venv ..." >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[pg,test]" -e ./proxy-agent
+  echo "$inputs" > "$stamp"
+fi
