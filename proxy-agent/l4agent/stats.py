@@ -1,0 +1,111 @@
+"""Per application and rule counters of the data plane.
+
+The relay increments plain integer attributes on a `RuleStats` (cheap on the hot
+path); `Status.Get` and the Prometheus exposition (`l4agent.metrics`) read them.
+With `--workers N` every worker process keeps its own `Stats`; the control process
+sums their snapshots with `Stats.merged` before answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+# Monotonic counters (Prometheus counters).
+COUNTERS = (
+    "connections_total",  # TCP connections accepted (ACL-denied ones included)
+    "bytes_in",  # bytes received from clients and relayed towards origins
+    "bytes_out",  # bytes received from origins and relayed towards clients
+    "datagrams_in",  # UDP datagrams from clients
+    "datagrams_out",  # UDP datagrams from origins to clients
+    "udp_flows_total",  # UDP flows created
+    "udp_flow_evictions",  # UDP flows evicted because the flow table was full
+    "acl_denials",  # TCP connections closed / UDP datagrams dropped by the ACL
+    "origin_connect_failures",  # failed connect attempts to an origin target
+    "no_healthy_origin",  # clients closed because no origin target was usable
+)
+# Point-in-time values (Prometheus gauges).
+GAUGES = ("listeners_bound", "connections_active", "udp_flows_active")
+
+
+@dataclass(slots=True)
+class RuleStats:
+    """Counters of one rule of one application, in one process."""
+
+    protocol: str
+    listeners_bound: int = 0
+    connections_active: int = 0
+    udp_flows_active: int = 0
+    connections_total: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    datagrams_in: int = 0
+    datagrams_out: int = 0
+    udp_flows_total: int = 0
+    udp_flow_evictions: int = 0
+    acl_denials: int = 0
+    origin_connect_failures: int = 0
+    no_healthy_origin: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def add(self, other: dict[str, Any]) -> None:
+        for name in (*COUNTERS, *GAUGES):
+            setattr(self, name, getattr(self, name) + int(other.get(name, 0)))
+
+
+class Stats:
+    """All `RuleStats` of one process, by application name and rule index."""
+
+    def __init__(self) -> None:
+        self._apps: dict[str, list[RuleStats]] = {}
+
+    def set_rules(self, app: str, protocols: list[str]) -> list[RuleStats]:
+        """Make `app` have one `RuleStats` per rule; counters of a rule index whose
+        protocol is unchanged carry over (an edited rule keeps counting)."""
+        old = self._apps.get(app, [])
+        new: list[RuleStats] = []
+        for i, protocol in enumerate(protocols):
+            if i < len(old) and old[i].protocol == protocol:
+                new.append(old[i])
+            else:
+                new.append(RuleStats(protocol))
+        self._apps[app] = new
+        return new
+
+    def drop(self, app: str) -> None:
+        self._apps.pop(app, None)
+
+    def rule(self, app: str, index: int) -> RuleStats:
+        return self._apps[app][index]
+
+    def apps(self) -> list[str]:
+        return sorted(self._apps)
+
+    def rules(self, app: str) -> list[RuleStats]:
+        return list(self._apps.get(app, []))
+
+    def items(self) -> Iterator[tuple[str, int, RuleStats]]:
+        """(application, rule index, stats) for every rule, sorted by application."""
+        for app in sorted(self._apps):
+            for i, rs in enumerate(self._apps[app]):
+                yield app, i, rs
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """A JSON-serialisable copy (sent from worker processes to the control process)."""
+        return {app: [rs.to_json() for rs in rules] for app, rules in self._apps.items()}
+
+    @classmethod
+    def merged(cls, snapshots: Iterable[dict[str, list[dict[str, Any]]]]) -> Stats:
+        """The sum of several processes' snapshots."""
+        total = cls()
+        for snap in snapshots:
+            for app, rules in snap.items():
+                mine = total._apps.setdefault(app, [])
+                for i, rule in enumerate(rules):
+                    if i == len(mine):
+                        mine.append(RuleStats(rule["protocol"]))
+                    mine[i].add(rule)
+        return total
