@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from l4agent.resolver import Resolver, ResolveError, ip_literal
+from l4agent.resolver import ResolveError, Resolver, ip_literal
 
 log = logging.getLogger("l4agent.origins")
 
@@ -80,7 +80,7 @@ class HealthTracker:
     again at once. `fall=None` means the target is never taken down.
     """
 
-    __slots__ = ("_cooldown", "_down_until", "_fall", "_failing", "_rise", "_rising", "up")
+    __slots__ = ("_cooldown", "_down_until", "_failing", "_fall", "_rise", "_rising", "up")
 
     def __init__(self, *, rise: int, fall: int | None, cooldown: float | None = None) -> None:
         self._rise = rise

@@ -7,6 +7,7 @@ timeout for the client). Every query is counted per (name, rdtype).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -82,7 +83,5 @@ class DnsServer:
                     question.name, ttl, dns.rdataclass.IN, question.rdtype, [a for a, _ in matching]
                 )
                 response.answer.append(rrset)
-        try:
+        with contextlib.suppress(OSError):
             self._sock.sendto(response.to_wire(), peer)
-        except OSError:
-            pass

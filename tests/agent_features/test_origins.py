@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from l4agent.origins import (
     HealthTracker,
     OriginPool,
@@ -19,6 +18,7 @@ from l4agent.origins import (
     tcp_connects,
 )
 from l4agent.resolver import Resolver
+
 from tests.ports import AGENT_FEATURES, free_port
 
 CLIENT = ("127.0.0.1", 40000)
@@ -129,7 +129,7 @@ def test_least_connections_follows_connection_counts() -> None:
 
 
 def test_unknown_policy_is_refused() -> None:
-    with pytest.raises(OriginSpecError, match="origin.steering must be one of"):
+    with pytest.raises(OriginSpecError, match=r"origin\.steering must be one of"):
         Steering("random")
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from l4agent.resolver import ResolveError, Resolver, parse_hosts
 
-from l4agent.resolver import Resolver, ResolveError, parse_hosts
 from tests.agent_features.dns_server import DnsServer
 from tests.ports import AGENT_FEATURES, free_port
 
