@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from l4plan.durations import parse_duration
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Duration(click.ParamType):
@@ -22,12 +20,10 @@ class Duration(click.ParamType):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        if isinstance(value, int | float):
-            return float(value)
-        m = _DURATION.match(str(value).strip())
-        if not m:
-            self.fail(f"{value!r} is not a duration (examples: 500ms, 30s, 5m)", param, ctx)
-        return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 DURATION = Duration()

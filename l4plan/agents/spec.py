@@ -1,0 +1,120 @@
+"""Render an evaluated `l4_application` into the spec its agents receive.
+
+The format is `schemas/rpc/app_spec.schema.json` (docs/architecture.md, "Contract:
+the agent application spec"). Refresh and apply both call this, so drift is a
+comparison of `spec_hash` values computed the same way on both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from l4plan.configs.model import Config, ResourceInstance, is_wholly_known
+from l4plan.durations import parse_duration
+from l4plan.ports import parse_origin_ports, parse_ports
+
+HEALTH_CHECK_DEFAULTS = {"interval": "5s", "timeout": "2s", "healthy": 2, "unhealthy": 3}
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of `spec`; the agent computes the same."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 timestamp such as 2027-06-30T00:00:00Z, as an aware datetime."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def ddos_protection_active(site: ResourceInstance, now: datetime) -> bool:
+    """Full DDoS protection that has not expired: what keep-alive protection needs."""
+    ddos = site.attrs.get("ddos_protection") or {}
+    if ddos.get("mode") != "full":
+        return False
+    expires = ddos.get("expires_at")
+    return not expires or parse_timestamp(expires) > now
+
+
+class SpecRenderer:
+    """Renders applications of one configuration; indexes sites, pools and ACLs once."""
+
+    def __init__(self, config: Config, *, now: datetime | None = None):
+        self.now = now or datetime.now(UTC)
+        self.sites = {r.attrs.get("id"): r for r in config.of_type("l4_site")}
+        self.pools = {r.attrs.get("id"): r for r in config.of_type("l4_load_balancer")}
+        self.acls: dict[str, list[ResourceInstance]] = {}
+        for rule in config.of_type("l4_ip_access_rule"):
+            self.acls.setdefault(rule.attrs.get("site"), []).append(rule)
+        for rules in self.acls.values():
+            rules.sort(key=lambda r: (r.attrs.get("priority", 0), r.address))
+
+    def render(self, app: ResourceInstance) -> dict[str, Any] | None:
+        """The agent spec of `app`, or None while any input is unknown until apply."""
+        if not is_wholly_known(app.attrs.get("rule")):
+            return None
+        site = self.sites.get(app.attrs.get("site"))
+        spec: dict[str, Any] = {
+            "ipv6": bool(app.attrs.get("ipv6", False)),
+            "keepalive": bool(app.attrs.get("keepalive_protection", False))
+            and site is not None
+            and ddos_protection_active(site, self.now),
+            "acl": self._acl(app.attrs.get("site"))
+            if app.attrs.get("waf_ip_access_control")
+            else None,
+            "rules": [self._rule(rule) for rule in app.attrs.get("rule", [])],
+        }
+        return spec if is_wholly_known(spec) else None
+
+    def _acl(self, site_id: str) -> list[dict[str, Any]]:
+        return [
+            {"action": r.attrs["action"], "sources": list(r.attrs.get("sources", []))}
+            for r in self.acls.get(site_id, [])
+        ]
+
+    def _rule(self, rule: dict[str, Any]) -> dict[str, Any]:
+        origin_port = rule.get("origin_port")
+        origin_ports = None
+        if origin_port not in (None, ""):
+            ports = parse_origin_ports(origin_port)
+            origin_ports = list(ports.ranges[0])
+        return {
+            "protocol": rule["protocol"],
+            "edge_ports": parse_ports(rule["edge_port"]).to_spec(),
+            "origin_ports": origin_ports,
+            "passthrough": rule.get("client_ip_passthrough") or "off",
+            "origin": self._origin(rule.get("origin_type", "ip"), rule["origin"]),
+            "comment": rule.get("comment") or "",
+        }
+
+    def _origin(self, origin_type: str, origin: Any) -> dict[str, Any]:
+        if origin_type != "load_balancer":
+            return {
+                "type": origin_type,
+                "steering": "weighted",
+                "targets": [{"host": origin, "weight": 1}],
+                "health_check": None,
+            }
+        pool = self.pools[origin].attrs
+        check = pool.get("health_check")
+        health_check = None
+        if check is not None:
+            merged = {**HEALTH_CHECK_DEFAULTS, **{k: v for k, v in check.items() if v is not None}}
+            health_check = {
+                "interval_ms": round(parse_duration(merged["interval"]) * 1000),
+                "timeout_ms": round(parse_duration(merged["timeout"]) * 1000),
+                "healthy": merged["healthy"],
+                "unhealthy": merged["unhealthy"],
+            }
+        return {
+            "type": "load_balancer",
+            "steering": pool.get("steering") or "weighted",
+            "targets": [
+                {"host": o["address"], "weight": o.get("weight", 1)} for o in pool.get("origin", [])
+            ],
+            "health_check": health_check,
+        }
