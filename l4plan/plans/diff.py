@@ -1,0 +1,333 @@
+"""The diff engine: configuration + recorded (or refreshed) state -> `Plan`.
+
+Terraform's model: `prior` is the state as recorded; `refreshed` is what the agents
+report (the refresh stage provides it; None with `--refresh=false`). Drift is
+`prior` vs `refreshed`; the planned changes are the configuration vs
+`refreshed or prior`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+
+from l4plan.configs.model import Config, ResourceInstance, is_wholly_known
+from l4plan.diagnostics import Diagnostic
+from l4plan.graph import build_graph, cycle_diagnostics
+from l4plan.plans.attrdiff import diff_attributes
+from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, REPLACE_ATTRS
+from l4plan.plans.ignore import apply_ignore_changes
+from l4plan.plans.model import (
+    Action,
+    AgentAction,
+    OutputChange,
+    Plan,
+    PlanMode,
+    ResourceChange,
+    StateRef,
+)
+from l4plan.plans.order import apply_order
+from l4plan.plans.targets import select_targets, targeting_warning
+from l4plan.plans.values import parse_path
+from l4plan.states.model import ResourceState, State
+
+
+def build_plan(
+    config: Config,
+    prior: State | None,
+    *,
+    refreshed: State | None = None,
+    targets: Sequence[str] = (),
+    mode: PlanMode = "normal",
+) -> Plan:
+    """Plan the changes that make the recorded state match the configuration.
+
+    Problems (a dependency cycle, an unknown `--target`, `prevent_destroy` on a
+    resource the plan would destroy) are error diagnostics in `Plan.diagnostics`;
+    this function does not raise for bad input.
+    """
+    plan = Plan(
+        mode=mode,
+        targets=list(targets),
+        prior_state=StateRef(prior.lineage, prior.serial) if prior is not None else None,
+    )
+    graph = build_graph(config)
+    plan.diagnostics += cycle_diagnostics(graph, config)
+    if plan.errored:
+        return plan
+    if prior is not None and refreshed is not None:
+        plan.drift = drift_changes(prior, refreshed)
+    if mode == "refresh-only":
+        return plan
+
+    base = refreshed if refreshed is not None else prior
+    recorded = base.resources if base is not None else {}
+    changes: dict[str, ResourceChange] = {}
+    if mode == "normal":
+        for address, res in config.resources.items():
+            changes[address] = _plan_instance(res, recorded.get(address))
+    for address, rs in recorded.items():
+        if mode == "destroy":
+            changes[address] = _delete(rs, None)
+        elif address not in config.resources:
+            changes[address] = _delete(rs, _delete_reason(rs, config))
+
+    if targets:
+        selected, diags = select_targets(targets, config, graph, base, mode)
+        plan.diagnostics += diags
+        if plan.errored:
+            return plan
+        changes = {a: c for a, c in changes.items() if a in selected}
+        plan.diagnostics.append(targeting_warning(targets))
+
+    _add_touched_agents(changes, config, graph, base)
+    plan.diagnostics += _prevent_destroy(changes, config)
+    plan.changes = apply_order(changes.values(), base)
+    plan.output_changes = _output_changes(config, base, mode, bool(plan.resource_actions))
+    return plan
+
+
+def _placement(attrs: dict[str, Any]) -> list[str]:
+    agents = attrs.get("agents")
+    if not isinstance(agents, list):
+        return []
+    return sorted({a for a in agents if isinstance(a, str)})
+
+
+def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [d.name for d in diff_attributes(type_, before, after) if d.kind != "same"]
+
+
+def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceChange:
+    change = ResourceChange(
+        address=res.address,
+        type=res.type,
+        name=res.name,
+        index_key=res.key,
+        action=Action.CREATE,
+        before=None,
+        after=copy.deepcopy(res.attrs),
+        after_sensitive={parse_path(p) for p in res.sensitive},
+        dependencies=sorted(res.depends_on),
+    )
+    placement = _placement(res.attrs) if res.type in PLACED_TYPES else []
+    if rs is None:
+        change.agents = dict.fromkeys(placement, "create")
+        return change
+
+    before = rs.attributes
+    change.before = before
+    change.before_sensitive = {parse_path(p) for p in rs.sensitive_attributes}
+    after = copy.deepcopy(res.attrs)
+    if res.lifecycle.ignore_changes:
+        after = apply_ignore_changes(res.type, before, after, res.lifecycle.ignore_changes)
+    # values the agents fill in stay as recorded unless the resource changes
+    agent_filled = [k for k in AGENT_COMPUTED if k in after and not is_wholly_known(after[k])]
+    planned = {k: after[k] for k in agent_filled}
+    for k in agent_filled:
+        if k in before:
+            after[k] = copy.deepcopy(before[k])
+        else:
+            del after[k]
+    changed = _changed(res.type, before, after)
+    acked = set(rs.agents)
+    missing = [a for a in placement if a not in acked]
+    removed = sorted(acked - set(placement)) if res.type in PLACED_TYPES else []
+
+    change.after = after
+    if not changed and not missing and not removed:
+        change.action = Action.NOOP
+        change.agents = dict.fromkeys(placement, "no-op")
+        return change
+
+    after.update(planned)
+    change.changed_attributes = _changed(res.type, before, after)
+    change.replace_paths = [(k,) for k in REPLACE_ATTRS.get(res.type, ()) if k in changed]
+    agents: dict[str, AgentAction] = {}
+    if change.replace_paths:
+        change.action = (
+            Action.CREATE_DELETE if res.lifecycle.create_before_destroy else Action.DELETE_CREATE
+        )
+        change.action_reason = "replace_because_cannot_update"
+        for agent in placement:
+            agents[agent] = "replace" if agent in acked else "create"
+    else:
+        change.action = Action.UPDATE
+        if not changed:
+            change.action_reason = "update_because_agents_missing"
+        for agent in placement:
+            agents[agent] = ("update" if changed else "no-op") if agent in acked else "create"
+    for agent in removed:
+        agents[agent] = "delete"
+    change.agents = dict(sorted(agents.items()))
+    return change
+
+
+def _delete(rs: ResourceState, reason: str | None) -> ResourceChange:
+    return ResourceChange(
+        address=rs.address,
+        type=rs.type,
+        name=rs.name,
+        index_key=rs.index_key,
+        action=Action.DELETE,
+        before=rs.attributes,
+        after=None,
+        before_sensitive={parse_path(p) for p in rs.sensitive_attributes},
+        agents=dict.fromkeys(sorted(rs.agents), "delete"),
+        dependencies=sorted(rs.dependencies),
+        action_reason=reason,
+    )
+
+
+def _delete_reason(rs: ResourceState, config: Config) -> str:
+    """Terraform's reasons: the block is gone, or only this instance key is."""
+    block = f"{rs.type}.{rs.name}"
+    siblings = [r for r in config.resources.values() if r.resource_address == block]
+    if not siblings:
+        return "delete_because_no_resource_config"
+    keys = {type(r.key) for r in siblings}
+    if isinstance(rs.index_key, int) and keys == {int}:
+        return "delete_because_count_index"
+    if isinstance(rs.index_key, str) and keys == {str}:
+        return "delete_because_each_key"
+    return "delete_because_wrong_repetition"
+
+
+def _add_touched_agents(
+    changes: dict[str, ResourceChange], config: Config, graph: nx.DiGraph, base: State | None
+) -> None:
+    """Say which agents a change of a site, load balancer or ACL rule reaches.
+
+    Those resources are not placed on agents themselves; they shape the specs of
+    the applications that use them. An application that changes itself already
+    lists its agents, so only the agents of applications that are otherwise
+    unchanged are named, marked "update": apply pushes a new spec where its hash
+    changed.
+    """
+    recorded = base.resources if base is not None else {}
+    apps: dict[str, tuple[list[str], Any, bool]] = {}  # address -> (agents, site, acl)
+    for address, rs in recorded.items():
+        if rs.type in PLACED_TYPES:
+            apps[address] = (
+                sorted(rs.agents),
+                rs.attributes.get("site"),
+                bool(rs.attributes.get("waf_ip_access_control")),
+            )
+    for address, res in config.resources.items():
+        if res.type in PLACED_TYPES:
+            apps[address] = (
+                _placement(res.attrs),
+                res.attrs.get("site"),
+                bool(res.attrs.get("waf_ip_access_control")),
+            )
+    dependents_in_state = nx.DiGraph(
+        [(rs.address, dep) for rs in recorded.values() for dep in rs.dependencies]
+    )
+    for change in changes.values():
+        if change.type in PLACED_TYPES or change.action is Action.NOOP:
+            continue
+        users: set[str] = set()
+        for g in (graph, dependents_in_state):
+            if change.address in g:
+                users |= nx.ancestors(g, change.address)
+        if change.type == "l4_ip_access_rule":
+            sites = {s.get("site") for s in (change.before, change.after) if s is not None}
+            users |= {a for a, (_, site, acl) in apps.items() if acl and site in sites}
+        touched = {
+            agent
+            for a in users
+            if a in apps and (a not in changes or changes[a].action is Action.NOOP)
+            for agent in apps[a][0]
+        }
+        change.agents = dict.fromkeys(sorted(touched), "update")
+
+
+def _prevent_destroy(changes: dict[str, ResourceChange], config: Config) -> list[Diagnostic]:
+    diags = []
+    for change in changes.values():
+        res = config.resources.get(change.address)
+        if res is None or not res.lifecycle.prevent_destroy or not change.action.destroys:
+            continue
+        why = (
+            "a change of " + ", ".join(str(p[0]) for p in change.replace_paths)
+            if change.replace_paths
+            else "the plan"
+        )
+        diags.append(
+            Diagnostic.at(
+                "L4E101",
+                f"{change.address} has lifecycle.prevent_destroy set, but {why} would "
+                "destroy it. Undo the change, remove prevent_destroy, or leave this "
+                "resource out of the plan with --target.",
+                res.pos,
+                address=change.address,
+            )
+        )
+    return diags
+
+
+def _output_changes(
+    config: Config, base: State | None, mode: PlanMode, resources_change: bool
+) -> list[OutputChange]:
+    recorded = base.outputs if base is not None else {}
+    result: list[OutputChange] = []
+    if mode == "normal":
+        for name, out in sorted(config.outputs.items()):
+            old = recorded.get(name)
+            sensitive = out.sensitive or (old is not None and old.sensitive)
+            if old is None:
+                result.append(OutputChange(name, Action.CREATE, None, out.value, sensitive))
+                continue
+            after = out.value
+            if not is_wholly_known(after) and not resources_change:
+                # unknown only because of agent-filled values: nothing will change them
+                after = old.value
+            action = Action.NOOP if after == old.value else Action.UPDATE
+            result.append(OutputChange(name, action, old.value, after, sensitive))
+    for name, old in sorted(recorded.items()):
+        if mode == "destroy" or name not in config.outputs:
+            result.append(OutputChange(name, Action.DELETE, old.value, None, old.sensitive))
+    return result
+
+
+def drift_changes(prior: State, refreshed: State) -> list[ResourceChange]:
+    """What changed outside l4plan: recorded vs what the agents report."""
+    drift: list[ResourceChange] = []
+    for address, old in sorted(prior.resources.items()):
+        new = refreshed.resources.get(address)
+        if new is None:
+            gone = _delete(old, "deleted_outside_l4plan")
+            drift.append(gone)
+            continue
+        changed = _changed(old.type, old.attributes, new.attributes)
+        agents: dict[str, AgentAction] = {}
+        for agent in sorted(set(old.agents) | set(new.agents)):
+            if agent not in new.agents:
+                agents[agent] = "delete"
+            elif agent not in old.agents:
+                agents[agent] = "create"
+            elif new.agents[agent].spec_hash != old.agents[agent].spec_hash:
+                agents[agent] = "update"
+        if not changed and not agents:
+            continue
+        drift.append(
+            ResourceChange(
+                address=address,
+                type=old.type,
+                name=old.name,
+                index_key=old.index_key,
+                action=Action.UPDATE,
+                before=old.attributes,
+                after=new.attributes,
+                before_sensitive={parse_path(p) for p in old.sensitive_attributes},
+                after_sensitive={parse_path(p) for p in new.sensitive_attributes},
+                changed_attributes=changed,
+                agents=agents,
+                dependencies=sorted(new.dependencies),
+                action_reason="changed_outside_l4plan",
+            )
+        )
+    return drift

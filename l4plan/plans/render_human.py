@@ -1,0 +1,350 @@
+"""Human plan output in Terraform's shape (`l4plan plan`, `show FILE`)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Literal
+
+from l4plan.plans.attrdiff import AttrDiff, BlockDiff, diff_attributes
+from l4plan.plans.attributes import UNORDERED_ATTRS, block_key
+from l4plan.plans.model import Action, OutputChange, Path, Plan, ResourceChange
+from l4plan.plans.render_lines import (
+    Lines,
+    emit_update,
+    emit_value,
+    plural,
+)
+from l4plan.plans.values import covered, parse_path
+from l4plan.states.model import State
+
+RULE = "─" * 77
+_LEGEND = {
+    Action.CREATE: "create",
+    Action.UPDATE: "update in place",
+    Action.DELETE: "destroy",
+    Action.DELETE_CREATE: "destroy and then create replacement",
+    Action.CREATE_DELETE: "create replacement and then destroy",
+}
+_HEADERS = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.DELETE: "will be destroyed",
+    Action.DELETE_CREATE: "must be replaced",
+    Action.CREATE_DELETE: "must be replaced",
+}
+_AGENT_WORDS = {
+    "create": "create",
+    "update": "update",
+    "replace": "replace",
+    "delete": "remove",
+    "no-op": "no change",
+}
+_DRIFT_AGENT_WORDS = {
+    "create": "appeared",
+    "update": "spec changed",
+    "delete": "lost",
+    "replace": "replaced",
+    "no-op": "no change",
+}
+
+Mode = Literal["create", "delete", "update", "show"]
+
+
+def render_plan(plan: Plan, *, color: bool) -> str:
+    """The whole plan: drift note, legend, resource blocks, totals, outputs."""
+    out = Lines(color)
+    if plan.drift:
+        _render_drift(out, plan)
+    if plan.mode == "refresh-only":
+        _render_refresh_only(out, plan)
+        return out.render() + "\n"
+    acting = plan.resource_actions
+    outputs = plan.output_actions
+    if not acting and not outputs:
+        out.text(
+            out.style("No changes.", bold=True) + " Your infrastructure matches the configuration."
+        )
+        out.blank()
+        out.text(
+            "l4plan has compared your real infrastructure against your configuration "
+            "and found no differences, so no changes are needed."
+        )
+        return out.render() + "\n"
+    if acting:
+        out.text(
+            "l4plan used the selected agents to generate the following execution plan. "
+            "Resource actions are indicated with the following symbols:"
+        )
+        used = {c.action for c in acting}
+        for action, word in _LEGEND.items():
+            if action in used:
+                pad = " " * (3 - len(action.symbol))
+                out.text(pad + out.symbol(action.symbol) + " " + word)
+        out.blank()
+        out.text("l4plan will perform the following actions:")
+        for change in acting:
+            out.blank()
+            render_change(out, change)
+        out.blank()
+        s = plan.summary
+        out.text(
+            out.style("Plan:", bold=True)
+            + f" {s.add} to add, {s.change} to change, {s.destroy} to destroy."
+        )
+    if outputs:
+        out.blank()
+        out.text("Changes to Outputs:")
+        _render_outputs(out, outputs)
+        if not acting:
+            out.blank()
+            out.text(
+                "You can apply this plan to save these new output values to the l4plan "
+                "state, without changing any real infrastructure."
+            )
+    return out.render() + "\n"
+
+
+def _render_drift(out: Lines, plan: Plan) -> None:
+    out.text(out.style("Note: Objects have changed outside of l4plan", bold=True))
+    out.blank()
+    out.text(
+        "l4plan detected the following changes made outside of l4plan since the last "
+        '"l4plan apply" which may have affected this plan:'
+    )
+    for change in plan.drift:
+        out.blank()
+        render_change(out, change, drift=True)
+    out.blank()
+    if plan.mode != "refresh-only":
+        out.text(
+            "Unless you have made equivalent changes to your configuration, or ignored "
+            "the relevant attributes using ignore_changes, the following plan may "
+            "include actions to undo or respond to these changes."
+        )
+        out.blank()
+        out.text(RULE)
+        out.blank()
+
+
+def _render_refresh_only(out: Lines, plan: Plan) -> None:
+    if plan.drift:
+        out.text(
+            "This is a refresh-only plan, so l4plan will not take any actions to undo "
+            "these. If you were expecting these changes then you can apply this plan to "
+            "record the updated values in the l4plan state without changing any remote "
+            "objects."
+        )
+        return
+    out.text(
+        out.style("No changes.", bold=True)
+        + " Your infrastructure still matches the configuration."
+    )
+    out.blank()
+    out.text(
+        "l4plan has checked that the real remote objects still match the result of "
+        "your most recent changes, and found no differences."
+    )
+
+
+def _reason(change: ResourceChange) -> str | None:
+    reason = change.action_reason
+    if reason == "delete_because_no_resource_config":
+        return f"because {change.resource_address} is not in configuration"
+    if reason == "delete_because_count_index":
+        return f"because index [{change.index_key}] is out of range for count"
+    if reason == "delete_because_each_key":
+        return f'because key ["{change.index_key}"] is not in for_each map'
+    if reason == "delete_because_wrong_repetition":
+        return "because the instance key no longer matches the resource's count or for_each"
+    if reason == "update_because_agents_missing":
+        missing = [a for a, act in change.agents.items() if act == "create"]
+        names = ", ".join(f'"{a}"' for a in missing)
+        return f"because agent {names} has not acknowledged it" if missing else None
+    return None
+
+
+def render_change(out: Lines, change: ResourceChange, *, drift: bool = False) -> None:
+    """One resource: the `# address will ...` header and its attribute block."""
+    if drift:
+        verb = "has been deleted" if change.action is Action.DELETE else "has changed"
+    else:
+        verb = _HEADERS[change.action]
+    out.text(out.style(f"  # {change.address} {verb}", bold=True))
+    reason = _reason(change)
+    if reason:
+        out.text(f"  # ({reason})")
+    if change.agents:
+        words = _DRIFT_AGENT_WORDS if drift else _AGENT_WORDS
+        out.text(
+            "  # agents: " + ", ".join(f"{a} ({words[act]})" for a, act in change.agents.items())
+        )
+    sym = change.action.symbol
+    out.add(0, sym, f'resource "{change.type}" "{change.name}" {{')
+    mode: Mode = "update"
+    if change.action is Action.CREATE:
+        mode = "create"
+    elif change.action is Action.DELETE:
+        mode = "delete"
+    _render_body(out, change, mode)
+    out.close(0)
+
+
+def render_state(state: State, *, color: bool) -> str:
+    """A recorded state, resource by resource (`l4plan show` without a plan file)."""
+    out = Lines(color)
+    if not state.resources:
+        return "The state is empty: no resources are recorded.\n"
+    for rs in state.resources.values():
+        change = ResourceChange(
+            address=rs.address,
+            type=rs.type,
+            name=rs.name,
+            index_key=rs.index_key,
+            action=Action.NOOP,
+            before=rs.attributes,
+            after=rs.attributes,
+            after_sensitive={parse_path(p) for p in rs.sensitive_attributes},
+        )
+        block = Lines(color)
+        block.add(0, " ", f'resource "{rs.type}" "{rs.name}" {{')
+        _render_body(block, change, "show")
+        block.close(0)
+        out.text(f"# {rs.address}:")
+        out.text(textwrap.dedent(block.render()))
+        out.blank()
+    if state.outputs:
+        out.text("Outputs:")
+        out.blank()
+        width = max(len(n) for n in state.outputs)
+        for name, o in sorted(state.outputs.items()):
+            block = Lines(color)
+            emit_value(block, 0, " ", f"{name:<{width}} = ", o.value, sensitive=o.sensitive)
+            out.text(textwrap.dedent(block.render()))
+    return out.render().rstrip("\n") + "\n"
+
+
+def _masked(paths: set[Path], path: Path) -> bool:
+    """Sensitive at `path`, above it, or anywhere inside it."""
+    return covered(paths, path) or any(p[: len(path)] == path for p in paths)
+
+
+def _shown(d: AttrDiff, mode: Mode, always: tuple[str, ...]) -> bool:
+    if mode == "create":
+        return d.after is not None
+    if mode == "delete":
+        return d.before is not None
+    if mode == "show":
+        return d.after is not None
+    return d.kind != "same" or (d.name in always and d.after is not None)
+
+
+def _emit_attr(
+    out: Lines,
+    level: int,
+    d: AttrDiff,
+    head: str,
+    mode: Mode,
+    before_path: Path,
+    after_path: Path,
+    change: ResourceChange,
+) -> None:
+    bs = _masked(change.before_sensitive, before_path)
+    as_ = _masked(change.after_sensitive, after_path)
+    forces = after_path in change.replace_paths
+    if mode == "show":
+        emit_value(out, level, " ", head, d.after, sensitive=as_)
+    elif mode == "create" or d.kind == "create":
+        emit_value(out, level, "+", head, d.after, sensitive=as_, forces=forces)
+    elif mode == "delete" or d.kind == "delete":
+        emit_value(out, level, "-", head, d.before, sensitive=bs, tail=" -> null", forces=forces)
+    elif d.kind == "same":
+        emit_value(out, level, " ", head, d.after, sensitive=as_)
+    else:
+        emit_update(
+            out,
+            level,
+            head,
+            d.before,
+            d.after,
+            sensitive=bs or as_,
+            forces=forces,
+            unordered=d.name in UNORDERED_ATTRS,
+        )
+
+
+def _render_body(out: Lines, change: ResourceChange, mode: Mode) -> None:
+    diffs = diff_attributes(change.type, change.before, change.after)
+    plain = [d for d in diffs if d.blocks is None]
+    nested = [d for d in diffs if d.blocks is not None]
+    always = ("id",)
+    shown = [d for d in plain if _shown(d, mode, always)]
+    width = max((len(d.name) for d in shown), default=0)
+    for d in shown:
+        path = (d.name,)
+        _emit_attr(out, 1, d, f"{d.name:<{width}} = ", mode, path, path, change)
+    hidden = sum(1 for d in plain if d not in shown and (d.before is not None))
+    if mode == "update" and hidden:
+        out.comment(1, f"({plural(hidden, 'unchanged attribute')} hidden)")
+    hidden_blocks = 0
+    for d in nested:
+        for block in d.blocks or []:
+            if mode == "update" and block.kind == "same":
+                hidden_blocks += 1
+                continue
+            out.blank()
+            _render_block(out, change, d.name, block, mode)
+    if hidden_blocks:
+        out.blank()
+        out.comment(1, f"({plural(hidden_blocks, 'unchanged block')} hidden)")
+
+
+def _block_path(change: ResourceChange, name: str, index: int | None) -> Path:
+    if isinstance((change.after or change.before or {}).get(name), dict):
+        return (name,)
+    return (name, index if index is not None else -1)
+
+
+def _render_block(
+    out: Lines, change: ResourceChange, name: str, block: BlockDiff, mode: Mode
+) -> None:
+    if mode in ("create", "delete", "show"):
+        kind: str = mode
+    else:
+        kind = block.kind
+    sym = {"create": "+", "delete": "-", "update": "~", "show": " "}[kind]
+    forces = (name,) in change.replace_paths
+    out.add(1, sym, f"{name} {{", forces=forces and kind != "update")
+    before_prefix = _block_path(change, name, block.before_index)
+    after_prefix = _block_path(change, name, block.after_index)
+    keys = block_key(change.type, name)
+    inner_mode: Mode = kind if kind in ("create", "delete", "show") else "update"  # type: ignore[assignment]
+    shown = [a for a in block.attrs if _shown(a, inner_mode, keys)]
+    width = max((len(a.name) for a in shown), default=0)
+    for a in shown:
+        _emit_attr(
+            out,
+            2,
+            a,
+            f"{a.name:<{width}} = ",
+            inner_mode,
+            (*before_prefix, a.name),
+            (*after_prefix, a.name),
+            change,
+        )
+    hidden = sum(1 for a in block.attrs if a not in shown and a.before is not None)
+    if inner_mode == "update" and hidden:
+        out.comment(2, f"({plural(hidden, 'unchanged attribute')} hidden)")
+    out.close(1)
+
+
+def _render_outputs(out: Lines, outputs: list[OutputChange]) -> None:
+    width = max(len(o.name) for o in outputs)
+    for o in outputs:
+        head = f"{o.name:<{width}} = "
+        level = 0
+        if o.action is Action.CREATE:
+            emit_value(out, level, "+", head, o.after, sensitive=o.sensitive)
+        elif o.action is Action.DELETE:
+            emit_value(out, level, "-", head, o.before, sensitive=o.sensitive, tail=" -> null")
+        else:
+            emit_update(out, level, head, o.before, o.after, sensitive=o.sensitive)

@@ -1,0 +1,73 @@
+"""`--target ADDRESS`: limit a plan to some resources and what they need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import networkx as nx
+
+from l4plan.configs.model import Config
+from l4plan.diagnostics import Diagnostic
+from l4plan.plans.model import PlanMode
+from l4plan.states.model import State
+
+
+def select_targets(
+    targets: Sequence[str],
+    config: Config,
+    graph: nx.DiGraph,
+    base: State | None,
+    mode: PlanMode,
+) -> tuple[set[str], list[Diagnostic]]:
+    """The instance addresses a targeted plan covers, and errors for unknown targets.
+
+    A resource address without a key (`l4_application.game`) selects all its
+    instances. A normal plan adds what the targets depend on (transitively, from the
+    configuration); a destroy plan adds what depends on them (from the state), since
+    those cannot outlive them.
+    """
+    recorded = base.resources if base is not None else {}
+    blocks: dict[str, str] = {a: r.resource_address for a, r in config.resources.items()}
+    blocks.update({a: f"{r.type}.{r.name}" for a, r in recorded.items()})
+    selected: set[str] = set()
+    diags: list[Diagnostic] = []
+    for raw in targets:
+        target = raw.strip()
+        matched = {a for a, block in blocks.items() if target in (a, block)}
+        if not matched:
+            diags.append(
+                Diagnostic.at(
+                    "L4E102",
+                    f"--target {target}: no resource instance has this address in the "
+                    "configuration or the state (addresses look like "
+                    'l4_application.game or l4_application.game["eu"]; '
+                    "`l4plan state list` shows the recorded ones)",
+                )
+            )
+        selected |= matched
+    if mode == "destroy":
+        state_graph = nx.DiGraph()
+        state_graph.add_nodes_from(recorded)
+        state_graph.add_edges_from(
+            (r.address, d) for r in recorded.values() for d in r.dependencies
+        )
+        for address in list(selected):
+            if address in state_graph:
+                selected |= nx.ancestors(state_graph, address)
+    else:
+        for address in list(selected):
+            if address in graph:
+                selected |= nx.descendants(graph, address)
+    return selected, diags
+
+
+def targeting_warning(targets: Sequence[str]) -> Diagnostic:
+    return Diagnostic.at(
+        "L4W101",
+        "Resource targeting is in effect: this plan covers only "
+        + ", ".join(targets)
+        + " and what they need, so it may not show every change the configuration "
+        "asks for. Use --target only in exceptional situations, such as recovering "
+        "from errors or mistakes.",
+        severity="warning",
+    )
