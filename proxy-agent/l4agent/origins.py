@@ -285,9 +285,20 @@ class OriginPool:
 
         A hostname that resolves to several addresses shares its weight among them.
         """
-        results = await asyncio.gather(
-            *(self._resolver.resolve(m.host) for m in self._members), return_exceptions=True
-        )
+        results: list[list[str] | BaseException | None] = []
+        for member in self._members:
+            try:
+                results.append(self._resolver.peek(member.host))
+            except ResolveError as e:
+                results.append(e)
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:  # only names whose cache expired cost a task
+            fresh = await asyncio.gather(
+                *(self._resolver.resolve(self._members[i].host) for i in missing),
+                return_exceptions=True,
+            )
+            for i, result in zip(missing, fresh, strict=True):
+                results[i] = result
         targets: list[Target] = []
         for member, result in zip(self._members, results, strict=True):
             if isinstance(result, ResolveError):
@@ -297,6 +308,7 @@ class OriginPool:
                 continue
             if isinstance(result, BaseException):
                 raise result
+            assert result is not None
             self._errors.pop(member.host, None)
             targets.extend(self._target(member, address, len(result)) for address in result)
         self._forget_gone(targets)

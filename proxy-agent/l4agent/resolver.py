@@ -143,6 +143,18 @@ class Resolver:
         self._inflight: dict[str, asyncio.Future[_Entry]] = {}
 
     async def resolve(self, host: str) -> list[str]:
+        known = self.peek(host)
+        if known is not None:
+            return known
+        entry = await self._lookup_coalesced(host.lower().rstrip("."))
+        if not entry.addresses:
+            raise ResolveError(host, entry.error)
+        return list(entry.addresses)
+
+    def peek(self, host: str) -> list[str] | None:
+        """The answer when it is known without a query (a literal, the hosts file, a
+        fresh cache entry), None when `resolve` would have to ask DNS. Synchronous, so
+        the relay's hot path needs no task when every name is cached."""
         literal = ip_literal(host)
         if literal is not None:
             return [literal]
@@ -155,7 +167,7 @@ class Resolver:
                 return list(pinned)
         entry = self._cache.get(name)
         if entry is None or entry.expires <= time.monotonic():
-            entry = await self._lookup_coalesced(name)
+            return None
         if not entry.addresses:
             raise ResolveError(host, entry.error)
         return list(entry.addresses)

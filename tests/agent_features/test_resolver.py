@@ -183,3 +183,18 @@ def test_invalid_hostnames_refused_without_a_query(
     with pytest.raises(ResolveError, match="not a valid hostname"):
         asyncio.run(r.resolve(bad))
     assert sum(dns_server.queries.values()) == 0
+
+
+def test_peek_answers_only_what_needs_no_query(dns_server: DnsServer, tmp_path: Path) -> None:
+    dns_server.records["peek.test"] = [("A", "127.0.0.8", 60)]
+    r = make_resolver(dns_server, tmp_path)
+    assert r.peek("10.0.0.1") == ["10.0.0.1"]
+    assert r.peek("pinned.test") == ["127.0.0.9"]
+    assert r.peek("peek.test") is None
+    asyncio.run(r.resolve("peek.test"))
+    assert r.peek("peek.test") == ["127.0.0.8"]
+    with pytest.raises(ResolveError, match="NXDOMAIN"):
+        asyncio.run(r.resolve("nx.test"))
+    with pytest.raises(ResolveError, match="NXDOMAIN"):
+        r.peek("nx.test")  # the negative answer is cached too
+    assert dns_server.queries[("peek.test", "A")] == 1
