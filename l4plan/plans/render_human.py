@@ -163,21 +163,35 @@ def _reason(change: ResourceChange) -> str | None:
     return None
 
 
-def render_change(out: Lines, change: ResourceChange, *, drift: bool = False) -> None:
-    """One resource: the `# address will ...` header and its attribute block."""
+def change_verb(change: ResourceChange, *, drift: bool = False) -> str:
+    """`will be created`, `must be replaced`, ... (drift: `has changed`)."""
     if drift:
-        verb = "has been deleted" if change.action is Action.DELETE else "has changed"
-    else:
-        verb = _HEADERS[change.action]
-    out.text(out.style(f"  # {change.address} {verb}", bold=True))
+        return "has been deleted" if change.action is Action.DELETE else "has changed"
+    return _HEADERS[change.action]
+
+
+def change_notes(change: ResourceChange, *, drift: bool = False) -> list[str]:
+    """Why the action happens (when the action alone does not say) and the agents."""
+    notes = []
     reason = _reason(change)
     if reason:
-        out.text(f"  # ({reason})")
+        notes.append(f"({reason})")
     if change.agents:
         words = _DRIFT_AGENT_WORDS if drift else _AGENT_WORDS
-        out.text(
-            "  # agents: " + ", ".join(f"{a} ({words[act]})" for a, act in change.agents.items())
+        notes.append(
+            "agents: " + ", ".join(f"{a} ({words[act]})" for a, act in change.agents.items())
         )
+    return notes
+
+
+def render_change(
+    out: Lines, change: ResourceChange, *, drift: bool = False, header: bool = True
+) -> None:
+    """One resource: the `# address will ...` header and its attribute block."""
+    if header:
+        out.text(out.style(f"  # {change.address} {change_verb(change, drift=drift)}", bold=True))
+        for note in change_notes(change, drift=drift):
+            out.text(f"  # {note}")
     sym = change.action.symbol
     out.add(0, sym, f'resource "{change.type}" "{change.name}" {{')
     mode: Mode = "update"
