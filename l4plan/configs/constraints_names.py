@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from l4plan.configs.constraints_context import Context, known, rule_label
 from l4plan.configs.model import ResourceInstance
@@ -40,6 +41,7 @@ def hostname_problem(name: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
