@@ -132,7 +132,8 @@ def applied(cfg: Config, *, serial: int = 1, revision: int = 1) -> State:
             agents=agents,
         )
     for name, out in cfg.outputs.items():
-        state.outputs[name] = OutputState(out.value, out.sensitive)
+        value = None if out.value is UNKNOWN else out.value
+        state.outputs[name] = OutputState(value, out.sensitive)
     return state
 
 
