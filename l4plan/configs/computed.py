@@ -1,0 +1,110 @@
+"""Computed attributes: deterministic ids, application endpoints and DNS records.
+
+Identifiers (docs/architecture.md) are known at plan time whenever their inputs
+are, so constraints can compare them: `l4_site` → its name, `l4_application` →
+its fully qualified domain, `l4_load_balancer` → `lb:<domain>`,
+`l4_ip_access_rule` → `acl:<site>:<name>` (plus `[key]` for an expanded instance).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from l4plan.configs.model import UNKNOWN, AgentConfig, is_wholly_known
+
+
+def instance_key_suffix(key: int | str | None) -> str:
+    if key is None:
+        return ""
+    return f'["{key}"]' if isinstance(key, str) else f"[{key}]"
+
+
+def fqdn(domain: Any, site: Any) -> Any:
+    """`play` under `example.com` → `play.example.com`; an FQDN stays as written.
+
+    A name without a dot is relative to the site's zone. Names are lower-cased
+    (DNS is case-insensitive) and one trailing dot (absolute notation) is dropped.
+    """
+    if domain is UNKNOWN:
+        return UNKNOWN
+    if not isinstance(domain, str):
+        return domain
+    name = domain.lower().removesuffix(".")
+    if "." in name or not name:
+        return name
+    if site is UNKNOWN:
+        return UNKNOWN
+    if not isinstance(site, str) or not site:
+        return name
+    return f"{name}.{site.lower().removesuffix('.')}"
+
+
+def resource_id(type_: str, name: str, key: int | str | None, attrs: dict[str, Any]) -> Any:
+    if type_ == "l4_site":
+        return attrs.get("name")
+    if type_ == "l4_application":
+        return fqdn(attrs.get("domain"), attrs.get("site"))
+    if type_ == "l4_load_balancer":
+        domain = attrs.get("domain")
+        if domain is UNKNOWN:
+            return UNKNOWN
+        return f"lb:{domain.lower().removesuffix('.')}" if isinstance(domain, str) else None
+    # l4_ip_access_rule
+    site = attrs.get("site")
+    if site is UNKNOWN:
+        return UNKNOWN
+    return f"acl:{site}:{name}{instance_key_suffix(key)}" if isinstance(site, str) else None
+
+
+def _public_ips(agent: AgentConfig, ipv6: bool) -> list[tuple[str, str]]:
+    """(record type, address) pairs of an agent's acceleration addresses."""
+    out: list[tuple[str, str]] = []
+    if isinstance(agent.public_ipv4, str):
+        out.append(("A", agent.public_ipv4))
+    if ipv6 and isinstance(agent.public_ipv6, str):
+        out.append(("AAAA", agent.public_ipv6))
+    return out
+
+
+def endpoints(attrs: dict[str, Any], agents: list[AgentConfig]) -> Any:
+    """`{protocol, address, ports}` per rule and agent public IP (rule order, then agents).
+
+    UNKNOWN while the rules, `ipv6` or the agents' addresses are not known.
+    """
+    rules = attrs.get("rule", [])
+    ipv6 = attrs.get("ipv6", False)
+    if not is_wholly_known(rules) or ipv6 is UNKNOWN or not _agents_known(agents):
+        return UNKNOWN
+    out: list[dict[str, Any]] = []
+    for rule in rules if isinstance(rules, list) else []:
+        if not isinstance(rule, dict):
+            continue
+        for agent in agents:
+            for _kind, address in _public_ips(agent, ipv6 is True):
+                out.append(
+                    {
+                        "protocol": rule.get("protocol"),
+                        "address": address,
+                        "ports": rule.get("edge_port"),
+                    }
+                )
+    return out
+
+
+def dns_records(fqdn_: Any, attrs: dict[str, Any], agents: list[AgentConfig]) -> Any:
+    """The A (and, with `ipv6 = true`, AAAA) records the application's domain must have."""
+    ipv6 = attrs.get("ipv6", False)
+    if fqdn_ is UNKNOWN or ipv6 is UNKNOWN or not _agents_known(agents):
+        return UNKNOWN
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for agent in agents:
+        for kind, address in _public_ips(agent, ipv6 is True):
+            if (kind, address) not in seen:
+                seen.add((kind, address))
+                out.append({"type": kind, "name": fqdn_, "value": address})
+    return out
+
+
+def _agents_known(agents: list[AgentConfig]) -> bool:
+    return all(a.public_ipv4 is not UNKNOWN and a.public_ipv6 is not UNKNOWN for a in agents)

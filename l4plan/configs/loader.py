@@ -1,0 +1,332 @@
+"""Find configuration files, read them, parse them into `syntax.Body` trees.
+
+Parsing uses python-hcl2's grammar (`hcl2.lark`) and post-lexer with our own lark
+LALR instance, built once per process. It differs from `hcl2.parses_to_tree` in one
+option: `propagate_positions` is off. That halves parse time on large
+configurations (tree building dominated), and loses nothing, because every
+token keeps its line and column and `syntax.Converter` takes a node's position
+from its first token.
+
+Nothing here raises for bad input: problems come back as L4E000 diagnostics that
+name file, line and column and quote the offending line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import hcl2
+from hcl2.postlexer import PostLexer
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from l4plan.configs.syntax import (
+    Body,
+    Converter,
+    Directive,
+    Node,
+    SyntaxProblem,
+    assemble_template,
+)
+from l4plan.diagnostics import Diagnostic, Pos
+
+CONFIG_SUFFIXES = (".l4.hcl", ".hcl")
+VARS_SUFFIX = ".l4vars"
+LOAD_ERROR = "L4E000"
+
+
+@cache
+def parser() -> Lark:
+    return Lark.open(
+        "hcl2.lark",
+        rel_to=hcl2.__file__,
+        parser="lalr",
+        propagate_positions=False,
+        postlex=PostLexer(),
+        cache=True,
+    )
+
+
+@dataclass(slots=True)
+class SourceFile:
+    name: str  # relative to the configuration directory
+    text: str
+    body: Body
+
+
+def config_file_names(directory: Path) -> list[Path]:
+    """Every `*.l4.hcl` / `*.hcl` file directly in `directory`, sorted by name."""
+    return sorted(
+        p for p in directory.iterdir() if p.is_file() and p.name.endswith(CONFIG_SUFFIXES)
+    )
+
+
+def read_text(path: Path, name: str) -> tuple[str | None, Diagnostic | None]:
+    """The UTF-8 text of a file, or a diagnostic pointing at the first bad byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return None, Diagnostic.at(LOAD_ERROR, f"cannot read {name}: {e.strerror}", Pos(name, 0, 0))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        return None, Diagnostic.at(
+            LOAD_ERROR,
+            f"{name} is not valid UTF-8 (byte 0x{data[e.start]:02x} at line {line}, "
+            f"column {column}); save the file as UTF-8",
+            Pos(name, line, column),
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is not content
+    return text, None
+
+
+def parse_source(name: str, text: str) -> tuple[Body | None, Diagnostic | None]:
+    """Parse one file's text into a `Body`, or return the syntax diagnostic."""
+    try:
+        tree = parser().parse(text + "\n")
+    except UnexpectedInput as e:
+        return None, syntax_diagnostic(e, name, text)
+    except LarkError as e:  # anything else the parser reports is still a syntax error
+        return None, Diagnostic.at(LOAD_ERROR, f"syntax error: {e}", Pos(name, 1, 1))
+    try:
+        converter = Converter(name, _HeredocParser(name).parse)
+        return converter.body(tree.children[0]), None
+    except SyntaxProblem as e:
+        return None, Diagnostic.at(LOAD_ERROR, e.message, e.pos)
+
+
+def parse_expression(text: str, name: str, line: int = 1, column: int = 1) -> Node:
+    """Parse a standalone expression (a `--var` value, a heredoc interpolation).
+
+    Raises SyntaxProblem with the position translated to where `text` starts.
+    """
+    prefix = "_ = "
+    try:
+        tree = parser().parse(prefix + text + "\n")
+    except UnexpectedInput as e:
+        line_no = e.line if isinstance(e.line, int) and e.line > 0 else 1
+        col = e.column if isinstance(e.column, int) and e.column > 0 else len(prefix) + 1
+        pos = _shifted(name, line, column, len(prefix), line_no, col)
+        diag = syntax_diagnostic(e, name, prefix + text)
+        raise SyntaxProblem(diag.message, pos) from None
+    body = tree.children[0]
+    attrs = [c for c in body.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
+    if len(attrs) != 1 or attrs[0].data != "attribute":
+        raise SyntaxProblem(
+            f"expected a single expression, got {text.strip()!r}", Pos(name, line, column)
+        )
+    converter = _ShiftedConverter(name, _HeredocParser(name).parse, line, column, len(prefix))
+    return converter.expr(attrs[0].children[2])
+
+
+def _shifted(name: str, line: int, column: int, prefix: int, tok_line: int, tok_col: int) -> Pos:
+    if tok_line == 1:
+        return Pos(name, line, column + tok_col - prefix - 1)
+    return Pos(name, line + tok_line - 1, tok_col)
+
+
+class _ShiftedConverter(Converter):
+    """A converter for text parsed out of place: positions map back to the source."""
+
+    def __init__(self, file: str, heredoc, line: int, column: int, prefix: int):  # type: ignore[no-untyped-def]
+        super().__init__(file, heredoc)
+        self._origin = (line, column, prefix)
+
+    def pos(self, item: Tree | Token) -> Pos:
+        p = super().pos(item)
+        line, column, prefix = self._origin
+        return _shifted(self.file, line, column, prefix, p.line, p.column)
+
+
+# --------------------------------------------------------------------------- heredocs
+
+_HEREDOC_HEAD = re.compile(r"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n")
+_DIRECTIVE = re.compile(
+    r"^(?P<ls>~)?\s*(?:(?P<kw>else|endif|endfor)|if\s(?P<if>.*?)|for\s+(?P<names>[A-Za-z_][\w-]*"
+    r"(?:\s*,\s*[A-Za-z_][\w-]*)?)\s+in\s(?P<for>.*?))\s*(?P<rs>~)?$",
+    re.S,
+)
+
+
+class _HeredocParser:
+    """Turns a heredoc token (`<<EOT ... EOT`, `<<-EOT` trims indentation) into a node."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def parse(self, tok: Token, pos: Pos) -> Node:
+        raw = str(tok)
+        head = _HEREDOC_HEAD.match(raw)
+        assert head is not None  # the grammar's terminal guarantees the shape
+        trim, marker = head.group(1) == "-", head.group(2)
+        lines = raw[head.end() :].split("\n")
+        # lines: content..., the marker line, "" (the token ends with a newline)
+        content = [ln.rstrip("\r") for ln in lines[:-2]]
+        assert lines[-2].strip() == marker
+        indent = 0
+        if trim:
+            widths = [len(ln) - len(ln.lstrip(" \t")) for ln in content if ln.strip()]
+            indent = min(widths, default=0)
+            content = [ln[indent:] for ln in content]
+        text = "".join(ln + "\n" for ln in content)
+        return self.template(text, pos.line + 1, indent + 1)
+
+    def template(self, text: str, first_line: int, first_column: int) -> Node:
+        """Split heredoc text into literal runs, interpolations and directives."""
+        raw: list[str | Node | Directive] = []
+        literal: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            c = text[i]
+            if c in "$%" and text.startswith(c + c + "{", i):  # $${ and %%{ escape
+                literal.append(c + "{")
+                i += 3
+                continue
+            if c in "$%" and text.startswith(c + "{", i):
+                end = _closing_brace(text, i + 2)
+                at = self._pos(text, i, first_line, first_column)
+                if end < 0:
+                    raise SyntaxProblem(f'"{c}{{" is not closed with "}}" in this heredoc', at)
+                if literal:
+                    raw.append("".join(literal))
+                    literal = []
+                inner = text[i + 2 : end]
+                inner_at = self._pos(text, i + 2, first_line, first_column)
+                if c == "$":
+                    raw.append(parse_expression(inner, self.name, inner_at.line, inner_at.column))
+                else:
+                    raw.append(self._directive(inner, at, inner_at))
+                i = end + 1
+                continue
+            literal.append(c)
+            i += 1
+        if literal:
+            raw.append("".join(literal))
+        return assemble_template(raw, Pos(self.name, first_line, first_column))
+
+    def _directive(self, inner: str, at: Pos, inner_at: Pos) -> Directive:
+        m = _DIRECTIVE.match(inner)
+        if m is None:
+            raise SyntaxProblem(
+                f'unknown template directive "%{{{inner.strip()}}}"; '
+                "expected if, else, endif, for or endfor",
+                at,
+            )
+        d = Directive("", at, bool(m.group("ls")), bool(m.group("rs")))
+        if m.group("kw"):
+            d.kind = m.group("kw")
+        elif m.group("if") is not None:
+            d.kind = "if"
+            d.expr = parse_expression(
+                m.group("if"), self.name, inner_at.line, inner_at.column + m.start("if")
+            )
+        else:
+            d.kind = "for"
+            names = [s.strip() for s in m.group("names").split(",")]
+            d.key_var, d.value_var = (names[0], names[1]) if len(names) == 2 else (None, names[0])
+            d.expr = parse_expression(
+                m.group("for"), self.name, inner_at.line, inner_at.column + m.start("for")
+            )
+        return d
+
+    def _pos(self, text: str, offset: int, first_line: int, first_column: int) -> Pos:
+        line_start = text.rfind("\n", 0, offset) + 1
+        return Pos(
+            self.name, first_line + text.count("\n", 0, offset), first_column + offset - line_start
+        )
+
+
+def _closing_brace(text: str, i: int) -> int:
+    """Index of the `}` closing an interpolation opened just before `i`, or -1."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
+
+
+# --------------------------------------------------------------------------- errors
+
+_EXPRESSION_START = {"INT_LITERAL", "FLOAT_LITERAL", "NAME", "LSQB", "LPAR", "MINUS", "NOT"}
+_WORDS = {
+    "RBRACE": '"}"',
+    "RSQB": '"]"',
+    "RPAR": '")"',
+    "COMMA": '","',
+    "EQ": '"="',
+    "COLON": '":"',
+    "LBRACE": '"{"',
+    "NL_OR_COMMENT": "a new line",
+    "$END": "the end of the file",
+    "FOR_OBJECT_ARROW": '"=>"',
+    "IN": '"in"',
+}
+
+
+def _expected_words(expected: set[str]) -> str:
+    if expected & _EXPRESSION_START and "EQ" not in expected:
+        return "an expression (a value)"
+    words: list[str] = []
+    if "EQ" in expected:
+        words.append('"=" (an attribute)')
+        if "LBRACE" in expected:
+            words.append('"{" (a block)')
+    elif "DBLQUOTE" in expected and "STRING_CHARS" in expected:
+        words.append('a closing quote (")')
+    for name, word in _WORDS.items():
+        if name in expected and word not in words and name not in ("EQ", "LBRACE"):
+            words.append(word)
+    if not words:
+        words = sorted(expected)[:5]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe(tok_type: str, value: str) -> str:
+    if tok_type == "$END" or not value.strip():
+        return "end of line" if "\n" in value else "end of file"
+    first = value.strip().splitlines()[0]
+    if first.startswith("<<"):
+        return f'heredoc "{first}" (its closing marker is missing)'
+    if len(first) > 30:
+        first = first[:27] + "..."
+    return f'"{first}"'
+
+
+def syntax_diagnostic(e: UnexpectedInput, name: str, text: str) -> Diagnostic:
+    lines = text.splitlines()
+    line = e.line if isinstance(e.line, int) and e.line > 0 else max(len(lines), 1)
+    column = e.column if isinstance(e.column, int) and e.column > 0 else 1
+    if isinstance(e, UnexpectedToken):
+        what = _describe(e.token.type, str(e.token))
+        expected = _expected_words(set(e.expected))
+    elif isinstance(e, UnexpectedCharacters):
+        what = f'character "{e.char}"'
+        expected = _expected_words(set(e.allowed or ()))
+    else:
+        what, expected = "end of file", _expected_words(set(getattr(e, "expected", ()) or ()))
+    if line > len(lines):
+        line = max(len(lines), 1)
+        column = len(lines[-1]) + 1 if lines else 1
+    source = lines[line - 1].strip() if lines else ""
+    message = f"syntax error: unexpected {what}, expected {expected}"
+    if source:
+        message += f", in: {source}"
+    return Diagnostic.at(LOAD_ERROR, message, Pos(name, line, column))

@@ -1,0 +1,571 @@
+"""Input variables: declarations, type constraints, value sources and validation.
+
+Precedence, lowest first (Terraform's order): the declared `default`, then the
+environment (`L4PLAN_VAR_name`), then `*.l4vars` files in the configuration
+directory in alphabetical order, then each `--var-file`, then each `--var`.
+A later source replaces the whole value of an earlier one.
+
+Values given as text (`--var`, the environment) are taken literally as strings
+for primitive types and `any`, and parsed as HCL expressions for collection and
+structural types (`--var 'ports=[80, 443]'`), as Terraform does. Every value is
+then converted to the declared type; a failure is L4E017 naming the variable and
+where the value came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from l4plan.configs.expressions import (
+    TYPE_ERROR,
+    Context,
+    EvalError,
+    Evaluator,
+    Namespace,
+    references,
+    to_bool,
+    to_number,
+    to_string,
+    type_name,
+)
+from l4plan.configs.loader import LOAD_ERROR, VARS_SUFFIX, parse_expression, parse_source, read_text
+from l4plan.configs.model import UNKNOWN
+from l4plan.configs.syntax import (
+    Block,
+    Call,
+    Name,
+    Node,
+    ObjectExpr,
+    SyntaxProblem,
+    TupleExpr,
+)
+from l4plan.diagnostics import NO_POS, Diagnostic, Pos
+
+REFERENCE_ERROR = "L4E015"
+VARIABLE_ERROR = "L4E017"
+ENV_PREFIX = "L4PLAN_VAR_"
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass(slots=True, frozen=True)
+class TypeSpec:
+    """A type constraint: string, number, bool, any, list(T), set(T), map(T), object, tuple."""
+
+    kind: str
+    elem: TypeSpec | None = None
+    attrs: tuple[tuple[str, TypeSpec, bool, Any], ...] = ()  # (name, type, optional, default)
+    elems: tuple[TypeSpec, ...] = ()
+
+    @property
+    def is_primitive(self) -> bool:
+        return self.kind in ("string", "number", "bool", "any")
+
+    def __str__(self) -> str:
+        if self.elem is not None:
+            return f"{self.kind}({self.elem})"
+        if self.kind == "object":
+            inner = ", ".join(
+                f"{n} = {'optional(' + str(t) + ')' if opt else t}" for n, t, opt, _ in self.attrs
+            )
+            return f"object({{{inner}}})"
+        if self.kind == "tuple":
+            return f"tuple([{', '.join(str(e) for e in self.elems)}])"
+        return self.kind
+
+
+ANY = TypeSpec("any")
+_PRIMITIVES = ("string", "number", "bool", "any")
+_COLLECTIONS = ("list", "set", "map")
+
+
+def parse_type(node: Node, evaluator: Evaluator, ctx: Context) -> TypeSpec:
+    """Read a type expression (`list(string)`, `object({a = number})`); raises EvalError."""
+    if isinstance(node, Name) and node.name in _PRIMITIVES:
+        return TypeSpec(node.name)
+    if isinstance(node, Call) and node.name in _COLLECTIONS:
+        if len(node.args) != 1:
+            raise EvalError(TYPE_ERROR, f"{node.name}(...) takes one element type", node.pos)
+        return TypeSpec(node.name, elem=parse_type(node.args[0], evaluator, ctx))
+    if isinstance(node, Call) and node.name == "object":
+        if len(node.args) != 1 or not isinstance(node.args[0], ObjectExpr):
+            raise EvalError(
+                TYPE_ERROR, "object(...) takes one object such as { name = string }", node.pos
+            )
+        attrs = []
+        for key, value in node.args[0].items:
+            name = evaluator.eval(key, ctx)
+            optional, default = False, None
+            if isinstance(value, Call) and value.name == "optional":
+                if not 1 <= len(value.args) <= 2:
+                    raise EvalError(
+                        TYPE_ERROR, "optional(type, default?) takes one or two arguments", value.pos
+                    )
+                optional = True
+                attr_type = parse_type(value.args[0], evaluator, ctx)
+                if len(value.args) == 2:
+                    default = convert(evaluator.eval(value.args[1], ctx), attr_type)
+            else:
+                attr_type = parse_type(value, evaluator, ctx)
+            attrs.append((to_string(name), attr_type, optional, default))
+        return TypeSpec("object", attrs=tuple(attrs))
+    if isinstance(node, Call) and node.name == "tuple":
+        if len(node.args) != 1 or not isinstance(node.args[0], TupleExpr):
+            raise EvalError(
+                TYPE_ERROR, "tuple(...) takes one list of types such as [string, number]", node.pos
+            )
+        return TypeSpec(
+            "tuple", elems=tuple(parse_type(e, evaluator, ctx) for e in node.args[0].items)
+        )
+    raise EvalError(
+        TYPE_ERROR,
+        "invalid type; use string, number, bool, any, list(T), set(T), map(T), "
+        "object({...}) or tuple([...])",
+        node.pos,
+    )
+
+
+def convert(value: Any, t: TypeSpec, path: str = "") -> Any:
+    """Convert `value` to type `t` (Terraform's rules); raises ValueError naming the path."""
+    where = f" at {path}" if path else ""
+    if value is None or value is UNKNOWN or t.kind == "any":
+        return value
+    try:
+        if t.kind == "string":
+            if isinstance(value, list | dict):
+                raise ValueError(f"a string is required, got {type_name(value)}")
+            return to_string(value)
+        if t.kind == "number":
+            return to_number(value)
+        if t.kind == "bool":
+            return to_bool(value)
+    except ValueError as e:
+        raise ValueError(f"{e}{where}") from None
+    assert t.elem is not None or t.kind in ("object", "tuple")
+    if t.kind in ("list", "set"):
+        if not isinstance(value, list):
+            raise ValueError(f"a {t.kind} is required, got {type_name(value)}{where}")
+        assert t.elem is not None
+        items = [convert(v, t.elem, f"{path}[{i}]") for i, v in enumerate(value)]
+        if t.kind == "set":
+            unique: list[Any] = []
+            for item in items:
+                if item not in unique:
+                    unique.append(item)
+            items = sorted(unique) if all(isinstance(i, str) for i in unique) else unique
+        return items
+    if t.kind == "map":
+        if not isinstance(value, dict):
+            raise ValueError(f"a map is required, got {type_name(value)}{where}")
+        assert t.elem is not None
+        return {k: convert(v, t.elem, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if t.kind == "object":
+        if not isinstance(value, dict):
+            raise ValueError(f"an object is required, got {type_name(value)}{where}")
+        out = {}
+        for name, attr_type, optional, default in t.attrs:
+            sub = f"{path}.{name}" if path else name
+            if name in value:
+                out[name] = convert(value[name], attr_type, sub)
+            elif optional:
+                out[name] = default
+            else:
+                raise ValueError(f'attribute "{sub}" is required')
+        return out
+    # tuple
+    if not isinstance(value, list):
+        raise ValueError(f"a tuple is required, got {type_name(value)}{where}")
+    if len(value) != len(t.elems):
+        raise ValueError(f"a tuple of {len(t.elems)} elements is required, got {len(value)}{where}")
+    return [
+        convert(v, e, f"{path}[{i}]") for i, (v, e) in enumerate(zip(value, t.elems, strict=True))
+    ]
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+@dataclass(slots=True)
+class Validation:
+    condition: Node
+    error_message: Node | None
+    pos: Pos
+
+
+@dataclass(slots=True)
+class VariableDecl:
+    name: str
+    pos: Pos
+    type: TypeSpec = ANY
+    default: Node | None = None
+    description: str = ""
+    sensitive: bool = False
+    nullable: bool = True
+    validations: list[Validation] = field(default_factory=list)
+
+
+_VARIABLE_ATTRS = ("type", "default", "description", "sensitive", "nullable")
+
+
+def declare_variable(
+    block: Block, evaluator: Evaluator, ctx: Context
+) -> tuple[VariableDecl, list[Diagnostic]]:
+    """Read a `variable "NAME" { ... }` block (its type, default and flags are static)."""
+    decl = VariableDecl(block.labels[0], block.pos)
+    diags: list[Diagnostic] = []
+    address = f"var.{decl.name}"
+    for name, attr in block.body.attributes.items():
+        try:
+            if name not in _VARIABLE_ATTRS:
+                raise EvalError(
+                    TYPE_ERROR,
+                    f'unknown attribute "{name}" in variable "{decl.name}"; '
+                    f"expected {', '.join(_VARIABLE_ATTRS)} or a validation block",
+                    attr.pos,
+                )
+            if name == "type":
+                decl.type = parse_type(attr.expr, evaluator, ctx)
+                continue
+            if references(attr.expr):
+                raise EvalError(
+                    TYPE_ERROR,
+                    f'the {name} of variable "{decl.name}" must be a literal value; '
+                    "it cannot refer to other values",
+                    attr.expr.pos,
+                )
+            if name == "default":
+                decl.default = attr.expr
+                continue
+            value = evaluator.eval(attr.expr, ctx)
+            if name == "description":
+                decl.description = to_string(value)
+            elif name == "sensitive":
+                decl.sensitive = to_bool(value)
+            else:
+                decl.nullable = to_bool(value)
+        except EvalError as e:
+            diags.append(Diagnostic.at(e.code, e.message, e.pos, address))
+        except ValueError as e:
+            diags.append(
+                Diagnostic.at(
+                    TYPE_ERROR, f"{name} of variable {decl.name}: {e}", attr.expr.pos, address
+                )
+            )
+    for sub in block.body.blocks:
+        if sub.type != "validation":
+            diags.append(
+                Diagnostic.at(
+                    TYPE_ERROR,
+                    f'unknown block "{sub.type}" in variable "{decl.name}"',
+                    sub.pos,
+                    address,
+                )
+            )
+            continue
+        cond = sub.body.attributes.get("condition")
+        if cond is None:
+            diags.append(
+                Diagnostic.at(TYPE_ERROR, 'a validation block needs "condition"', sub.pos, address)
+            )
+            continue
+        unknown = set(sub.body.attributes) - {"condition", "error_message"}
+        for name in sorted(unknown):
+            diags.append(
+                Diagnostic.at(
+                    TYPE_ERROR,
+                    f'unknown attribute "{name}" in a validation block; '
+                    "expected condition and error_message",
+                    sub.body.attributes[name].pos,
+                    address,
+                )
+            )
+        message = sub.body.attributes.get("error_message")
+        decl.validations.append(Validation(cond.expr, message.expr if message else None, cond.pos))
+    return decl, diags
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(slots=True)
+class _Assignment:
+    """One value given for a variable by one source."""
+
+    value: Any
+    source: str  # "--var", "environment variable L4PLAN_VAR_x", "prod.l4vars:3"
+    pos: Pos
+
+
+@dataclass(slots=True)
+class VariableValues:
+    values: dict[str, Any] = field(default_factory=dict)
+    sensitive: set[str] = field(default_factory=set)
+    files: dict[str, str] = field(default_factory=dict)  # variable files read
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def resolve_variables(
+    decls: dict[str, VariableDecl],
+    directory: Path,
+    *,
+    var_args: Sequence[str],
+    var_files: Sequence[str],
+    environ: Mapping[str, str],
+    evaluator: Evaluator,
+) -> VariableValues:
+    """Collect, convert and validate every variable's value."""
+    out = VariableValues(sensitive={n for n, d in decls.items() if d.sensitive})
+    ctx = Context(roots={}, directory=directory)
+    given: dict[str, _Assignment] = {}
+
+    for name, decl in decls.items():
+        text = environ.get(ENV_PREFIX + name)
+        if text is not None:
+            source = f"environment variable {ENV_PREFIX}{name}"
+            value = _from_text(text, decl, source, evaluator, ctx, out)
+            if value is not _FAILED:
+                given[name] = _Assignment(value, source, decl.pos)
+
+    auto_files = sorted(
+        p for p in directory.iterdir() if p.is_file() and p.name.endswith(VARS_SUFFIX)
+    )
+    for path in auto_files:
+        _read_var_file(path, path.name, decls, evaluator, ctx, given, out)
+    for name in var_files:
+        path = Path(name) if Path(name).is_absolute() else directory / name
+        if not path.is_file():
+            out.diagnostics.append(
+                Diagnostic.at(LOAD_ERROR, f'--var-file "{name}": no such file', Pos(name, 0, 0))
+            )
+            continue
+        _read_var_file(path, name, decls, evaluator, ctx, given, out)
+
+    for arg in var_args:
+        name, eq, text = arg.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            out.diagnostics.append(
+                Diagnostic.at(LOAD_ERROR, f'--var "{arg}": expected NAME=VALUE', NO_POS)
+            )
+            continue
+        decl = decls.get(name)
+        if decl is None:
+            out.diagnostics.append(
+                Diagnostic.at(
+                    REFERENCE_ERROR,
+                    f'--var "{name}": no variable "{name}" is declared in this configuration'
+                    + _did_you_mean(name, decls),
+                    NO_POS,
+                    f"var.{name}",
+                )
+            )
+            continue
+        value = _from_text(text, decl, f'--var "{name}"', evaluator, ctx, out)
+        if value is not _FAILED:
+            given[name] = _Assignment(value, f'--var "{name}"', decl.pos)
+
+    for name, decl in decls.items():
+        out.values[name] = _final_value(decl, given.get(name), evaluator, ctx, out)
+
+    _validate(decls, out, evaluator, directory)
+    return out
+
+
+_FAILED = object()
+
+
+def _from_text(
+    text: str,
+    decl: VariableDecl,
+    source: str,
+    evaluator: Evaluator,
+    ctx: Context,
+    out: VariableValues,
+) -> Any:
+    if decl.type.is_primitive:
+        return text
+    try:
+        node = parse_expression(text, source)
+        if references(node):
+            raise EvalError(TYPE_ERROR, "a variable value cannot refer to other values", node.pos)
+        return evaluator.eval(node, ctx)
+    except (SyntaxProblem, EvalError) as e:
+        out.diagnostics.append(
+            Diagnostic.at(
+                VARIABLE_ERROR,
+                f'invalid value for variable "{decl.name}" from {source}: {e.message}',
+                decl.pos,
+                f"var.{decl.name}",
+            )
+        )
+        return _FAILED
+
+
+def _read_var_file(
+    path: Path,
+    name: str,
+    decls: dict[str, VariableDecl],
+    evaluator: Evaluator,
+    ctx: Context,
+    given: dict[str, _Assignment],
+    out: VariableValues,
+) -> None:
+    text, problem = read_text(path, name)
+    if problem is not None or text is None:
+        out.diagnostics.append(problem)  # type: ignore[arg-type]
+        return
+    out.files[name] = text
+    body, problem = parse_source(name, text)
+    if problem is not None or body is None:
+        out.diagnostics.append(problem)  # type: ignore[arg-type]
+        return
+    for block in body.blocks:
+        out.diagnostics.append(
+            Diagnostic.at(
+                LOAD_ERROR,
+                f"a variable file holds only NAME = value lines, not blocks ({block.type})",
+                block.pos,
+            )
+        )
+    for attr, first in body.duplicates:
+        out.diagnostics.append(
+            Diagnostic.at(
+                LOAD_ERROR, f'"{attr.name}" is set twice (first at {first.pos})', attr.pos
+            )
+        )
+    for var_name, attr in body.attributes.items():
+        decl = decls.get(var_name)
+        if decl is None:
+            out.diagnostics.append(
+                Diagnostic.at(
+                    REFERENCE_ERROR,
+                    f'{name} sets "{var_name}", but no variable "{var_name}" is declared'
+                    + _did_you_mean(var_name, decls),
+                    attr.pos,
+                    f"var.{var_name}",
+                )
+            )
+            continue
+        try:
+            if references(attr.expr):
+                raise EvalError(
+                    TYPE_ERROR, "a variable file value cannot refer to other values", attr.expr.pos
+                )
+            value = evaluator.eval(attr.expr, ctx)
+        except EvalError as e:
+            out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, f"var.{var_name}"))
+            continue
+        given[var_name] = _Assignment(value, f"{attr.pos.file}:{attr.pos.line}", attr.pos)
+
+
+def _final_value(
+    decl: VariableDecl,
+    assignment: _Assignment | None,
+    evaluator: Evaluator,
+    ctx: Context,
+    out: VariableValues,
+) -> Any:
+    address = f"var.{decl.name}"
+    default: Any = None
+    if decl.default is not None:
+        try:
+            default = convert(evaluator.eval(decl.default, ctx), decl.type)
+        except EvalError as e:
+            out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, address))
+            return UNKNOWN
+        except ValueError as e:
+            out.diagnostics.append(
+                Diagnostic.at(
+                    VARIABLE_ERROR,
+                    f'the default of variable "{decl.name}" is not a {decl.type}: {e}',
+                    decl.default.pos,
+                    address,
+                )
+            )
+            return UNKNOWN
+    if assignment is None:
+        if decl.default is None:
+            out.diagnostics.append(
+                Diagnostic.at(
+                    VARIABLE_ERROR,
+                    f'no value for required variable "{decl.name}"; set it with --var '
+                    f"{decl.name}=..., a *.l4vars file or {ENV_PREFIX}{decl.name}",
+                    decl.pos,
+                    address,
+                )
+            )
+            return UNKNOWN
+        return default
+    try:
+        value = convert(assignment.value, decl.type)
+    except ValueError as e:
+        out.diagnostics.append(
+            Diagnostic.at(
+                VARIABLE_ERROR,
+                f'invalid value for variable "{decl.name}" from {assignment.source}: '
+                f"expected {decl.type}: {e}",
+                assignment.pos,
+                address,
+            )
+        )
+        return UNKNOWN
+    if value is None and not decl.nullable:
+        if default is not None:
+            return default
+        out.diagnostics.append(
+            Diagnostic.at(
+                VARIABLE_ERROR,
+                f'variable "{decl.name}" is not nullable, but {assignment.source} sets it to null',
+                assignment.pos,
+                address,
+            )
+        )
+        return UNKNOWN
+    return value
+
+
+def _validate(
+    decls: dict[str, VariableDecl], out: VariableValues, evaluator: Evaluator, directory: Path
+) -> None:
+    ctx = Context(roots={"var": Namespace("variable", "var", out.values)}, directory=directory)
+    for name, decl in decls.items():
+        if out.values.get(name) is UNKNOWN:
+            continue  # already reported
+        for v in decl.validations:
+            address = f"var.{name}"
+            try:
+                for ref in references(v.condition):
+                    if ref.root != "var":
+                        raise EvalError(
+                            REFERENCE_ERROR,
+                            f"a validation condition can refer only to variables, not {ref.text()}",
+                            ref.pos,
+                        )
+                ok = evaluator.eval(v.condition, ctx)
+                if ok is UNKNOWN:
+                    continue
+                if not isinstance(ok, bool):
+                    raise EvalError(
+                        TYPE_ERROR,
+                        f"a validation condition must be a bool, got {type_name(ok)}",
+                        v.condition.pos,
+                    )
+                if ok:
+                    continue
+                message = f'invalid value for variable "{name}"'
+                if v.error_message is not None:
+                    text = evaluator.eval(v.error_message, ctx)
+                    message = text if isinstance(text, str) else message
+                out.diagnostics.append(Diagnostic.at(VARIABLE_ERROR, message, v.pos, address))
+            except EvalError as e:
+                out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, address))
+
+
+def _did_you_mean(name: str, choices: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f'; did you mean "{close[0]}"?' if close else ""
