@@ -1,0 +1,3 @@
+from l4agent.cli import main
+
+main()

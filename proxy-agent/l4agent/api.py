@@ -1,0 +1,163 @@
+"""The JSON-RPC methods of the control API (SPEC §5, schemas/rpc/)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from l4agent import API_VERSION, __version__
+from l4agent.errors import RpcError, invalid_argument
+from l4agent.jsonrpc import Handler
+from l4agent.schemas import params_validator, problems
+from l4agent.stats import Stats
+
+if TYPE_CHECKING:
+    from l4agent.daemon import Agent
+
+CAPABILITIES = [
+    "tcp",
+    "udp",
+    "ipv6",
+    "proxy_v1",
+    "proxy_v2",
+    "spp",
+    "acl",
+    "load_balancer",
+    "health_check",
+    "keepalive",
+    "dry_run",
+    "batch",
+    "workers",
+    "metrics",
+]
+
+
+@dataclass(slots=True)
+class CallContext:
+    deadline: float | None  # event-loop time by which the caller wants the answer
+
+
+class Api:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        table: dict[str, Callable[[dict[str, Any], CallContext], Awaitable[Any]]] = {
+            "Agent.Info": self.agent_info,
+            "Apps.List": self.apps_list,
+            "Apps.Get": self.apps_get,
+            "Config.Apply": self.config_apply,
+            "Status.Get": self.status_get,
+            "Health.Check": self.health_check,
+        }
+        self.methods: dict[str, Handler] = {name: _checked(name, fn) for name, fn in table.items()}
+
+    async def agent_info(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        settings = self.agent.settings
+        return {
+            "node_id": self.agent.store.node_id,
+            "version": __version__,
+            "api_version": API_VERSION,
+            "revision": self.agent.applier.revision,
+            "capabilities": CAPABILITIES,
+            "limits": {
+                "max_rules_per_app": 30,
+                "max_listeners": settings.max_listeners,
+                "max_request_bytes": settings.max_request_bytes,
+                "max_batch": settings.max_batch,
+                "udp_max_flows": settings.relay.udp_max_flows,
+                "request_id_cache": settings.request_id_cache,
+                "workers": settings.workers,
+            },
+        }
+
+    def _app(self, name: str) -> dict[str, Any]:
+        applier = self.agent.applier
+        return {
+            "name": name,
+            "spec": applier.apps[name],
+            "spec_hash": applier.hashes[name],
+            "bind_errors": self.agent.plane.bind_errors(name),
+        }
+
+    async def apps_list(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        applier = self.agent.applier
+        return {
+            "revision": applier.revision,
+            "apps": [self._app(name) for name in sorted(applier.apps)],
+        }
+
+    async def apps_get(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        name = params["name"]
+        if name not in self.agent.applier.apps:
+            raise RpcError("NOT_FOUND", f"application {name!r} is not configured on this agent")
+        return {"revision": self.agent.applier.revision, "app": self._app(name)}
+
+    async def config_apply(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return await self.agent.applier.apply(params, ctx.deadline)
+
+    async def status_get(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        agent = self.agent
+        applier = agent.applier
+        names = params.get("names")
+        if names is None:
+            names = sorted(applier.apps)
+        else:
+            unknown = [n for n in names if n not in applier.apps]
+            if unknown:
+                raise RpcError(
+                    "NOT_FOUND", f"application {unknown[0]!r} is not configured on this agent"
+                )
+        workers, snapshots = await agent.cluster.worker_rows()
+        stats = Stats.merged([agent.stats.snapshot(), *snapshots])
+        plane = agent.plane
+        listeners = plane.rule_listeners()
+        apps = []
+        for name in names:
+            rules = []
+            for index, rs in enumerate(stats.rules(name)):
+                route = plane.routes.get((name, index))
+                counters = rs.to_json()
+                del counters["protocol"]
+                rules.append(
+                    {
+                        "index": index,
+                        "protocol": rs.protocol,
+                        "comment": route.rule.get("comment") if route else None,
+                        "listeners": listeners.get(
+                            (name, index), {"expected": 0, "bound": 0, "failed": []}
+                        ),
+                        "counters": counters,
+                        "origins": route.pool.health() if route else [],
+                    }
+                )
+            apps.append({"name": name, "spec_hash": applier.hashes[name], "rules": rules})
+        draining_listeners, draining_connections = plane.draining()
+        return {
+            "revision": applier.revision,
+            "serving": agent.serving,
+            "workers": workers,
+            "draining": {"listeners": draining_listeners, "connections": draining_connections},
+            "apps": apps,
+        }
+
+    async def health_check(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        return {"status": "SERVING" if self.agent.serving else "NOT_SERVING"}
+
+
+def _checked(method: str, fn: Callable[[dict[str, Any], CallContext], Awaitable[Any]]) -> Handler:
+    """Deadline and schema checks before the method runs."""
+    validator = params_validator(method)
+
+    async def handler(params: dict[str, Any], ctx: CallContext) -> Any:
+        if ctx.deadline is not None and asyncio.get_running_loop().time() >= ctx.deadline:
+            raise RpcError("DEADLINE_EXCEEDED", f"the deadline passed before {method} started")
+        found = problems(validator, params)
+        if found:
+            head = found[0]
+            where = f"{head['field']}: " if head["field"] else ""
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise invalid_argument(f"{where}{head['description']}{more}", found)
+        return await fn(params, ctx)
+
+    return handler

@@ -1,0 +1,262 @@
+"""The control endpoint: HTTP/1.1 over TCP (TLS when configured), `POST /rpc` and
+`GET /metrics`. This layer only moves bytes; framing is `http11`, JSON-RPC is
+`jsonrpc`, the methods are `api`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from l4agent import jsonrpc
+from l4agent.api import Api, CallContext
+from l4agent.errors import INVALID_REQUEST, RpcError
+from l4agent.http11 import CONTINUE, ExpectContinue, HttpError, Request, RequestParser
+from l4agent.http11 import render_response as render
+
+log = logging.getLogger("l4agent.control")
+
+REQUEST_TIMEOUT = 30.0  # from the first byte of a request to its last
+KEEPALIVE_TIMEOUT = 75.0  # idle keep-alive connection (nginx's default)
+LINGER = 2.0  # after refusing a request, read and discard for this long before closing
+MAX_CONNECTIONS = 256
+MAX_PIPELINED = 8
+MAX_TIMEOUT_MS = 24 * 3600 * 1000
+
+Response = tuple[int, bytes, str, list[tuple[str, str]]]
+MetricsSource = Callable[[], Awaitable[tuple[bytes, str]]]
+
+
+def error_body(error: RpcError) -> bytes:
+    return json.dumps(jsonrpc.reply_error(None, error), separators=(",", ":")).encode()
+
+
+class ControlServer:
+    def __init__(
+        self,
+        api: Api,
+        *,
+        token: str | None,
+        max_body: int,
+        max_batch: int,
+        metrics: MetricsSource,
+    ) -> None:
+        self.api = api
+        self._token = token.encode() if token is not None else None
+        self.max_body = max_body
+        self.max_batch = max_batch
+        self._metrics = metrics
+        self._server: asyncio.AbstractServer | None = None
+        self.connections: set[ControlConnection] = set()
+
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: ControlConnection(self), host, port, ssl=tls, reuse_address=True
+        )
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close()
+
+    def _authorized(self, request: Request) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, given = request.header("authorization").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), self._token)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.target.partition("?")[0]
+        if path == "/rpc":
+            if request.method != "POST":
+                return _refuse(405, "use POST /rpc", [("Allow", "POST")])
+            if not self._authorized(request):
+                error = RpcError("UNAUTHENTICATED", "missing or wrong bearer token")
+                return 401, error_body(error), "application/json", [("WWW-Authenticate", "Bearer")]
+            try:
+                deadline = _deadline(request.header("l4-timeout-ms"))
+            except RpcError as e:
+                return 400, error_body(e), "application/json", []
+            parsed = jsonrpc.parse(request.body, max_batch=self.max_batch)
+            body = await jsonrpc.dispatch(parsed, self.api.methods, CallContext(deadline))
+            if body is None:
+                return 204, b"", "application/json", []
+            return 200, body, "application/json", []
+        if path == "/metrics":
+            if request.method not in ("GET", "HEAD"):
+                return _refuse(405, "use GET /metrics", [("Allow", "GET, HEAD")])
+            if not self._authorized(request):
+                error = RpcError("UNAUTHENTICATED", "missing or wrong bearer token")
+                return 401, error_body(error), "application/json", [("WWW-Authenticate", "Bearer")]
+            body, content_type = await self._metrics()
+            return 200, body if request.method == "GET" else b"", content_type, []
+        return _refuse(404, f"no such endpoint {path!r}; the API is POST /rpc", [])
+
+
+def _refuse(status: int, message: str, headers: list[tuple[str, str]]) -> Response:
+    code = "NOT_FOUND" if status == 404 else "INVALID_ARGUMENT"
+    error = RpcError(code, message, code=INVALID_REQUEST)
+    return status, error_body(error), "application/json", headers
+
+
+def _deadline(header: str) -> float | None:
+    """The event-loop time by which the caller wants the answer (header L4-Timeout-Ms)."""
+    if not header:
+        return None
+    value = header.strip()
+    if not value.isdigit() or int(value) > MAX_TIMEOUT_MS:
+        raise RpcError(
+            "INVALID_ARGUMENT",
+            f"L4-Timeout-Ms must be a whole number of milliseconds up to {MAX_TIMEOUT_MS}",
+            [{"field": "L4-Timeout-Ms", "description": f"got {value[:40]!r}"}],
+            code=INVALID_REQUEST,
+        )
+    return asyncio.get_running_loop().time() + int(value) / 1000
+
+
+class ControlConnection(asyncio.Protocol):
+    def __init__(self, server: ControlServer) -> None:
+        self.server = server
+        self.parser = RequestParser(max_body=server.max_body)
+        self.transport: asyncio.Transport | None = None
+        self.queue: deque[Request] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.discarding = False
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        if len(self.server.connections) >= MAX_CONNECTIONS:
+            log.warning("control: more than %d connections; refusing one", MAX_CONNECTIONS)
+            transport.abort()
+            return
+        self.server.connections.add(self)
+        self._arm(KEEPALIVE_TIMEOUT)
+
+    def data_received(self, data: bytes) -> None:
+        if self.discarding or self.closing:
+            return
+        started = self.parser.in_progress
+        try:
+            events = self.parser.feed(data)
+        except HttpError as e:
+            self._refuse(e)
+            return
+        for event in events:
+            if isinstance(event, ExpectContinue):
+                self.transport.write(CONTINUE)  # type: ignore[union-attr]
+            else:
+                self.queue.append(event)
+        if not started and self.parser.in_progress:
+            self._arm(REQUEST_TIMEOUT)
+        if len(self.queue) >= MAX_PIPELINED:
+            self.transport.pause_reading()  # type: ignore[union-attr]
+        if self.queue and self.task is None:
+            self._cancel_timer()
+            self.task = asyncio.get_running_loop().create_task(self._process())
+
+    def eof_received(self) -> bool:
+        if self.discarding or (self.task is None and not self.queue):
+            self.close()
+            return False
+        self.closing = True  # answer what was received, then close
+        return True
+
+    async def _process(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        try:
+            while self.queue:
+                request = self.queue.popleft()
+                try:
+                    status, body, content_type, headers = await self.server.handle(request)
+                except Exception:
+                    log.exception("control: %s %s failed", request.method, request.target)
+                    error = RpcError("INTERNAL", "internal error")
+                    status, body, content_type, headers = (
+                        500,
+                        error_body(error),
+                        "application/json",
+                        [],
+                    )
+                keep = request.keep_alive and not self.closing
+                if transport.is_closing() or self.discarding:
+                    return
+                transport.write(
+                    render(
+                        status, body, content_type=content_type, keep_alive=keep, headers=headers
+                    )
+                )
+                if not keep:
+                    self.close()
+                    return
+                transport.resume_reading()
+        finally:
+            self.task = None
+        if self.closing:
+            self.close()
+        elif not transport.is_closing():
+            self._arm(REQUEST_TIMEOUT if self.parser.in_progress else KEEPALIVE_TIMEOUT)
+
+    def _refuse(self, error: HttpError) -> None:
+        """Answer a request we will not read, then linger so the client sees the answer."""
+        status = "RESOURCE_EXHAUSTED" if error.status in (413, 431) else "INVALID_ARGUMENT"
+        body = error_body(RpcError(status, error.message, code=INVALID_REQUEST))
+        transport = self.transport
+        assert transport is not None
+        # a request already being handled runs to completion (an apply is never cut
+        # short half-way); its answer is dropped
+        self.queue.clear()
+        transport.write(render(error.status, body, keep_alive=False))
+        self.discarding = True
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._arm(LINGER)
+        else:
+            self.close()
+
+    def _arm(self, seconds: float) -> None:
+        self._cancel_timer()
+        self.timer = asyncio.get_running_loop().call_later(seconds, self._timeout)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _timeout(self) -> None:
+        self.timer = None
+        if self.discarding or not self.parser.in_progress:
+            self.close()
+            return
+        self._refuse(HttpError(408, "request not received in time"))
+
+    def close(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.close()
+        self.server.connections.discard(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # a running handler is not cancelled: an apply completes even if its caller left
+        self._cancel_timer()
+        self.queue.clear()
+        self.server.connections.discard(self)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context

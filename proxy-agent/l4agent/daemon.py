@@ -1,0 +1,104 @@
+"""The agent process: start-up, the control endpoint, restore, and clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from l4agent.api import Api
+from l4agent.applier import Applier
+from l4agent.control import ControlServer, tls_context
+from l4agent.dataplane import DataPlane
+from l4agent.metrics import exposition
+from l4agent.resolver import Resolver
+from l4agent.settings import Settings
+from l4agent.stats import Stats
+from l4agent.store import ConfigStore, Snapshot
+from l4agent.workers import Cluster, WorkerPool
+
+log = logging.getLogger("l4agent")
+
+
+class Agent:
+    def __init__(self, settings: Settings, store: ConfigStore, snapshot: Snapshot) -> None:
+        self.settings = settings
+        self.store = store
+        self.stats = Stats()
+        self.resolver = Resolver()
+        self.plane = DataPlane(settings.relay, self.stats, self.resolver)
+        self.cluster = Cluster(self.plane)
+        self.applier = Applier(store, snapshot, self.cluster, max_listeners=settings.max_listeners)
+        self.applier.accepting = False
+        self.api = Api(self)
+        self.serving = False
+        self.control = ControlServer(
+            self.api,
+            token=settings.token,
+            max_body=settings.max_request_bytes,
+            max_batch=settings.max_batch,
+            metrics=self.metrics,
+        )
+
+    async def run(self) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tls = None
+        if settings.tls_cert is not None and settings.tls_key is not None:
+            tls = tls_context(str(settings.tls_cert), str(settings.tls_key))
+        host, port = settings.control
+        await self.control.start(host, port, tls)
+        log.info(
+            "control API on %s://%s:%d/rpc",
+            "https" if tls else "http",
+            host,
+            port,
+            extra={"fields": {"control": f"{host}:{port}", "tls": tls is not None}},
+        )
+        await self.applier.restore()
+        if settings.workers > 1:
+            self.cluster.pool = WorkerPool(
+                settings.workers - 1,
+                settings.relay,
+                {"log_format": settings.log_format, "log_level": settings.log_level},
+                lambda: (self.applier.apps, self.applier.revision),
+                self.cluster.lock,
+            )
+            await self.cluster.pool.start()
+        self.applier.accepting = True
+        self.serving = True
+        log.info(
+            "serving revision %d (%d applications, %d listeners, %d worker processes)",
+            self.applier.revision,
+            len(self.applier.apps),
+            len(self.plane.listeners),
+            settings.workers,
+            extra={"fields": {"revision": self.applier.revision}},
+        )
+        await stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let connections drain (up to --drain-timeout), then return."""
+        log.info("shutting down: draining for up to %.1fs", self.settings.relay.drain_timeout)
+        self.serving = False
+        self.applier.accepting = False
+        async with self.cluster.lock:  # let a running apply finish
+            pass
+        drain = self.settings.relay.drain_timeout
+        tasks = [self.plane.shutdown(drain)]
+        if self.cluster.pool is not None:
+            tasks.append(self.cluster.pool.shutdown(drain))
+        await asyncio.gather(*tasks)
+        self.control.close()
+        self.store.close()
+        log.info("stopped")
+
+    async def metrics(self) -> tuple[bytes, str]:
+        _, snapshots = await self.cluster.worker_rows()
+        stats = Stats.merged([self.stats.snapshot(), *snapshots])
+        health = {owner: route.pool.health() for owner, route in self.plane.routes.items()}
+        return exposition(stats, health=health)

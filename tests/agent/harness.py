@@ -1,0 +1,343 @@
+"""Test tools: the agent as a real subprocess, raw HTTP to its control port, and echo
+origins (TCP and UDP) served by an asyncio loop in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from l4plan.agents.client import AgentClient
+from l4plan.agents.errors import AgentError
+from tests.ports import AGENT_CORE, free_block, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BIND_FLAGS = ("--bind", "127.0.0.1", "--bind", "::1")
+
+
+def port() -> int:
+    return free_port(AGENT_CORE)
+
+
+def block(size: int) -> int:
+    return free_block(AGENT_CORE, size)
+
+
+class Agent:
+    """`python -m l4agent` on 127.0.0.1 with listeners on loopback addresses only."""
+
+    def __init__(
+        self, state_dir: Path, *flags: str, token: str | None = None, control_port: int = 0
+    ) -> None:
+        self.state_dir = state_dir
+        self.flags = flags
+        self.token = token
+        self.control_port = control_port or port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = state_dir.parent / f"{state_dir.name}.log"
+        self.client = AgentClient(self.endpoint, token=token, timeout=10.0)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.control_port}"
+
+    def command(self) -> list[str]:
+        flags = list(self.flags)
+        if self.token is not None and "--token-file" not in flags:
+            token_file = self.state_dir.parent / f"{self.state_dir.name}.token"
+            token_file.write_text(self.token + "\n")
+            flags += ["--token-file", str(token_file)]
+        if "--bind" not in flags:
+            flags += BIND_FLAGS
+        return [
+            sys.executable,
+            "-m",
+            "l4agent",
+            "--control",
+            f"127.0.0.1:{self.control_port}",
+            "--state-dir",
+            str(self.state_dir),
+            *flags,
+        ]
+
+    def start(self, timeout: float = 20.0) -> Agent:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "proxy-agent")])
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        deadline = time.monotonic() + timeout
+        probe = AgentClient(self.endpoint, token=self.token, timeout=1.0, retries=0)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+            with contextlib.suppress(AgentError):
+                if probe.health()["status"] == "SERVING":
+                    probe.close()
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"agent not serving after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-5000:]
+        except FileNotFoundError:
+            return ""
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """kill -9 (and reap) the agent and its worker processes."""
+        self.client.close()
+        if self.proc is None:
+            return
+        for pid in _children(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    # ---- RPC helpers -------------------------------------------------------------
+
+    def apply(
+        self,
+        upsert: dict[str, dict[str, Any]] | None = None,
+        delete: list[str] | None = None,
+        *,
+        expected_revision: int | None = None,
+        request_id: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        return self.client.apply(
+            expected_revision=expected_revision,
+            upsert=[{"name": n, "spec": s} for n, s in (upsert or {}).items()],
+            delete=delete or [],
+            request_id=request_id or str(uuid.uuid4()),
+            dry_run=dry_run,
+        )
+
+    def post(
+        self, body: bytes, headers: dict[str, str] | None = None, path: str = "/rpc"
+    ) -> tuple[int, Any]:
+        """Raw HTTP POST; (status, decoded JSON body or None)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=10)
+        try:
+            all_headers = {"Content-Type": "application/json"}
+            if self.token is not None:
+                all_headers["Authorization"] = f"Bearer {self.token}"
+            all_headers.update(headers or {})
+            conn.request("POST", path, body=body, headers=all_headers)
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+        finally:
+            conn.close()
+
+    def rpc(self, method: str, params: Any = None, **headers: str) -> dict[str, Any]:
+        """One raw JSON-RPC call; returns the whole response object."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            message["params"] = params
+        _, body = self.post(json.dumps(message).encode(), headers)
+        return body  # type: ignore[no-any-return]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return []
+    return [int(x) for x in out.split()]
+
+
+# ---- application specs -----------------------------------------------------------
+
+
+def rule(
+    protocol: str,
+    edge: list[list[int]] | int,
+    origin_ports: list[int] | int | None = None,
+    *,
+    host: str = "127.0.0.1",
+    passthrough: str = "off",
+) -> dict[str, Any]:
+    if isinstance(edge, int):
+        edge = [[edge, edge]]
+    if isinstance(origin_ports, int):
+        origin_ports = [origin_ports, origin_ports]
+    return {
+        "protocol": protocol,
+        "edge_ports": edge,
+        "origin_ports": origin_ports,
+        "passthrough": passthrough,
+        "origin": {
+            "type": "ip" if _is_ip(host) else "domain",
+            "steering": "weighted",
+            "targets": [{"host": host, "weight": 1}],
+            "health_check": None,
+        },
+        "comment": None,
+    }
+
+
+def app(*rules: dict[str, Any], ipv6: bool = False, keepalive: bool = False) -> dict[str, Any]:
+    return {"ipv6": ipv6, "keepalive": keepalive, "acl": None, "rules": list(rules)}
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
+
+
+# ---- clients -----------------------------------------------------------------------
+
+
+def tcp_roundtrip(port: int, payload: bytes, host: str = "127.0.0.1", timeout: float = 5) -> bytes:
+    """Send `payload`, half-close, read until EOF."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        return recv_all(s)
+
+
+def recv_all(s: socket.socket) -> bytes:
+    chunks = []
+    while chunk := s.recv(1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def udp_roundtrip(
+    port: int, payload: bytes, host: str = "127.0.0.1", timeout: float = 3, source: int = 0
+) -> bytes:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        if source:
+            s.bind((host, source))
+        s.sendto(payload, (host, port))
+        return s.recvfrom(65535)[0]
+
+
+def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---- origins -------------------------------------------------------------------------
+
+
+class _TcpEcho(asyncio.Protocol):
+    """Echoes everything; with `tag`, first sends b"port=N\\n" (its local port). When the
+    client half-closes it sends `eof_marker` (after the echo) and closes its write side."""
+
+    def __init__(self, tag: bool, eof_marker: bytes) -> None:
+        self.tag = tag
+        self.eof_marker = eof_marker
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        if self.tag:
+            port = transport.get_extra_info("sockname")[1]
+            transport.write(f"port={port}\n".encode())  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool:
+        if self.eof_marker:
+            self.transport.write(self.eof_marker)  # type: ignore[attr-defined]
+        self.transport.write_eof()  # type: ignore[attr-defined]
+        return True
+
+
+class _UdpEcho(asyncio.DatagramProtocol):
+    """Replies b"<port>|" + datagram to the sender."""
+
+    def __init__(self, port: int) -> None:
+        self.prefix = f"{port}|".encode()
+        self.senders: set[tuple[str, int]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.senders.add(addr[:2])
+        self.transport.sendto(self.prefix + data, addr)  # type: ignore[attr-defined]
+
+
+class Origins:
+    """Echo origins on loopback, run by an asyncio loop in a background thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._closers: list[Any] = []
+        self.udp: dict[tuple[str, int], _UdpEcho] = {}
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def tcp(
+        self, port: int, host: str = "127.0.0.1", *, tag: bool = False, eof_marker: bytes = b""
+    ) -> Any:
+        async def start() -> asyncio.AbstractServer:
+            return await self.loop.create_server(
+                lambda: _TcpEcho(tag, eof_marker), host, port, reuse_address=True
+            )
+
+        server = self._run(start())
+        self._closers.append(server.close)
+        return server
+
+    def udp_echo(self, port: int, host: str = "127.0.0.1") -> _UdpEcho:
+        async def start() -> _UdpEcho:
+            _, protocol = await self.loop.create_datagram_endpoint(
+                lambda: _UdpEcho(port), local_addr=(host, port)
+            )
+            return protocol
+
+        protocol = self._run(start())
+        self._closers.append(protocol.transport.close)
+        self.udp[(host, port)] = protocol
+        return protocol
+
+    def close(self) -> None:
+        for close in self._closers:
+            self.loop.call_soon_threadsafe(close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
