@@ -30,6 +30,7 @@ def open_backend(
     The default local backend works without `init`; any other backend, or a backend
     that differs from the one `init` recorded, asks for `l4plan init` first.
     """
+    _checked_options(config)
     check_initialized(config, workdir)
     return backend_from_config(config, workdir=workdir, workspace=workspace, environ=environ)
 

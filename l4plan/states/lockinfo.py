@@ -76,7 +76,7 @@ class LockInfo:
 
 
 def lock_held_message(info: LockInfo, waited: float) -> str:
-    waited_text = f" after waiting {waited:g}s" if waited > 0 else ""
+    waited_text = f" after waiting {waited:.1f}s" if waited > 0 else ""
     return (
         f"the state is locked by {info.who} (operation {info.operation!r}, "
         f"since {info.created}){waited_text}.\n{info.describe()}\n"
