@@ -39,6 +39,21 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 
 
+def _no_color(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliContext).color = False
+
+
+# Terraform users write `plan -no-color`; the global `l4plan --no-color plan` works too.
+no_color_option = click.option(
+    "--no-color",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_color,
+    help="Disable colour output (also the global --no-color and NO_COLOR).",
+)
+
+
 def _fail(message: str, color: bool) -> NoReturn:
     label = click.style("Error:", fg="red", bold=True) if color else "Error:"
     click.echo(f"{label} {message}", err=True)
@@ -144,6 +159,7 @@ def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoRet
     help="Read the agents before planning; --refresh=false plans from the state alone.",
 )
 @click.option("--destroy", is_flag=True, help="Plan to destroy every recorded resource.")
+@no_color_option
 @click.pass_obj
 def plan(
     obj: CliContext,
@@ -219,6 +235,7 @@ def plan(
     default=None,
     help="Output format (--json is --format json); markdown suits a pull-request comment.",
 )
+@no_color_option
 @click.pass_obj
 def show(obj: CliContext, planfile: Path | None, as_json: bool, fmt: str | None) -> None:
     """Show a saved plan, or without PLANFILE the current state."""
@@ -268,6 +285,7 @@ def _show_state(obj: CliContext, fmt: str) -> None:
     show_default=True,
     help="resources: what depends on what; plan: the planned actions in the order apply runs them.",
 )
+@no_color_option
 @click.pass_obj
 def graph(
     obj: CliContext, var_args: tuple[str, ...], var_files: tuple[str, ...], graph_type: str

@@ -27,6 +27,14 @@ UNORDERED_ATTRS = frozenset({"agents", "sources", "l7_domains", "edge_function_d
 # nothing else changes, "(known after apply)" when the resource is updated.
 AGENT_COMPUTED = frozenset({"revisions"})
 
+# Attributes l4plan derives from others: when `ignore_changes` keeps an input as
+# recorded, the derived value is kept as recorded too.
+DERIVED_FROM: dict[str, frozenset[str]] = {
+    "id": frozenset({"name", "site", "domain"}),
+    "endpoints": frozenset({"rule", "agents", "ipv6"}),
+    "dns_records": frozenset({"site", "domain", "agents", "ipv6"}),
+}
+
 # Resource types that are placed on agents (their `agents` attribute).
 PLACED_TYPES = frozenset({"l4_application"})
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from l4plan.configs.model import Config, ResourceInstance, is_wholly_known
+from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
 from l4plan.diagnostics import Diagnostic
 from l4plan.graph import build_graph, cycle_diagnostics
 from l4plan.plans.attrdiff import diff_attributes
@@ -102,6 +102,9 @@ def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[
 
 
 def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceChange:
+    planned_attrs = copy.deepcopy(res.attrs)
+    for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
+        planned_attrs.setdefault(k, UNKNOWN)
     change = ResourceChange(
         address=res.address,
         type=res.type,
@@ -109,7 +112,7 @@ def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceC
         index_key=res.key,
         action=Action.CREATE,
         before=None,
-        after=copy.deepcopy(res.attrs),
+        after=planned_attrs,
         after_sensitive={parse_path(p) for p in res.sensitive},
         dependencies=sorted(res.depends_on),
     )
@@ -121,7 +124,7 @@ def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceC
     before = rs.attributes
     change.before = before
     change.before_sensitive = {parse_path(p) for p in rs.sensitive_attributes}
-    after = copy.deepcopy(res.attrs)
+    after = copy.deepcopy(planned_attrs)
     if res.lifecycle.ignore_changes:
         after = apply_ignore_changes(res.type, before, after, res.lifecycle.ignore_changes)
     # values the agents fill in stay as recorded unless the resource changes

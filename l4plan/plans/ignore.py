@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from l4plan.plans.attrdiff import match_blocks
-from l4plan.plans.attributes import block_key
+from l4plan.plans.attributes import DERIVED_FROM, block_key
 from l4plan.plans.model import Path
 from l4plan.plans.values import parse_path
 
@@ -19,16 +19,22 @@ def apply_ignore_changes(
     Paths are attribute names (`domain`), dotted paths into blocks
     (`ddos_protection.mode`), with an index (`rule.0.comment`) or without one
     (`rule.comment`: in every rule, rules paired by content as in the diff).
-    `*` (from `ignore_changes = all`) ignores every attribute.
+    `*` (from `ignore_changes = all`) ignores every attribute. Values derived from
+    an ignored attribute (`endpoints` from `rule`) are kept as recorded as well.
     """
     if "*" in ignore:
         return {**after, **copy.deepcopy(before)}
     result = copy.deepcopy(after)
+    ignored: set[str] = set()
     for dotted in ignore:
         path = parse_path(dotted)
         if path and isinstance(path[0], str):
+            ignored.add(path[0])
             key = block_key(type_, path[0])
             result = _keep(before, result, path, key)
+    for derived, inputs in DERIVED_FROM.items():
+        if derived in result and inputs & ignored:
+            result = _keep(before, result, (derived,), ())
     return result
 
 

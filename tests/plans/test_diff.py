@@ -420,3 +420,14 @@ def test_dependency_cycle_stops_the_plan() -> None:
     plan = build_plan(config(a, b), None)
     assert plan.errored and plan.changes == []
     assert "l4_site.a -> l4_site.b -> l4_site.a" in plan.diagnostics[0].message
+
+
+def test_agent_filled_attributes_absent_from_configuration_are_kept() -> None:
+    res = _game()
+    del res.attrs["revisions"]  # the loader leaves unreferenced computed values out
+    cfg = config(site(), res)
+    state = applied(cfg)
+    state.resources["l4_application.game"].attributes["revisions"] = {"hz1": 7}
+    assert not build_plan(cfg, state).has_changes
+    created = _app_change(build_plan(cfg, None))
+    assert created.after["revisions"] is UNKNOWN
