@@ -25,6 +25,7 @@ from l4plan.diagnostics import Diagnostic, DiagnosticError, Pos
 
 SYNTAX_ERROR_CODE = "L4E000"
 INDENT_WIDTH = 2
+BYTE_ORDER_MARK = "\ufeff"
 
 
 class Kind(Enum):
@@ -125,8 +126,10 @@ BLOCK_ITEMS = frozenset({"attribute", "block"})
 def format_source(text: str, *, filename: str) -> str:
     """The canonical layout of `text`; raises DiagnosticError when it does not parse.
 
-    `filename` only names the file in the diagnostic.
+    `filename` only names the file in the diagnostic. A leading byte order mark is
+    dropped: the canonical file is plain UTF-8.
     """
+    text = text.removeprefix(BYTE_ORDER_MARK)
     source = text + "\n"  # what hcl2.parses_to_tree hands to lark
     try:
         tree = hcl2.parses_to_tree(text)
@@ -159,7 +162,7 @@ _EXPECTED_NAMES = {
     "EQ": '"="',
     "COLON": '":"',
     "COMMA": '","',
-    "DBLQUOTE": "a quoted string",
+    "DBLQUOTE": "'\"'",
     "NAME": "a name",
     "NL_OR_COMMENT": "a new line",
     "INT_LITERAL": "a number",
@@ -200,8 +203,16 @@ def _describe_unexpected(exc: UnexpectedInput, text: str) -> str:
         return "end of file" if not text[exc.pos_in_stream :].strip() else "end of line"
     if fragment.startswith("\n"):
         return "end of line"
+    heredoc = re.match(r"<<-?([A-Za-z][A-Za-z0-9._-]*)", fragment)
+    if heredoc:
+        marker = heredoc.group(1)
+        return f"{heredoc.group(0)} (a heredoc needs {marker} alone on its closing line)"
     word = re.match(r"[A-Za-z0-9_]+|\S", fragment)
-    return f'"{word.group(0) if word else fragment[0]}"'
+    return _quote(word.group(0) if word else fragment[0])
+
+
+def _quote(text: str) -> str:
+    return f"'{text}'" if '"' in text else f'"{text}"'
 
 
 def _describe_expected(exc: UnexpectedInput) -> str:
@@ -577,7 +588,7 @@ def _space_between(before: Kind, after: Kind) -> bool:
     """Whether one space separates two atoms on a line (after hclwrite's rules)."""
     if before is Kind.COMMENT or after is Kind.COMMENT:
         return True
-    if after in (Kind.COMMA, Kind.ELLIPSIS, Kind.OBJ_COLON):
+    if after in (Kind.COMMA, Kind.ELLIPSIS, Kind.OBJ_COLON, Kind.PAREN_CLOSE, Kind.BRACKET_CLOSE):
         return False
     if before is Kind.COMMA:
         return True
@@ -591,22 +602,23 @@ def _space_between(before: Kind, after: Kind) -> bool:
         return after is not Kind.BRACE_CLOSE
     if after is Kind.BRACE_CLOSE:
         return True
-    return before not in OPENERS and after not in (Kind.PAREN_CLOSE, Kind.BRACKET_CLOSE)
+    return before not in OPENERS
 
 
-def _join(atoms: list[Atom], eq_spaces: int | None = None) -> str:
+def _join(atoms: list[Atom], aligned: tuple[Atom, int] | None = None) -> str:
+    """The atoms of one line; `aligned` is an `=` with the spaces to put before it."""
     parts = [atoms[0].text]
     for before, after in pairwise(atoms):
-        if eq_spaces is not None and after.role is Role.EQ:
-            parts.append(" " * eq_spaces)
+        if aligned is not None and after is aligned[0]:
+            parts.append(" " * aligned[1])
         elif _space_between(before.kind, after.kind):
             parts.append(" ")
         parts.append(after.text)
     return "".join(parts)
 
 
-def _assignment_lead(atoms: list[Atom]) -> int | None:
-    """Width of the name before `=` when the line is exactly one single-line assignment.
+def _assignment_lead(atoms: list[Atom]) -> tuple[Atom, int] | None:
+    """The `=` and the width before it when the line is one single-line assignment.
 
     A trailing comma (object element) and a trailing comment may follow the value.
     """
@@ -624,7 +636,7 @@ def _assignment_lead(atoms: list[Atom]) -> int | None:
             lead = atoms[:position]
             if any("\n" in a.text for a in lead):
                 return None
-            return len(_join(lead))
+            return atom, len(_join(lead))
     return None
 
 
@@ -635,22 +647,22 @@ def _render(lines: list[_Line]) -> str:
     single-line assignment; blank lines, comment lines, block headers and anything
     else end it, as does a line whose value spans lines (a heredoc).
     """
-    eq_spaces: dict[int, int] = {}
-    run: list[tuple[int, int]] = []  # (line number, lead width)
+    aligned: dict[int, tuple[Atom, int]] = {}
+    run: list[tuple[int, Atom, int]] = []  # (line number, its `=`, width before it)
 
     def close_run() -> None:
-        widest = max((lead for _, lead in run), default=0)
-        for number, lead in run:
-            eq_spaces[number] = widest - lead + 1
+        widest = max((lead for _, _, lead in run), default=0)
+        for number, eq, lead in run:
+            aligned[number] = (eq, widest - lead + 1)
         run.clear()
 
     for number, line in enumerate(lines):
         atoms = line.atoms
-        lead = _assignment_lead(atoms) if atoms else None
-        if lead is None or (run and lines[run[-1][0]].indent != line.indent):
+        assignment = _assignment_lead(atoms) if atoms else None
+        if assignment is None or (run and lines[run[-1][0]].indent != line.indent):
             close_run()
-        if lead is not None:
-            run.append((number, lead))
+        if assignment is not None:
+            run.append((number, *assignment))
             if any("\n" in atom.text for atom in atoms):
                 close_run()
     close_run()
@@ -661,5 +673,5 @@ def _render(lines: list[_Line]) -> str:
         if not atoms:
             out.append("")
             continue
-        out.append(" " * line.indent + _join(atoms, eq_spaces.get(number)))
+        out.append(" " * line.indent + _join(atoms, aligned.get(number)))
     return "\n".join(out) + "\n" if out else ""
