@@ -30,6 +30,8 @@ STDIN = "-"
 
 
 class Outcome(Enum):
+    """What happened to one file."""
+
     SAME = "same"
     CHANGED = "changed"
     FAILED = "failed"

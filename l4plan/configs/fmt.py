@@ -145,11 +145,6 @@ def format_source(text: str, *, filename: str) -> str:
     return _render(_layout(printer.items))
 
 
-def is_formatted(text: str, *, filename: str) -> bool:
-    """True when `text` is already in canonical layout."""
-    return format_source(text, filename=filename) == text
-
-
 # --------------------------------------------------------------------------- parse errors
 
 _EXPECTED_NAMES = {
