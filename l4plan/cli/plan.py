@@ -254,6 +254,8 @@ def show(obj: CliContext, planfile: Path | None, as_json: bool, fmt: str | None)
     elif fmt == "markdown":
         click.echo(render_markdown(saved.plan), nl=False)
     else:
+        if saved.plan.diagnostics:  # the source files may be gone: no source lines
+            click.echo(render_diagnostics(saved.plan.diagnostics, {}, obj.color), err=True)
         click.echo(render_plan(saved.plan, color=obj.color), nl=False)
 
 

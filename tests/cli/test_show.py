@@ -109,6 +109,14 @@ def test_sensitive_values_are_masked_in_output_but_kept_in_the_plan_file(workdir
     assert saved.variables["origin"] == "10.9.8.7"
 
 
+def test_show_repeats_the_warnings_of_a_saved_plan(workdir: Path) -> None:
+    write_config(workdir, ACL, GAME)
+    assert run("plan", "--target", "l4_application.game", "--out", "p").exit_code == 0
+    shown = run("show", "p")
+    assert "Resource targeting is in effect" in shown.stderr
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in shown.stdout
+
+
 def test_errored_plan_is_not_saved(workdir: Path) -> None:
     write_config(workdir, application("game", "play", [rule("18080,18080")]))
     assert run("plan", "--out", "p").exit_code == 1
