@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,12 +29,12 @@ def origins() -> Iterator[Origins]:
 
 @pytest.fixture
 def agent_factory(tmp_path: Path) -> Iterator[type[Agent]]:
-    """`agent_factory(*flags, state_dir=..., token=...)` starts an agent; all are killed at
-    the end of the test."""
+    """`agent_factory(*flags, state_dir=..., **Agent keywords)` starts an agent; all are
+    killed at the end of the test."""
     started: list[Agent] = []
 
-    def start(*flags: str, state_dir: Path | None = None, token: str | None = None) -> Agent:
-        agent = Agent(state_dir or tmp_path / f"state{len(started)}", *flags, token=token)
+    def start(*flags: str, state_dir: Path | None = None, **options: Any) -> Agent:
+        agent = Agent(state_dir or tmp_path / f"state{len(started)}", *flags, **options)
         started.append(agent)
         return agent.start()
 

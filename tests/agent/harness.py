@@ -39,19 +39,31 @@ class Agent:
     """`python -m l4agent` on 127.0.0.1 with listeners on loopback addresses only."""
 
     def __init__(
-        self, state_dir: Path, *flags: str, token: str | None = None, control_port: int = 0
+        self,
+        state_dir: Path,
+        *flags: str,
+        token: str | None = None,
+        control_port: int = 0,
+        ca_file: str | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.flags = flags
         self.token = token
+        self.ca_file = ca_file  # given: the control API speaks TLS
         self.control_port = control_port or port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
-        self.client = AgentClient(self.endpoint, token=token, timeout=10.0)
+        self.client = self.new_client()
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.control_port}"
+        scheme = "https" if self.ca_file else "http"
+        return f"{scheme}://127.0.0.1:{self.control_port}"
+
+    def new_client(self, timeout: float = 10.0, retries: int = 3) -> AgentClient:
+        return AgentClient(
+            self.endpoint, token=self.token, ca_file=self.ca_file, timeout=timeout, retries=retries
+        )
 
     def command(self) -> list[str]:
         flags = list(self.flags)
@@ -80,7 +92,7 @@ class Agent:
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env=env
             )
         deadline = time.monotonic() + timeout
-        probe = AgentClient(self.endpoint, token=self.token, timeout=1.0, retries=0)
+        probe = self.new_client(timeout=1.0, retries=0)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"agent exited with {self.proc.returncode}:\n{self.log()}")

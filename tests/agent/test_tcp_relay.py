@@ -1,0 +1,152 @@
+"""TCP relay behaviour: half-close both ways, large transfers (hash-checked) with
+back-pressure, origin failures, idle timeout."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+
+from tests.agent.harness import (
+    Agent,
+    Origins,
+    app,
+    port,
+    recv_all,
+    rule,
+    sha256,
+    tcp_roundtrip,
+    wait_until,
+)
+
+
+def name() -> str:
+    return f"t{uuid.uuid4().hex[:8]}.example.com"
+
+
+def test_client_half_close_still_receives(shared_agent: Agent, shared_origins: Origins) -> None:
+    edge, origin = port(), port()
+    shared_origins.tcp(origin, eof_marker=b"<after-eof>")
+    shared_agent.apply({name(): app(rule("tcp", edge, origin))})
+    # the origin writes after the client's EOF reached it: that data must still arrive
+    assert tcp_roundtrip(edge, b"hello") == b"hello<after-eof>"
+
+
+def test_origin_half_close_still_receives(shared_agent: Agent) -> None:
+    """The origin closes its write side first; the client can still send to it."""
+    edge = port()
+    received: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        origin = server.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"greeting")
+                conn.shutdown(socket.SHUT_WR)
+                received.append(recv_all(conn))
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        shared_agent.apply({name(): app(rule("tcp", edge, origin))})
+        with socket.create_connection(("127.0.0.1", edge), timeout=5) as client:
+            assert recv_all(client) == b"greeting"  # EOF from the origin arrives...
+            client.sendall(b"late data")  # ...and the other direction still works
+            client.shutdown(socket.SHUT_WR)
+        thread.join(5)
+    assert received == [b"late data"]
+
+
+def _pump(host: str, edge: int, payload: bytes) -> bytes:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(20)
+        s.connect((host, edge))
+
+        def send() -> None:
+            view = memoryview(payload)
+            while view:
+                view = view[s.send(view[: 1 << 18]) :]
+            s.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        data = recv_all(s)
+        sender.join(20)
+    return data
+
+
+def test_large_transfers_arrive_intact(shared_agent: Agent, shared_origins: Origins) -> None:
+    edge, origin = port(), port()
+    shared_origins.tcp(origin)
+    shared_agent.apply({name(): app(rule("tcp", edge, origin), ipv6=True)})
+    payload = os.urandom(24 << 20)
+    started = time.monotonic()
+    assert sha256(_pump("127.0.0.1", edge, payload)) == sha256(payload)
+    assert sha256(_pump("::1", edge, payload[: 8 << 20])) == sha256(payload[: 8 << 20])
+    assert time.monotonic() - started < 30
+
+
+def test_back_pressure_bounds_buffering(shared_agent: Agent) -> None:
+    """An origin that does not read: the agent stops reading the client instead of
+    buffering without bound, so the client's send blocks."""
+    edge = port()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        origin = server.getsockname()[1]
+        shared_agent.apply({name(): app(rule("tcp", edge, origin))})
+        with socket.create_connection(("127.0.0.1", edge), timeout=5) as client:
+            conn, _ = server.accept()  # accepted, never read
+            client.setblocking(False)
+            sent = 0
+            chunk = b"x" * 65536
+            deadline = time.monotonic() + 5
+            stalled_for = 0.0
+            while time.monotonic() < deadline and stalled_for < 0.5:
+                try:
+                    sent += client.send(chunk)
+                    stalled_for = 0.0
+                except BlockingIOError:
+                    time.sleep(0.05)
+                    stalled_for += 0.05
+            conn.close()
+    # kernel buffers on both legs plus the agent's 1 MiB high-water mark; far below 64 MiB
+    assert stalled_for >= 0.5
+    assert sent < 64 << 20
+
+
+def test_origin_refusing_closes_the_client(shared_agent: Agent) -> None:
+    edge, origin = port(), port()  # nothing listens on origin
+    spec_name = name()
+    shared_agent.apply({spec_name: app(rule("tcp", edge, origin))})
+    assert closed_by_peer(edge)
+    counters = shared_agent.client.status([spec_name])["apps"][0]["rules"][0]["counters"]
+    assert counters["origin_connect_failures"] == 1
+    assert counters["connections_active"] == 0
+
+
+def closed_by_peer(edge: int) -> bool:
+    """Connect and wait: True when the agent closes (FIN or RST) without sending data."""
+    with socket.create_connection(("127.0.0.1", edge), timeout=5) as client:
+        try:
+            return client.recv(10) == b""
+        except ConnectionResetError:
+            return True
+
+
+def test_idle_timeout(agent_factory, origins: Origins) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory("--idle-timeout", "400ms")
+    edge, origin = port(), port()
+    origins.tcp(origin)
+    agent.apply({"idle.example.com": app(rule("tcp", edge, origin))})
+    with socket.create_connection(("127.0.0.1", edge), timeout=5) as client:
+        client.sendall(b"ping")
+        assert client.recv(10) == b"ping"
+        started = time.monotonic()
+        assert recv_all(client) == b""  # closed by the agent
+        idle = time.monotonic() - started
+    assert 0.35 < idle < 2.0
+    assert wait_until(
+        lambda: agent.client.status()["apps"][0]["rules"][0]["counters"]["connections_active"] == 0
+    )
