@@ -237,18 +237,18 @@ def render_state(state: State, *, color: bool) -> str:
     return out.render().rstrip("\n") + "\n"
 
 
-def _masked(paths: set[Path], path: Path) -> bool:
+def _masked(paths: set[Path], path: Path | None) -> bool:
     """Sensitive at `path`, above it, or anywhere inside it."""
+    if path is None:
+        return False
     return covered(paths, path) or any(p[: len(path)] == path for p in paths)
 
 
 def _shown(d: AttrDiff, mode: Mode, always: tuple[str, ...]) -> bool:
-    if mode == "create":
+    if mode in ("create", "show"):
         return d.after is not None
     if mode == "delete":
         return d.before is not None
-    if mode == "show":
-        return d.after is not None
     return d.kind != "same" or (d.name in always and d.after is not None)
 
 
@@ -258,8 +258,8 @@ def _emit_attr(
     d: AttrDiff,
     head: str,
     mode: Mode,
-    before_path: Path,
-    after_path: Path,
+    before_path: Path | None,
+    after_path: Path | None,
     change: ResourceChange,
 ) -> None:
     bs = _masked(change.before_sensitive, before_path)
@@ -290,13 +290,12 @@ def _render_body(out: Lines, change: ResourceChange, mode: Mode) -> None:
     diffs = diff_attributes(change.type, change.before, change.after)
     plain = [d for d in diffs if d.blocks is None]
     nested = [d for d in diffs if d.blocks is not None]
-    always = ("id",)
-    shown = [d for d in plain if _shown(d, mode, always)]
+    shown = [d for d in plain if _shown(d, mode, ("id",))]
     width = max((len(d.name) for d in shown), default=0)
     for d in shown:
         path = (d.name,)
         _emit_attr(out, 1, d, f"{d.name:<{width}} = ", mode, path, path, change)
-    hidden = sum(1 for d in plain if d not in shown and (d.before is not None))
+    hidden = sum(1 for d in plain if d not in shown and d.before is not None)
     if mode == "update" and hidden:
         out.comment(1, f"({plural(hidden, 'unchanged attribute')} hidden)")
     hidden_blocks = 0
@@ -312,27 +311,27 @@ def _render_body(out: Lines, change: ResourceChange, mode: Mode) -> None:
         out.comment(1, f"({plural(hidden_blocks, 'unchanged block')} hidden)")
 
 
-def _block_path(change: ResourceChange, name: str, index: int | None) -> Path:
+def _block_prefix(change: ResourceChange, name: str, index: int | None) -> Path | None:
+    """Where a block sits: `(name,)` for a single block, `(name, index)` in a list."""
     if isinstance((change.after or change.before or {}).get(name), dict):
         return (name,)
-    return (name, index if index is not None else -1)
+    return None if index is None else (name, index)
+
+
+_BLOCK_SYMBOLS: dict[Mode, str] = {"create": "+", "delete": "-", "update": "~", "show": " "}
 
 
 def _render_block(
     out: Lines, change: ResourceChange, name: str, block: BlockDiff, mode: Mode
 ) -> None:
-    if mode in ("create", "delete", "show"):
-        kind: str = mode
-    else:
-        kind = block.kind
-    sym = {"create": "+", "delete": "-", "update": "~", "show": " "}[kind]
-    forces = (name,) in change.replace_paths
-    out.add(1, sym, f"{name} {{", forces=forces and kind != "update")
-    before_prefix = _block_path(change, name, block.before_index)
-    after_prefix = _block_path(change, name, block.after_index)
-    keys = block_key(change.type, name)
-    inner_mode: Mode = kind if kind in ("create", "delete", "show") else "update"  # type: ignore[assignment]
-    shown = [a for a in block.attrs if _shown(a, inner_mode, keys)]
+    inner: Mode = mode
+    if mode == "update" and block.kind in ("create", "delete"):
+        inner = "create" if block.kind == "create" else "delete"
+    forces = (name,) in change.replace_paths and inner != "update"
+    out.add(1, _BLOCK_SYMBOLS[inner], f"{name} {{", forces=forces)
+    before_prefix = _block_prefix(change, name, block.before_index)
+    after_prefix = _block_prefix(change, name, block.after_index)
+    shown = [a for a in block.attrs if _shown(a, inner, block_key(change.type, name))]
     width = max((len(a.name) for a in shown), default=0)
     for a in shown:
         _emit_attr(
@@ -340,13 +339,13 @@ def _render_block(
             2,
             a,
             f"{a.name:<{width}} = ",
-            inner_mode,
-            (*before_prefix, a.name),
-            (*after_prefix, a.name),
+            inner,
+            None if before_prefix is None else (*before_prefix, a.name),
+            None if after_prefix is None else (*after_prefix, a.name),
             change,
         )
     hidden = sum(1 for a in block.attrs if a not in shown and a.before is not None)
-    if inner_mode == "update" and hidden:
+    if inner == "update" and hidden:
         out.comment(2, f"({plural(hidden, 'unchanged attribute')} hidden)")
     out.close(1)
 
