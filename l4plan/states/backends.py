@@ -11,10 +11,10 @@ from l4plan.configs.model import BackendConfig
 from l4plan.states.backend import Backend
 from l4plan.states.errors import StateError
 from l4plan.states.initrecord import check_initialized
-from l4plan.states.local import DEFAULT_STATE_FILE, DEFAULT_WORKSPACE_DIR, LocalBackend
+from l4plan.states.local import DEFAULT_STATE_FILE, LocalBackend
 from l4plan.states.workspaces import selected_workspace
 
-BACKEND_OPTIONS = {"local": ("path", "workspace_dir"), "pg": ("conn_str", "schema_name")}
+BACKEND_OPTIONS = {"local": ("path",), "pg": ("conn_str", "schema_name")}
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -50,7 +50,6 @@ def backend_from_config(
             workdir,
             workspace=name,
             path=options.get("path", DEFAULT_STATE_FILE),
-            workspace_dir=options.get("workspace_dir", DEFAULT_WORKSPACE_DIR),
         )
     try:
         from l4plan.states.pg import DEFAULT_SCHEMA, PgBackend

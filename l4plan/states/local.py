@@ -1,7 +1,7 @@
 """The local backend: state files in the working directory.
 
 Default workspace: `l4plan.tfstate.json` (or the `path` option). Other workspaces:
-`l4plan.d/<name>/<file name of path>` (the directory is the `workspace_dir` option).
+`l4plan.d/<name>/<file name of path>`.
 Beside each state file: `<file>.backup` (the previous state) and `<file>.lock`.
 """
 
@@ -24,7 +24,7 @@ from l4plan.states.model import State
 from l4plan.states.workspaces import DEFAULT_WORKSPACE, check_workspace_name
 
 DEFAULT_STATE_FILE = "l4plan.tfstate.json"
-DEFAULT_WORKSPACE_DIR = "l4plan.d"
+WORKSPACE_DIR = "l4plan.d"
 
 
 class LocalBackend:
@@ -34,12 +34,11 @@ class LocalBackend:
         *,
         workspace: str = DEFAULT_WORKSPACE,
         path: str = DEFAULT_STATE_FILE,
-        workspace_dir: str = DEFAULT_WORKSPACE_DIR,
     ):
         self.workdir = workdir
         self.workspace = check_workspace_name(workspace)
         self._default_path = workdir / path
-        self._workspace_root = workdir / workspace_dir
+        self._workspace_root = workdir / WORKSPACE_DIR
         self.state_path = self._state_path(self.workspace)
         self.backup_path = self.state_path.with_name(self.state_path.name + ".backup")
         self._lock = FileLock(
