@@ -40,7 +40,7 @@ log = logging.getLogger("l4agent.dataplane")
 Listener = TcpListener | UdpListener
 Owner = tuple[str, int]  # (application, rule index)
 MAX_REPORTED_FAILURES = 20
-RETRY_BIND_INTERVAL = 5.0
+RETRY_BIND_INTERVAL = 2.0
 
 
 def describe(key: ListenerKey, host: str) -> str:

@@ -1,0 +1,65 @@
+"""Keep-alive protection: TCP keepalive on both legs, no idle timeout, and connections
+that survive reconfiguration of unchanged rules."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+
+from tests.agent.harness import Origins, app, port, rule
+
+
+def keepalive_timers(edge: int, origin: int) -> list[int]:
+    """Seconds until the next keepalive probe of the agent's two sockets of a relayed
+    connection: the accepted one (local port `edge`) and the one towards `origin`."""
+    out = subprocess.run(
+        ["ss", "-tnoH", "state", "established", f"( sport = :{edge} or dport = :{origin} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 2, out
+    timers = []
+    for line in lines:
+        match = re.search(r"timer:\(keepalive,(?:(\d+)min)?(\d+)(?:\.\d+)?sec", line)
+        if match:
+            timers.append(int(match.group(1) or 0) * 60 + int(match.group(2)))
+    return timers
+
+
+def test_keepalive_on_both_legs_and_no_idle_timeout(agent_factory, origins: Origins) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory("--idle-timeout", "300ms")
+    protected, plain, other, origin = port(), port(), port(), port()
+    origins.tcp(origin)
+    agent.apply(
+        {
+            "ka.example.com": app(rule("tcp", protected, origin), keepalive=True),
+            "plain.example.com": app(rule("tcp", plain, origin)),
+        }
+    )
+    with socket.create_connection(("127.0.0.1", protected), timeout=5) as conn:
+        conn.sendall(b"a")
+        assert conn.recv(10) == b"a"
+        timers = keepalive_timers(protected, origin)
+        assert len(timers) == 2 and all(0 <= t <= 60 for t in timers), timers
+        time.sleep(0.8)  # longer than the idle timeout: keep-alive connections are exempt
+        # reconfiguring the application's other parts leaves the connection alone
+        agent.apply(
+            {
+                "ka.example.com": app(
+                    rule("tcp", protected, origin), rule("tcp", other, origin), keepalive=True
+                ),
+                "plain.example.com": app(rule("tcp", plain, origin)),
+            }
+        )
+        conn.sendall(b"b")
+        assert conn.recv(10) == b"b"
+    with socket.create_connection(("127.0.0.1", plain), timeout=5) as conn:
+        conn.sendall(b"c")
+        assert conn.recv(10) == b"c"
+        assert keepalive_timers(plain, origin) == []
+        time.sleep(0.8)
+        assert conn.recv(10) == b""  # the idle timeout closed the unprotected one
