@@ -1,8 +1,8 @@
 """Product constraints of SPEC §3 on an evaluated configuration.
 
-Runs on the resources that passed their JSON Schema (`failed` holds those that did
-not), so attribute types are known to be right; values only known after apply are
-skipped. This module checks sites and placement (L4E001, L4E008, L4E009, L4W001,
+Runs on the resources and rule blocks that passed their JSON Schema (`failed` holds
+those that did not), so attribute types are known to be right; values only known
+after apply are skipped. This module checks sites and placement (L4E001, L4E008, L4E009, L4W001,
 L4W002, references to sites and agents) and calls the rule checks
 (`constraints_ports`) and the name checks (`constraints_names`).
 """
@@ -15,13 +15,14 @@ from l4plan.configs.constraints_context import Context, known
 from l4plan.configs.constraints_names import check_domains, check_origins, check_sources
 from l4plan.configs.constraints_ports import RulePorts, check_listener_conflicts, check_rules
 from l4plan.configs.model import Config, ResourceInstance
+from l4plan.configs.schema import SchemaFailures
 from l4plan.diagnostics import Diagnostic
 
 EXPIRY_WARNING = timedelta(days=14)
 KEEPALIVE_CONFLICTS = ("china_mainland_network_optimization", "fixed_ipv4")
 
 
-def check_constraints(config: Config, failed: set[str], now: datetime) -> list[Diagnostic]:
+def check_constraints(config: Config, failed: SchemaFailures, now: datetime) -> list[Diagnostic]:
     """Every constraint diagnostic of `config`, in the order the checks find them."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)

@@ -1,8 +1,8 @@
 """What every constraint check needs: indexes of the configuration and small helpers.
 
-Constraints run only on resources that passed their schema (so attribute types are
-right), but every resource, valid or not, is indexed by id so that a reference to an
-invalid site is not reported a second time as a reference to a missing one.
+Constraints run only on resources (and rule blocks) that passed their schema, so
+attribute types are right; but every resource, valid or not, is indexed by id so that
+a reference to an invalid site is not reported a second time as a missing one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance
+from l4plan.configs.schema import SchemaFailures
 from l4plan.diagnostics import Diagnostic, Pos, Severity
 
 
@@ -25,7 +26,7 @@ def rule_label(index: int) -> str:
 @dataclass(slots=True)
 class Context:
     config: Config
-    failed: set[str]  # addresses whose schema check failed
+    failed: SchemaFailures
     sites: dict[str, ResourceInstance] = field(default_factory=dict)  # by id, valid only
     invalid_ids: set[str] = field(default_factory=set)  # ids of resources that failed
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -33,13 +34,13 @@ class Context:
     _site_of: dict[str, ResourceInstance | None] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, config: Config, failed: set[str]) -> Context:
+    def build(cls, config: Config, failed: SchemaFailures) -> Context:
         ctx = cls(config, failed)
         for resource in config.resources.values():
             rid = resource.attrs.get("id")
             if not isinstance(rid, str):
                 continue
-            if resource.address in failed:
+            if resource.address in failed.addresses:
                 ctx.invalid_ids.add(rid)
             elif resource.type == "l4_site":
                 ctx.sites.setdefault(rid, resource)
@@ -47,7 +48,12 @@ class Context:
 
     def valid(self, type_: str) -> list[ResourceInstance]:
         """Instances of `type_` that passed their schema, in configuration order."""
-        return [r for r in self.config.of_type(type_) if r.address not in self.failed]
+        return [r for r in self.config.of_type(type_) if r.address not in self.failed.addresses]
+
+    def rules(self, app: ResourceInstance) -> list[tuple[int, dict[str, Any]]]:
+        """(index, rule) of the application's rule blocks that passed their schema."""
+        failed = self.failed.rules.get(app.address, set())
+        return [(i, rule) for i, rule in enumerate(app.attrs.get("rule", [])) if i not in failed]
 
     def report(
         self,

@@ -184,7 +184,7 @@ def check_origins(ctx: Context, balancers: dict[str, str]) -> None:
     """L4E014 for application rules and load-balancer pool members."""
     by_domain = {fqdn: lb_id for lb_id, fqdn in balancers.items()}
     for app in ctx.valid("l4_application"):
-        for index, rule in enumerate(app.attrs.get("rule", [])):
+        for index, rule in ctx.rules(app):
             origin_type, origin = rule["origin_type"], rule["origin"]
             if not (known(origin_type) and known(origin)):
                 continue

@@ -116,7 +116,7 @@ def check_rules(ctx: Context, app: ResourceInstance) -> list[RulePorts]:
             f"rule.{MAX_RULES}",
         )
     listening: list[RulePorts] = []
-    for index, rule in enumerate(rules):
+    for index, rule in ctx.rules(app):
         protocol = rule.get("protocol")
         edge = _parse_edge(ctx, app, index, rule["edge_port"]) if known(rule["edge_port"]) else None
         origin_value = rule.get("origin_port")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -180,27 +181,31 @@ def _messages(error: ValidationError) -> list[tuple[list[str | int], str]]:
 
 def _diagnostics(
     errors: Iterable[ValidationError],
-    pos_of: Any,
+    pos_of: Callable[[str], Pos],
     address: str,
-) -> list[Diagnostic]:
-    out: dict[tuple[str, str], Diagnostic] = {}
+) -> list[tuple[list[str | int], Diagnostic]]:
+    """(attribute path, diagnostic) per problem; repeats and UNKNOWN values left out."""
+    out: dict[tuple[str, str], tuple[list[str | int], Diagnostic]] = {}
     for error in errors:
         if error.instance is UNKNOWN:
             continue
         for path, message in _messages(error):
             dotted = dotted_path(path)
-            out.setdefault(
-                (dotted, message), Diagnostic.at("L4E016", message, pos_of(dotted), address)
-            )
+            diag = Diagnostic.at("L4E016", message, pos_of(dotted), address)
+            out.setdefault((dotted, message), (path, diag))
     return list(out.values())
 
 
-def check_resource(resource: ResourceInstance) -> list[Diagnostic]:
-    """Schema diagnostics (L4E016) of one resource instance."""
+def _resource_problems(resource: ResourceInstance) -> list[tuple[list[str | int], Diagnostic]]:
     if _surely_valid(resource.type, resource.attrs):
         return []
     errors = validator_for(resource.type).iter_errors(resource.attrs)
     return _diagnostics(errors, resource.pos_of, resource.address)
+
+
+def check_resource(resource: ResourceInstance) -> list[Diagnostic]:
+    """Schema diagnostics (L4E016) of one resource instance."""
+    return [diag for _, diag in _resource_problems(resource)]
 
 
 def agent_attributes(agent: AgentConfig) -> dict[str, Any]:
@@ -219,21 +224,32 @@ def check_agent(agent: AgentConfig) -> list[Diagnostic]:
     if _surely_valid(AGENT_SCHEMA, attributes):
         return []
     errors = validator_for(AGENT_SCHEMA).iter_errors(attributes)
-    return _diagnostics(errors, pos_of, f"agent.{agent.name}")
+    return [diag for _, diag in _diagnostics(errors, pos_of, f"agent.{agent.name}")]
 
 
-def check_schemas(config: Config) -> tuple[list[Diagnostic], set[str]]:
-    """Schema diagnostics of every resource and agent, and the addresses that failed."""
+@dataclass(slots=True)
+class SchemaFailures:
+    """What failed its schema, so the constraint checks can leave it alone.
+
+    A problem inside one `rule` block of an application only takes that rule out of
+    the constraint checks; any other problem takes out the whole resource.
+    """
+
+    addresses: set[str] = field(default_factory=set)
+    rules: dict[str, set[int]] = field(default_factory=dict)  # address -> rule indexes
+
+
+def check_schemas(config: Config) -> tuple[list[Diagnostic], SchemaFailures]:
+    """Schema diagnostics of every agent and resource, and what failed."""
     diags: list[Diagnostic] = []
-    failed: set[str] = set()
+    failures = SchemaFailures()
     for agent in config.agents.values():
-        found = check_agent(agent)
-        if found:
-            failed.add(f"agent.{agent.name}")
-            diags.extend(found)
+        diags.extend(check_agent(agent))
     for resource in config.resources.values():
-        found = check_resource(resource)
-        if found:
-            failed.add(resource.address)
-            diags.extend(found)
-    return diags, failed
+        for path, diag in _resource_problems(resource):
+            diags.append(diag)
+            if len(path) >= 2 and path[0] == "rule" and isinstance(path[1], int):
+                failures.rules.setdefault(resource.address, set()).add(path[1])
+            else:
+                failures.addresses.add(resource.address)
+    return diags, failures

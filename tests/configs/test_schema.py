@@ -200,9 +200,28 @@ def test_agent_block(tmp_path: Path):
     assert found[1].message == 'public_ipv4 must be an IPv4 address, not "::1"'
 
 
-def test_a_resource_failing_its_schema_gets_no_constraint_errors(tmp_path: Path):
+def test_a_rule_failing_its_schema_gets_no_constraint_errors(tmp_path: Path):
     # the bad port would be L4E003, but the rule already fails its schema
     text = HEAD + app(GOOD_RULE.replace('"80"', '"80,,81"') + "    colour = 1\n")
+    assert [d.code for d in diagnose(tmp_path, text)] == ["L4E016"]
+
+
+def test_other_rules_of_the_application_are_still_checked(tmp_path: Path):
+    bad_rule = GOOD_RULE.replace('"80"', '"81"') + "    colour = 1\n"
+    second = "  }\n  rule {\n" + GOOD_RULE.replace('"80"', '"90-80"')
+    text = HEAD + app(bad_rule + second)
+    found = diagnose(tmp_path, text)
+    assert [(d.code, d.line) for d in found] == [
+        ("L4E016", line_with(text, "colour")),
+        ("L4E003", line_with(text, "90-80")),
+    ]
+
+
+def test_a_resource_failing_its_schema_gets_no_constraint_errors(tmp_path: Path):
+    # the plan would be L4E001 and the port L4E003, but `ipv6` has the wrong type
+    text = HEAD.replace('"enterprise"', '"basic"') + app(
+        GOOD_RULE.replace('"80"', '"80,,81"'), attrs="ipv6 = 1"
+    )
     assert [d.code for d in diagnose(tmp_path, text)] == ["L4E016"]
 
 
