@@ -424,6 +424,7 @@ class Evaluator:
     def attr_of(self, obj: Any, name: str, node: Node) -> Any:
         if obj is UNKNOWN:
             return UNKNOWN
+        at = node.name_pos if isinstance(node, GetAttr) else node.pos
         if isinstance(obj, Namespace):
             if name in obj.items:
                 return obj.items[name]
@@ -431,7 +432,7 @@ class Evaluator:
                 REFERENCE_ERROR,
                 f'reference to undeclared {obj.kind} "{obj.prefix}.{name}"'
                 + _suggest(name, obj.items),
-                node.pos,
+                at,
             )
         if isinstance(obj, AgentRef):
             obj = obj.attrs
@@ -439,9 +440,9 @@ class Evaluator:
             if name in obj:
                 return obj[name]
             raise EvalError(
-                REFERENCE_ERROR,
+                _missing(node),
                 f'{describe(_base(node))} has no attribute "{name}"' + _suggest(name, obj),
-                node.pos,
+                at,
             )
         if isinstance(obj, list) and name.isdigit():
             return self.index_of(obj, int(name), node)
@@ -449,7 +450,7 @@ class Evaluator:
             TYPE_ERROR,
             f'cannot read attribute "{name}" of {describe(_base(node))}: it is a {type_name(obj)}'
             + (", not an object; use [*] or an index first" if isinstance(obj, list) else ""),
-            node.pos,
+            at,
         )
 
     def _index(self, node: Index, ctx: Context, b: dict[str, Any]) -> Any:
@@ -460,6 +461,7 @@ class Evaluator:
     def index_of(self, obj: Any, key: Any, node: Node) -> Any:
         if obj is UNKNOWN or key is UNKNOWN:
             return UNKNOWN
+        at = node.key.pos if isinstance(node, Index) else node.pos
         if isinstance(obj, Namespace):
             return self.attr_of(
                 obj, to_string(key) if not isinstance(key, list | dict) else "?", node
@@ -470,33 +472,31 @@ class Evaluator:
             try:
                 i = to_number(key)
             except ValueError as e:
-                raise EvalError(TYPE_ERROR, f"invalid index: {e}", node.pos) from None
+                raise EvalError(TYPE_ERROR, f"invalid index: {e}", at) from None
             if not isinstance(i, int) or isinstance(i, bool):
-                raise EvalError(
-                    TYPE_ERROR, f"invalid index {key!r}: must be a whole number", node.pos
-                )
+                raise EvalError(TYPE_ERROR, f"invalid index {key!r}: must be a whole number", at)
             if i < 0 or i >= len(obj):
                 raise EvalError(
-                    REFERENCE_ERROR,
+                    _missing(node),
                     f"index {i} is out of range for {describe(_base(node))}, "
                     f"which has {len(obj)} element{'s' if len(obj) != 1 else ''}",
-                    node.pos,
+                    at,
                 )
             return obj[i]
         if isinstance(obj, dict):
             try:
                 k = to_string(key)
             except ValueError as e:
-                raise EvalError(TYPE_ERROR, f"invalid key: {e}", node.pos) from None
+                raise EvalError(TYPE_ERROR, f"invalid key: {e}", at) from None
             if k in obj:
                 return obj[k]
             raise EvalError(
-                REFERENCE_ERROR,
+                _missing(node),
                 f'{describe(_base(node))} has no element "{k}"' + _suggest(k, obj),
-                node.pos,
+                at,
             )
         raise EvalError(
-            TYPE_ERROR, f"cannot index {describe(_base(node))}: it is a {type_name(obj)}", node.pos
+            TYPE_ERROR, f"cannot index {describe(_base(node))}: it is a {type_name(obj)}", at
         )
 
     def _splat(self, node: Splat, ctx: Context, b: dict[str, Any]) -> Any:
@@ -721,6 +721,13 @@ def _int_mod(a: int | float, c: int | float) -> int | float:
     """Remainder with the sign of the dividend (Terraform's `%`, unlike Python's)."""
     r = abs(a) % abs(c)
     return -r if a < 0 else r
+
+
+def _missing(node: Node) -> str:
+    """The code for a missing attribute or element: L4E015 on a reference, else L4E016."""
+    while isinstance(node, GetAttr | Index | Splat):
+        node = node.obj
+    return REFERENCE_ERROR if isinstance(node, Name) else TYPE_ERROR
 
 
 def _base(node: Node) -> Node:

@@ -114,8 +114,8 @@ def parse_expression(text: str, name: str, line: int = 1, column: int = 1) -> No
         line_no = e.line if isinstance(e.line, int) and e.line > 0 else 1
         col = e.column if isinstance(e.column, int) and e.column > 0 else len(prefix) + 1
         pos = _shifted(name, line, column, len(prefix), line_no, col)
-        diag = syntax_diagnostic(e, name, prefix + text)
-        raise SyntaxProblem(diag.message, pos) from None
+        message = syntax_diagnostic(e, name, prefix + text, quote=False).message
+        raise SyntaxProblem(f"{message}, in: {text.strip()}", pos) from None
     body = tree.children[0]
     attrs = [c for c in body.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
     if len(attrs) != 1 or attrs[0].data != "attribute":
@@ -265,43 +265,45 @@ def _closing_brace(text: str, i: int) -> int:
 
 # --------------------------------------------------------------------------- errors
 
-_EXPRESSION_START = {"INT_LITERAL", "FLOAT_LITERAL", "NAME", "LSQB", "LPAR", "MINUS", "NOT"}
+_VALUE_START = {"INT_LITERAL", "FLOAT_LITERAL", "LSQB", "LPAR", "DBLQUOTE"}
 _WORDS = {
     "RBRACE": '"}"',
     "RSQB": '"]"',
     "RPAR": '")"',
     "COMMA": '","',
-    "EQ": '"="',
     "COLON": '":"',
-    "LBRACE": '"{"',
-    "NL_OR_COMMENT": "a new line",
-    "$END": "the end of the file",
     "FOR_OBJECT_ARROW": '"=>"',
     "IN": '"in"',
+    "NL_OR_COMMENT": "a new line",
 }
 
 
 def _expected_words(expected: set[str]) -> str:
-    if expected & _EXPRESSION_START and "EQ" not in expected:
+    """What the parser would have accepted, in plain words."""
+    if expected & _VALUE_START and "EQ" not in expected and "STRING_CHARS" not in expected:
         return "an expression (a value)"
+    if "DBLQUOTE" in expected and "STRING_CHARS" in expected:
+        return 'a closing quote (")'
     words: list[str] = []
     if "EQ" in expected:
-        words.append('"=" (an attribute)')
-        if "LBRACE" in expected:
-            words.append('"{" (a block)')
-    elif "DBLQUOTE" in expected and "STRING_CHARS" in expected:
-        words.append('a closing quote (")')
-    for name, word in _WORDS.items():
-        if name in expected and word not in words and name not in ("EQ", "LBRACE"):
-            words.append(word)
+        words.append('"=" or "{"' if "LBRACE" in expected else '"="')
+    elif "LBRACE" in expected:
+        words.append('"{"')
+    words += [
+        word
+        for name, word in _WORDS.items()
+        if name in expected and not (name == "IN" and "NAME" in expected)
+    ]
     if not words:
-        words = sorted(expected)[:5]
+        words = ["the end of the file"] if "$END" in expected else sorted(expected)[:3]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _describe(tok_type: str, value: str) -> str:
     if tok_type == "$END" or not value.strip():
-        return "end of line" if "\n" in value else "end of file"
+        return "end of file"
+    if value[0] in "\r\n":
+        return "end of line"
     first = value.strip().splitlines()[0]
     if first.startswith("<<"):
         return f'heredoc "{first}" (its closing marker is missing)'
@@ -310,11 +312,26 @@ def _describe(tok_type: str, value: str) -> str:
     return f'"{first}"'
 
 
-def syntax_diagnostic(e: UnexpectedInput, name: str, text: str) -> Diagnostic:
+def _stray(tok: Token, expected: set[str]) -> bool:
+    """A character that starts no token here (the lexer fell back to string text)."""
+    value = str(tok)
+    return (
+        tok.type == "STRING_CHARS"
+        and "STRING_CHARS" not in expected
+        and value[:1] not in "\r\n"
+        and not value.startswith("<<")
+    )
+
+
+def syntax_diagnostic(e: UnexpectedInput, name: str, text: str, quote: bool = True) -> Diagnostic:
+    """A parse error in plain words, quoting the offending line unless `quote` is off."""
     lines = text.splitlines()
     line = e.line if isinstance(e.line, int) and e.line > 0 else max(len(lines), 1)
     column = e.column if isinstance(e.column, int) and e.column > 0 else 1
-    if isinstance(e, UnexpectedToken):
+    expected: str | None
+    if isinstance(e, UnexpectedToken) and _stray(e.token, set(e.expected)):
+        what, expected = f'character "{str(e.token)[0]}"', None
+    elif isinstance(e, UnexpectedToken):
         what = _describe(e.token.type, str(e.token))
         expected = _expected_words(set(e.expected))
     elif isinstance(e, UnexpectedCharacters):
@@ -326,7 +343,9 @@ def syntax_diagnostic(e: UnexpectedInput, name: str, text: str) -> Diagnostic:
         line = max(len(lines), 1)
         column = len(lines[-1]) + 1 if lines else 1
     source = lines[line - 1].strip() if lines else ""
-    message = f"syntax error: unexpected {what}, expected {expected}"
-    if source:
+    message = f"syntax error: unexpected {what}"
+    if expected:
+        message += f", expected {expected}"
+    if source and quote:
         message += f", in: {source}"
     return Diagnostic.at(LOAD_ERROR, message, Pos(name, line, column))

@@ -66,6 +66,7 @@ class Name(Node):
 class GetAttr(Node):
     obj: Node
     name: str
+    name_pos: Pos  # of the attribute name, for "no attribute" messages
 
 
 @dataclass(slots=True, eq=False)
@@ -197,10 +198,16 @@ def unescape(text: str, pos: Pos) -> str:
             out.append(chr(int(digits, 16)))
             i += 2 + width
             continue
+        before = text[:i]
+        at = (
+            Pos(pos.file, pos.line + before.count("\n"), i - before.rfind("\n"))
+            if "\n" in before
+            else Pos(pos.file, pos.line, pos.column + i)
+        )
         raise SyntaxProblem(
             f'invalid escape sequence "\\{nxt}" in a string; '
             'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN',
-            pos,
+            at,
         )
     return "".join(out)
 
@@ -438,7 +445,7 @@ class Converter:
         left, term = self._trees(tree)
         op_tree, right = self._trees(term)
         op = str(op_tree.children[0]).strip()
-        return Binary(self.pos(op_tree), op, self.expr(left), self.expr(right))
+        return Binary(self.pos(tree), op, self.expr(left), self.expr(right))
 
     def _unary_op(self, tree: Tree) -> Node:
         op, operand = tree.children
@@ -553,7 +560,7 @@ class Converter:
 
     def _index(self, tree: Tree) -> Node:
         obj, index = tree.children
-        return Index(self.pos(index), self.expr(obj), self._index_key(index))
+        return Index(self.pos(tree), self.expr(obj), self._index_key(index))
 
     def _index_key(self, index: Tree) -> Node:
         if index.data == "short_index":  # .0
@@ -564,7 +571,9 @@ class Converter:
     def _get_attr(self, tree: Tree) -> Node:
         obj, get_attr = tree.children
         name_tree = get_attr.children[1]
-        return GetAttr(self.pos(name_tree), self.expr(obj), str(name_tree.children[0]))
+        return GetAttr(
+            self.pos(tree), self.expr(obj), str(name_tree.children[0]), self.pos(name_tree)
+        )
 
     def _splat(self, tree: Tree) -> Node:
         obj, splat = tree.children
@@ -574,7 +583,7 @@ class Converter:
                 ops.append(("attr", str(op.children[1].children[0])))
             else:
                 ops.append(("index", self._index_key(op)))
-        return Splat(self.pos(splat), self.expr(obj), ops)
+        return Splat(self.pos(tree), self.expr(obj), ops)
 
     def _for_intro(self, tree: Tree) -> tuple[str | None, str, Node]:
         trees = self._trees(tree)

@@ -320,20 +320,23 @@ def resolve_variables(
     out = VariableValues(sensitive={n for n, d in decls.items() if d.sensitive})
     ctx = Context(roots={}, directory=directory)
     given: dict[str, _Assignment] = {}
+    failed: set[str] = set()  # a source gave a value that could not be read
 
     for name, decl in decls.items():
         text = environ.get(ENV_PREFIX + name)
         if text is not None:
             source = f"environment variable {ENV_PREFIX}{name}"
             value = _from_text(text, decl, source, evaluator, ctx, out)
-            if value is not _FAILED:
+            if value is _FAILED:
+                failed.add(name)
+            else:
                 given[name] = _Assignment(value, source, decl.pos)
 
     auto_files = sorted(
         p for p in directory.iterdir() if p.is_file() and p.name.endswith(VARS_SUFFIX)
     )
     for path in auto_files:
-        _read_var_file(path, path.name, decls, evaluator, ctx, given, out)
+        _read_var_file(path, path.name, decls, evaluator, ctx, given, failed, out)
     for name in var_files:
         path = Path(name) if Path(name).is_absolute() else directory / name
         if not path.is_file():
@@ -341,7 +344,7 @@ def resolve_variables(
                 Diagnostic.at(LOAD_ERROR, f'--var-file "{name}": no such file', Pos(name, 0, 0))
             )
             continue
-        _read_var_file(path, name, decls, evaluator, ctx, given, out)
+        _read_var_file(path, name, decls, evaluator, ctx, given, failed, out)
 
     for arg in var_args:
         name, eq, text = arg.partition("=")
@@ -364,10 +367,15 @@ def resolve_variables(
             )
             continue
         value = _from_text(text, decl, f'--var "{name}"', evaluator, ctx, out)
-        if value is not _FAILED:
+        if value is _FAILED:
+            failed.add(name)
+        else:
             given[name] = _Assignment(value, f'--var "{name}"', decl.pos)
 
     for name, decl in decls.items():
+        if name in failed and name not in given:
+            out.values[name] = UNKNOWN  # already reported
+            continue
         out.values[name] = _final_value(decl, given.get(name), evaluator, ctx, out)
 
     _validate(decls, out, evaluator, directory)
@@ -411,6 +419,7 @@ def _read_var_file(
     evaluator: Evaluator,
     ctx: Context,
     given: dict[str, _Assignment],
+    failed: set[str],
     out: VariableValues,
 ) -> None:
     text, problem = read_text(path, name)
@@ -457,6 +466,7 @@ def _read_var_file(
             value = evaluator.eval(attr.expr, ctx)
         except EvalError as e:
             out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, f"var.{var_name}"))
+            failed.add(var_name)
             continue
         given[var_name] = _Assignment(value, f"{attr.pos.file}:{attr.pos.line}", attr.pos)
 

@@ -45,3 +45,34 @@ def load(tmp_path: Path) -> Loader:
 def errors(config: Config) -> list[tuple[str, str, int, int]]:
     """(code, file, line, column) of every diagnostic, for compact assertions."""
     return [(d.code, d.file, d.line, d.column) for d in config.diagnostics]
+
+
+@pytest.fixture
+def value_of(load: Loader) -> Callable[..., object]:
+    """value_of(expression, prelude=""): the value of an expression, via an output.
+
+    Fails the test if loading reported any diagnostic.
+    """
+
+    def _value_of(expression: str, prelude: str = "") -> object:
+        config = load(f'{prelude}\noutput "x" {{\n  value = {expression}\n}}\n')
+        assert config.diagnostics == [], [str(d) for d in config.diagnostics]
+        return config.outputs["x"].value
+
+    return _value_of
+
+
+@pytest.fixture
+def problem_of(load: Loader) -> Callable[..., tuple[str, int, int, str]]:
+    """problem_of(expression, prelude=""): (code, line, column, message) of its single diagnostic.
+
+    The expression sits on line 2 + the prelude's lines, starting at column 11.
+    """
+
+    def _problem_of(expression: str, prelude: str = "") -> tuple[str, int, int, str]:
+        config = load(f'{prelude}output "x" {{\n  value = {expression}\n}}\n')
+        assert len(config.diagnostics) == 1, [str(d) for d in config.diagnostics]
+        d = config.diagnostics[0]
+        return d.code, d.line, d.column, d.message
+
+    return _problem_of
