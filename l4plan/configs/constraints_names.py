@@ -65,17 +65,20 @@ def qualify(domain: str, zone: str) -> str | None:
 
 
 def _check_domain(ctx: Context, resource: ResourceInstance, zone: str) -> str | None:
-    """L4E010 for the `domain` of an application or load balancer; returns its FQDN."""
+    """L4E010 for the `domain` of an application or load balancer; returns its FQDN.
+
+    One trailing dot (absolute notation, `play.example.com.`) is accepted.
+    """
     domain = resource.attrs["domain"]
     if not known(domain):
         return None
-    problem = hostname_problem(domain)
+    problem = hostname_problem(domain.removesuffix("."))
     if problem is not None:
         ctx.report(
             "L4E010", f'domain "{domain}" is not a valid hostname: {problem}', resource, "domain"
         )
         return None
-    fqdn = qualify(domain, zone)
+    fqdn = qualify(domain.removesuffix("."), zone)
     if fqdn is None:
         ctx.report(
             "L4E010",
@@ -105,7 +108,7 @@ def _zone(ctx: Context, resource: ResourceInstance) -> str | None:
 
 
 def check_domains(ctx: Context) -> dict[str, str]:
-    """L4E010, L4E011 and L4E012; returns the load balancers' ids → FQDN."""
+    """L4E010, L4E011 and L4E012; returns the valid load balancers' ids → FQDN."""
     taken: dict[str, str] = {}  # lower-case domain -> what uses it
     for site in ctx.valid("l4_site"):
         for attribute, what in (
@@ -132,7 +135,9 @@ def check_domains(ctx: Context) -> dict[str, str]:
             )
             continue
         lb_owner[fqdn] = lb
-        balancers[f"lb:{fqdn}"] = fqdn
+        lb_id = lb.attrs.get("id")
+        if isinstance(lb_id, str):
+            balancers[lb_id] = fqdn
         taken.setdefault(fqdn, f"the load balancer {lb.address}")
     apps: dict[str, ResourceInstance] = {}
     for app in ctx.valid("l4_application"):

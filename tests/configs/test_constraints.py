@@ -469,11 +469,27 @@ def test_host_bits_message_offers_both_readings(tmp_path: Path):
 
 def test_load_balancer_domain_as_origin_gets_the_id_as_hint(tmp_path: Path):
     text = build(
-        rules=rule(origin='"lb.example.com"').replace('"ip"', '"load_balancer"'),
-        extra=LB.format(domain='"lb"', address='"10.0.0.5"'),
+        rules=rule(origin='"LB.example.com"').replace('"ip"', '"load_balancer"'),
+        extra=LB.format(domain='"lb.example.com"', address='"10.0.0.5"'),
     )
     diag = only(diagnose(tmp_path, text))
     assert diag.code == "L4E014" and '"lb:lb.example.com"' in diag.message
+
+
+def test_load_balancer_with_a_relative_domain_is_referenced_by_its_id(tmp_path: Path):
+    text = build(
+        rules=rule(origin="l4_load_balancer.pool.id").replace('"ip"', '"load_balancer"'),
+        extra=LB.format(domain='"lb"', address='"10.0.0.5"'),
+    )
+    assert diagnose(tmp_path, text) == []
+    # its domain is lb.example.com, which an application may then not use
+    clash = text.replace('domain = "play"', 'domain = "lb"')
+    diag = only(diagnose(tmp_path / "clash", clash))
+    assert diag.code == "L4E011" and "l4_load_balancer.pool" in diag.message
+
+
+def test_absolute_domain_with_a_trailing_dot(tmp_path: Path):
+    assert diagnose(tmp_path, build(domain='"play.example.com."')) == []
 
 
 def test_expired_protection_is_a_warning_not_l4e009(tmp_path: Path):
