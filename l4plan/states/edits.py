@@ -37,13 +37,14 @@ def move(state: State, source: Address, destination: Address) -> list[tuple[str,
     found = [a for a in state.resources if matches(source, a)]
     if not found:
         raise StateError(f"no resource in the state matches {source}")
-    if not source.has_key and destination.has_key:
+    one_instance = source.has_key or found == [source.resource]
+    if not one_instance and destination.has_key:
         raise StateError(
             f"cannot move every instance of {source} into the single instance {destination}; "
             "move one instance (TYPE.NAME[KEY]) or give TYPE.NAME as the destination"
         )
     keys = {
-        old: destination.key if source.has_key else state.resources[old].index_key for old in found
+        old: destination.key if one_instance else state.resources[old].index_key for old in found
     }
     renames = {
         old: instance_address(destination.type, destination.name, keys[old]) for old in found

@@ -146,3 +146,25 @@ def kill(proc: subprocess.Popen[str]) -> None:
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
+
+
+def cli_runner(cwd: Path, args: Sequence[str], *, input: str | None = None) -> Any:
+    """Run the l4plan CLI in this process (click's runner) in `cwd`; returns the Result."""
+    from click.testing import CliRunner
+
+    from l4plan.cli import main as cli_main
+
+    cli_main._load_commands()
+    return CliRunner().invoke(cli_main.cli, ["-C", str(cwd), *args], input=input)
+
+
+def write_config(directory: Path, backend: str = "") -> None:
+    """A minimal configuration whose only purpose is to name the backend."""
+    block = f"l4plan {{\n{backend}\n}}\n" if backend else ""
+    (directory / "main.l4.hcl").write_text(block + 'locals { origin = "203.0.113.10" }\n')
+
+
+def pg_backend_block(schema: str) -> str:
+    return (
+        f'  backend "pg" {{\n    conn_str    = "{PG_CONN_STR}"\n    schema_name = "{schema}"\n  }}'
+    )
