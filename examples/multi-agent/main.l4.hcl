@@ -13,14 +13,21 @@ variable "agent_b_endpoint" {
 
 variable "regions" {
   type = map(object({
-    agent       = string
     edge_port   = string
     origin      = string
     origin_port = string
   }))
   default = {
-    eu = { agent = "a", edge_port = "18501", origin = "127.0.0.1", origin_port = "18601" }
-    us = { agent = "b", edge_port = "18502", origin = "127.0.0.1", origin_port = "18602" }
+    eu = { edge_port = "18501", origin = "127.0.0.1", origin_port = "18601" }
+    us = { edge_port = "18502", origin = "127.0.0.1", origin_port = "18602" }
+  }
+}
+
+locals {
+  # the agent that serves each region
+  region_agent = {
+    eu = agent.a
+    us = agent.b
   }
 }
 
@@ -45,7 +52,7 @@ resource "l4_application" "regional" {
 
   site   = l4_site.main.id
   domain = each.key # eu.example.com, us.example.com
-  agents = [each.value.agent]
+  agents = [local.region_agent[each.key]]
 
   rule {
     protocol    = "tcp"
