@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from l4plan.configs import load_config
+from l4plan.configs.fmt import format_source
 from l4plan.configs.validate import check
 from l4plan.ports import parse_ports
 
@@ -39,6 +40,12 @@ def test_every_example_folder_is_covered():
     for name in NAMES:
         assert (EXAMPLES / name / "main.l4.hcl").is_file()
         assert (EXAMPLES / name / "README.md").is_file()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_is_canonically_formatted(name: str):
+    text = (EXAMPLES / name / "main.l4.hcl").read_text(encoding="utf-8")
+    assert format_source(text, filename="main.l4.hcl") == text
 
 
 @pytest.mark.parametrize("name", NAMES)
