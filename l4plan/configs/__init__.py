@@ -62,7 +62,9 @@ def load_config(
         var_files=var_files,
         environ=os.environ if environ is None else environ,
     )
-    config.diagnostics[:] = _unique(config.diagnostics)
+    config.diagnostics[:] = sorted(
+        _unique(config.diagnostics), key=lambda d: (d.file, d.line, d.column)
+    )
     return config
 
 

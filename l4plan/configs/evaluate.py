@@ -161,6 +161,17 @@ class ConfigEvaluator:
         self._evaluate_l4plan_block()
         self._build_graph()
         self._evaluate_in_order()
+        self._restore_declaration_order()
+
+    def _restore_declaration_order(self) -> None:
+        """Resources, agents and outputs in the order they are written, not evaluated."""
+        config = self.config
+        order = {key: i for i, key in enumerate(self.resource_blocks)}
+        config.resources = dict(
+            sorted(config.resources.items(), key=lambda item: order[item[1].resource_address])
+        )
+        config.agents = {n: config.agents[n] for n in self.agent_blocks if n in config.agents}
+        config.outputs = {n: config.outputs[n] for n in self.output_blocks if n in config.outputs}
 
     # ------------------------------------------------------------------ declarations
 
