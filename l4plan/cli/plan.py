@@ -156,7 +156,8 @@ def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoRet
     default=True,
     metavar="BOOL",
     show_default=True,
-    help="Read the agents before planning; --refresh=false plans from the state alone.",
+    help="Whether to refresh from the agents first; --refresh=false plans from the "
+    "recorded state only.",
 )
 @click.option("--destroy", is_flag=True, help="Plan to destroy every recorded resource.")
 @no_color_option
