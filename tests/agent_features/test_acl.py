@@ -133,7 +133,7 @@ rule_lists = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(rule_lists, st.data())
 def test_compiled_table_agrees_with_the_definition(rules: list[dict], data: st.DataObject) -> None:
     acl = Acl.from_spec(rules)
