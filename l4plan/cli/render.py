@@ -62,16 +62,17 @@ def _source_lines(diag: Diagnostic, sources: _Sources) -> list[str]:
 
 def _render(diag: Diagnostic, sources: _Sources, color: bool) -> str:
     title = "Error" if diag.is_error else "Warning"
-    head = click.style(f"{title}:", fg="red" if diag.is_error else "yellow", bold=True)
-    if not color:
-        head = f"{title}:"
+    head = f"{title}:"
+    if color:
+        head = click.style(head, fg="red" if diag.is_error else "yellow", bold=True)
     lines = [f"{head} {diag.message}"]
-    if diag.file:
+    located = bool(diag.file) and diag.line >= 1  # not for "no files in DIR" and the like
+    if located:
         where = f"  on {diag.file} line {diag.line}"
         label = block_label(diag.address)
         lines += ["", f"{where}, in {label}:" if label else f"{where}:"]
         lines += _source_lines(diag, sources)
-    code = f"  ({diag.code})" if diag.file else f"({diag.code})"
+    code = f"  ({diag.code})" if located else f"({diag.code})"
     lines.append(click.style(code, dim=True) if color else code)
     return "\n".join(lines)
 

@@ -243,6 +243,7 @@ def test_render_diagnostics_layout():
     diags = [
         Diagnostic("L4E016", "error", "plan is wrong", "l4_site.s", "a.l4.hcl", 2, 2),
         Diagnostic("L4W001", "warning", "expired", "", "", 0, 0),
+        Diagnostic("L4E000", "error", "no files in /x", "", "/x", 0, 0),
     ]
     text = render_diagnostics(diags, files, color=False)
     assert text == (
@@ -252,7 +253,9 @@ def test_render_diagnostics_layout():
         "     \t^\n"
         "  (L4E016)\n\n"
         "Warning: expired\n"
-        "(L4W001)\n"
+        "(L4W001)\n\n"
+        "Error: no files in /x\n"
+        "(L4E000)\n"
     )
     coloured = render_diagnostics(diags, files, color=True)
     assert ANSI.search(coloured) and ANSI.sub("", coloured) == text
