@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from l4plan.states.local import LocalBackend
 from tests.states.support import (
     cli_runner,
     driver,
+    env,
     kill,
     pg_backend_block,
     pg_schema,
@@ -24,6 +27,8 @@ from tests.states.support import (
 from tests.states.support import l4plan as run_l4plan
 
 __all__ = ["pg_schema"]
+
+L4PLAN = [sys.executable, "-c", "from l4plan.cli.main import main; main()"]
 
 
 @pytest.fixture(autouse=True)
@@ -188,29 +193,31 @@ def test_a_second_writer_gets_a_lock_error_naming_the_holder(tmp_path: Path) -> 
 
 def test_lock_timeout_waits_for_the_holder(tmp_path: Path) -> None:
     pushed(tmp_path)
-    writer = start(driver({"type": "local"}, tmp_path, "--hold-for", "1.5", "apply-once"))
+    holder = start(driver({"type": "local"}, tmp_path, "hold"))
+    waiter = None
     try:
-        deadline_file = tmp_path / "l4plan.tfstate.json.lock"
-        wait_for(deadline_file)
-        started = time.monotonic()
-        result = run_l4plan(
-            ["state", "rm", "--lock-timeout", "30s", 'l4_application.game["0"]'], tmp_path
+        wait_line(holder, "locked ")
+        waiter = subprocess.Popen(
+            [*L4PLAN, "state", "rm", "--lock-timeout", "30s", 'l4_application.game["0"]'],
+            cwd=tmp_path,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert result.returncode == 0, result.stderr
-        assert time.monotonic() - started > 0.5  # it waited for the holder's 1.5 s
-        assert writer.wait(timeout=30) == 0
+        time.sleep(1.0)
+        assert waiter.poll() is None  # still waiting: the holder is alive
+        kill(holder)  # the holder dies; the waiter takes the lock over
+        _, err = waiter.communicate(timeout=30)
+        assert waiter.returncode == 0, err
+        assert "left by a holder that is gone" in err and f"pid {holder.pid}" in err
     finally:
-        kill(writer)
+        kill(holder)
+        if waiter is not None and waiter.poll() is None:
+            kill(waiter)
     state = LocalBackend(tmp_path).read()
     assert state is not None and state.serial == 4
     assert 'l4_application.game["0"]' not in state.resources
-
-
-def wait_for(path: Path) -> None:
-    deadline = time.monotonic() + 20
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
 
 
 def test_configuration_errors_stop_state_commands_but_resource_errors_do_not(

@@ -49,7 +49,7 @@ def test_waiting_with_a_timeout_gets_the_lock_when_the_holder_finishes(tmp_path:
             backend.lock("plan", timeout=0.2),
         ):
             pass
-        assert 0.2 <= time.monotonic() - started < 1.5
+        assert 0.2 <= time.monotonic() - started < 5
         with backend.lock("apply", timeout=30) as mine:
             state = backend.read()
             assert state is not None and state.serial == 1  # the holder's write is visible
