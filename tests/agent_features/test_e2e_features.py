@@ -63,7 +63,7 @@ class World:
             "1s",
         )
         self.edge = {k: p[str(i)] for i, k in enumerate(("v1", "v2", "u2", "spp", "sppe"))}
-        self.edge |= {"acl_tcp": p["5"], "acl_udp": p["6"], "lb": p["7"]}
+        self.edge |= {"acl_tcp": p["5"], "acl_udp": p["6"], "lb": p["7"], "domain": p["15"]}
         o = {k: p[str(i + 8)] for i, k in enumerate(("v1", "v2", "u2", "spp", "sppe", "acl", "lb"))}
         self.origins: dict[str, Any] = {
             "v1": TcpOrigin("127.0.0.1", o["v1"], proxy_header=True),
@@ -145,7 +145,17 @@ class World:
                             },
                         },
                         o["lb"],
-                    )
+                    ),
+                    rule(
+                        "tcp",
+                        self.edge["domain"],
+                        {
+                            "type": "domain",
+                            "targets": [{"host": "localhost"}],
+                            "health_check": None,
+                        },
+                        o["acl"],
+                    ),
                 ]
             },
         }
@@ -347,6 +357,13 @@ def test_no_healthy_origin_closes_the_client_and_counts(world: World) -> None:
         world.origins["lb_a"] = TcpOrigin("127.0.0.2", world.lb_port, name="A").start()
         world.origins["lb_b"] = TcpOrigin("127.0.0.3", world.lb_port, name="B").start()
     wait_until(lambda: all(origin_health(world).values()), 5, "both back up")
+
+
+def test_hostname_origin_resolves_through_the_hosts_file(world: World) -> None:
+    reply, _ = tcp_exchange(("127.0.0.1", world.edge["domain"]), b"via localhost")
+    assert reply == b"via localhost"
+    [row] = world.agent.status(LB_APP)["rules"][1]["origins"]
+    assert (row["host"], row["address"], row["healthy"]) == ("localhost", "127.0.0.1", True)
 
 
 # -- metrics -------------------------------------------------------------------------------------
