@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from l4plan.configs import load_config
-from l4plan.configs.model import Config
+from l4plan.configs.model import UNKNOWN, Config
 from l4plan.configs.validate import check
 from l4plan.diagnostics import Diagnostic
 
@@ -518,3 +518,17 @@ resource "l4_application" "regional" {
         'l4_application.regional["eu"]',
         'l4_application.regional["us"]',
     }
+
+
+def test_values_known_only_after_apply_are_not_checked(tmp_path: Path):
+    unknown = "l4_site.main.revisions"
+    origin = f'"${{{unknown}["b"]}}"'
+    rules = rule(f'{unknown}["a"]', origin=origin, extra=f"origin_port = {unknown}")
+    text = build(rules=rules, extra=second_app(edge_port=f'{unknown}["c"]'))
+    config = load(tmp_path, text)
+    game = config.resources["l4_application.game"].attrs["rule"][0]
+    assert game["edge_port"] is UNKNOWN and game["origin"] is UNKNOWN
+    assert check(config, now=NOW) == []
+    # the same shapes with known, wrong values are reported
+    bad = build(rules=rule('"80,,81"', origin='"10.0.0.1:80"', extra='origin_port = "1,2"'))
+    assert {d.code for d in diagnose(tmp_path / "known", bad)} == {"L4E003", "L4E005", "L4E014"}
