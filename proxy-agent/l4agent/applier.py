@@ -72,7 +72,7 @@ class Applier:
         _check_params(upserts, deletes)
         async with self._locked(deadline):
             if not self.accepting:
-                raise RpcError("UNAVAILABLE", "the agent is shutting down")
+                raise RpcError("UNAVAILABLE", "the agent is not serving (starting or stopping)")
             request_id: str = params["request_id"]
             params_hash = spec_hash({k: v for k, v in params.items() if k != "dry_run"})
             if not dry_run and (seen := self.snapshot.requests.get(request_id)) is not None:

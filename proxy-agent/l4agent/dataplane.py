@@ -110,12 +110,17 @@ class DataPlane:
         draining_udp = {
             listener.key: listener
             for listener in self._draining
-            if isinstance(listener, UdpListener) and listener.transport is not None
+            if isinstance(listener, UdpListener)
         }
         failures: list[tuple[ListenerKey, int, str]] = []
         for key in sorted(added):
             if key in draining_udp:
-                prepared.revive[key] = draining_udp[key]
+                # a UDP socket still draining keeps its port: take it back instead of
+                # binding (held open until commit or abort)
+                udp = draining_udp[key]
+                self._draining.pop(udp).cancel()
+                udp.on_empty = None
+                prepared.revive[key] = udp
                 continue
             host = self.settings.bind[key[2]]
             try:
@@ -139,6 +144,9 @@ class DataPlane:
         for sock in prepared.sockets.values():
             sock.close()
         prepared.sockets.clear()
+        for udp in prepared.revive.values():  # back to draining, with a fresh drain timeout
+            self._drain(udp)
+        prepared.revive.clear()
 
     async def commit(self, prepared: Prepared, revision: int) -> None:
         old_routes = self.routes
@@ -153,7 +161,6 @@ class DataPlane:
             if self.failed.pop(key, None) is None:
                 self._drain(self.listeners.pop(key))
         for key, udp in prepared.revive.items():
-            self._draining.pop(udp).cancel()
             udp.revive(routes[prepared.desired[key]])
             self.listeners[key] = udp
         self.failed.update(prepared.failed)
@@ -231,9 +238,13 @@ class DataPlane:
         listener.on_empty = lambda: self._drained(listener)
 
     def _drained(self, listener: Listener) -> None:
+        """The last connection of a draining listener ended."""
         timer = self._draining.pop(listener, None)
         if timer is not None:
             timer.cancel()
+        listener.on_empty = None
+        if isinstance(listener, UdpListener):
+            listener.close()
 
     def _end_drain(self, listener: Listener) -> None:
         self._draining.pop(listener, None)

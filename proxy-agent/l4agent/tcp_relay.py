@@ -140,6 +140,9 @@ class Relay(asyncio.Protocol):
         except ResolveError as e:
             log.warning("%s rule %d: %s", route.app, route.index, e)
             targets = []
+        except Exception:
+            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
+            targets = []
         if not targets:
             self.stats.no_healthy_origin += 1
             self.transport.close()

@@ -129,7 +129,6 @@ class UdpListener(asyncio.DatagramProtocol):
     def revive(self, route: Route) -> None:
         """Serve again (the listener was re-added while draining)."""
         self.draining = False
-        self.on_empty = None
         self.route = route
 
     def abort_connections(self) -> None:
@@ -139,10 +138,8 @@ class UdpListener(asyncio.DatagramProtocol):
     def forget(self, flow: UdpFlow) -> None:
         if self.flows.get(flow.client) is flow:
             del self.flows[flow.client]
-        if self.draining and not self.flows:
-            if self.on_empty is not None:
-                self.on_empty()
-            self.close()
+        if self.draining and not self.flows and self.on_empty is not None:
+            self.on_empty()
 
     def close(self) -> None:
         if self.transport is not None:
@@ -202,6 +199,9 @@ class UdpFlow(asyncio.DatagramProtocol):
             targets = await route.pool.candidates(client)
         except ResolveError as e:
             log.warning("%s rule %d: %s", route.app, route.index, e)
+            targets = []
+        except Exception:
+            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
             targets = []
         if not targets:
             stats.no_healthy_origin += 1

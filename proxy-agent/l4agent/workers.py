@@ -233,6 +233,12 @@ class WorkerPool:
                 if worker.process is not None and worker.process.returncode is None:
                     worker.process.kill()
 
+    async def abort(self) -> None:
+        """Drop what the workers prepared."""
+        await asyncio.gather(
+            *(self._call(w, "abort", CALL_TIMEOUT) for w in self.workers), return_exceptions=True
+        )
+
     async def stats(self) -> list[dict[str, Any] | None]:
         replies = await asyncio.gather(
             *(self._call(w, "stats", 5.0) for w in self.workers), return_exceptions=True
@@ -302,10 +308,7 @@ class Cluster:
     async def abort(self, prepared: Prepared) -> None:
         self.local.abort(prepared)
         if self.pool is not None:
-            await asyncio.gather(
-                *(self.pool._call(w, "abort", CALL_TIMEOUT) for w in self.pool.workers),
-                return_exceptions=True,
-            )
+            await self.pool.abort()
 
     async def commit(self, prepared: Prepared, revision: int) -> None:
         await self.local.commit(prepared, revision)
