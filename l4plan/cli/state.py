@@ -118,7 +118,10 @@ def _save_backup(obj: CliContext, state: State, backup: str | None) -> str | Non
         path = obj.workdir / f"l4plan-{stamp}.tfstate.json.backup"
     else:
         path = obj.workdir / backup
-    write_atomic(path, dump_state_json(state).encode())
+    try:
+        write_atomic(path, dump_state_json(state).encode())
+    except OSError as e:
+        raise StateError(f"cannot save the backup {path}: {e.strerror or e}") from None
     return str(path.relative_to(obj.workdir) if path.is_relative_to(obj.workdir) else path)
 
 

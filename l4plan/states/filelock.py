@@ -109,7 +109,10 @@ class FileLock:
         started = time.monotonic()
         delay = _FIRST_POLL
         while True:
-            held, holder = self._try_acquire(info)
+            try:
+                held, holder = self._try_acquire(info)
+            except OSError as e:
+                raise StateError(f"cannot lock {self.label}: {e.strerror or e}") from None
             if held is not None:
                 return held
             assert holder is not None

@@ -54,15 +54,20 @@ class LocalBackend:
         self._require_workspace()
         check_advances(state, expected)
         new_text = dump_state_json(state)
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._write_section():
-            old_text = self._read_text()
-            current = None if old_text is None else self._parse(old_text)
-            found = None if current is None else (current.lineage, current.serial)
-            check_expected(found, expected, where=self.describe())
-            if old_text is not None:
-                write_atomic(self.backup_path, old_text.encode())
-            write_atomic(self.state_path, new_text.encode())
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._write_section():
+                old_text = self._read_text()
+                current = None if old_text is None else self._parse(old_text)
+                found = None if current is None else (current.lineage, current.serial)
+                check_expected(found, expected, where=self.describe())
+                if old_text is not None:
+                    write_atomic(self.backup_path, old_text.encode())
+                write_atomic(self.state_path, new_text.encode())
+        except OSError as e:
+            raise StateError(
+                f"cannot write {self._label()}: {e.strerror or e}; the previous state is unchanged"
+            ) from None
 
     def lock(
         self, operation: str, *, timeout: float = 0.0
