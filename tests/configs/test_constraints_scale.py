@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from l4plan.configs import load_config
 from l4plan.configs.validate import check
 
@@ -62,6 +64,7 @@ resource "l4_application" "app{i}" {{
 """
 
 
+@pytest.mark.timeout(600)  # loading ~35,000 lines dominates; bench/ measures the speed
 def test_thousand_applications_of_thirty_rules(tmp_path: Path):
     text = HEAD + "".join(application(i) for i in range(APPS))
     (tmp_path / "main.l4.hcl").write_text(text, encoding="utf-8")
