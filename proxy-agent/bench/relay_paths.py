@@ -7,6 +7,7 @@ sink process on 127.0.0.1:
 
 - direct:   no relay (the ceiling);
 - agent:    the real l4plan-agent (python -m l4agent) with one TCP rule;
+- agent-splice: the same with --splice;
 - protocol: asyncio Protocol, data_received() -> peer.write(bytes)  (what the agent ships);
 - buffered: asyncio BufferedProtocol, recv into a fresh bytearray, write a memoryview;
 - splice:   raw non-blocking sockets, os.splice() socket -> pipe -> socket driven by
@@ -246,7 +247,7 @@ def _spawn(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, __file__, *args])
 
 
-def _spawn_agent(listen: int, origin: int, state_dir: str) -> subprocess.Popen[bytes]:
+def _spawn_agent(listen: int, origin: int, state_dir: str, *flags: str) -> subprocess.Popen[bytes]:
     """The real agent with one rule listen -> origin (the l4agent package must be importable)."""
     import json
     import urllib.request
@@ -256,6 +257,7 @@ def _spawn_agent(listen: int, origin: int, state_dir: str) -> subprocess.Popen[b
         [
             *(sys.executable, "-m", "l4agent", "--control", f"127.0.0.1:{control}"),
             *("--state-dir", state_dir, "--bind", "127.0.0.1", "--log-level", "warning"),
+            *flags,
         ]
     )
     spec = {
@@ -304,14 +306,16 @@ def main() -> None:
     origin = _free_port()
     sink = _spawn("sink", str(origin))
     time.sleep(0.3)
-    print(f"{'path':10} {'MiB/s':>8} {'cpu s/GiB':>10} {'conn/s':>8}")
+    print(f"{'path':12} {'MiB/s':>8} {'cpu s/GiB':>10} {'conn/s':>8}")
     try:
-        for kind in ("direct", "agent", "protocol", "buffered", "splice"):
+        kinds = ("direct", "agent", "agent-splice", "protocol", "buffered", "splice")
+        for kind in kinds:
             relay = None
             port = origin
-            if kind == "agent":
+            if kind.startswith("agent"):
                 port = _free_port()
-                relay = _spawn_agent(port, origin, tempfile.mkdtemp())
+                flags = ("--splice",) if kind == "agent-splice" else ()
+                relay = _spawn_agent(port, origin, tempfile.mkdtemp(), *flags)
             elif kind != "direct":
                 port = _free_port()
                 relay = _spawn("relay", kind, str(port), str(origin))
@@ -326,7 +330,7 @@ def main() -> None:
                 if relay is not None:
                     relay.kill()
                     relay.wait()
-            print(f"{kind:10} {rate:8.0f} {cpu:10.2f} {conns:8.0f}", flush=True)
+            print(f"{kind:12} {rate:8.0f} {cpu:10.2f} {conns:8.0f}", flush=True)
     finally:
         sink.kill()
         sink.wait()

@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="UDP flow table size per process (default 65536)",
     )
     p.add_argument(
+        "--splice",
+        action="store_true",
+        help="relay TCP bytes with os.splice (zero-copy, 3 times the fds; see docs/agent.md)",
+    )
+    p.add_argument(
         "--workers",
         type=_positive,
         default=1,
@@ -198,6 +203,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         udp_max_flows=args.udp_max_flows,
         drain_timeout=args.drain_timeout,
         reuse_port=args.workers > 1,
+        splice=args.splice,
     )
     return Settings(
         control=args.control,

@@ -30,6 +30,7 @@ from l4agent.resolver import Resolver
 from l4agent.routes import Route, health_port
 from l4agent.settings import RelaySettings
 from l4agent.sockets import bind_listener
+from l4agent.splice_relay import SpliceListener
 from l4agent.spec import ListenerKey, listener_keys
 from l4agent.stats import Stats
 from l4agent.tcp_relay import TcpListener
@@ -37,7 +38,7 @@ from l4agent.udp_relay import FlowTable, UdpListener
 
 log = logging.getLogger("l4agent.dataplane")
 
-Listener = TcpListener | UdpListener
+Listener = TcpListener | SpliceListener | UdpListener
 Owner = tuple[str, int]  # (application, rule index)
 MAX_REPORTED_FAILURES = 20
 RETRY_BIND_INTERVAL = 2.0
@@ -211,7 +212,9 @@ class DataPlane:
 
     async def _serve(self, key: ListenerKey, sock: socket.socket, route: Route) -> None:
         listener: Listener
-        if key[0] == "tcp":
+        if key[0] == "tcp" and self.settings.splice:
+            listener = SpliceListener(key, sock, route)
+        elif key[0] == "tcp":
             listener = TcpListener(key, sock, route)
         else:
             listener = UdpListener(key, sock, route, self.table)

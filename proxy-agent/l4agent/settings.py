@@ -40,6 +40,7 @@ class RelaySettings:
     udp_max_flows: int = 65536
     drain_timeout: float = 30.0
     reuse_port: bool = False
+    splice: bool = False  # relay TCP with os.splice (splice_relay) instead of Protocols
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

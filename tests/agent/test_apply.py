@@ -37,7 +37,14 @@ def refused(edge: int) -> bool:
     return False
 
 
-def test_connections_survive_a_change_to_another_rule(agent: Agent, origins: Origins) -> None:
+SPLICE = pytest.mark.parametrize("flags", [(), ("--splice",)], ids=["protocol", "splice"])
+
+
+@SPLICE
+def test_connections_survive_a_change_to_another_rule(
+    agent_factory, origins: Origins, flags
+) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory(*flags)
     e1, e2, o1, o2, o3 = (port() for _ in range(5))
     for o in (o1, o2, o3):
         origins.tcp(o, tag=True)
@@ -55,8 +62,9 @@ def test_connections_survive_a_change_to_another_rule(agent: Agent, origins: Ori
     assert agent.client.info()["revision"] == 2
 
 
-def test_removed_listener_drains_then_closes(agent_factory, origins: Origins) -> None:  # type: ignore[no-untyped-def]
-    agent = agent_factory("--drain-timeout", "1s")
+@SPLICE
+def test_removed_listener_drains_then_closes(agent_factory, origins: Origins, flags) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory("--drain-timeout", "1s", *flags)
     e1, e2, origin = port(), port(), port()
     origins.tcp(origin)
     agent.apply({"drain.example.com": app(rule("tcp", e1, origin), rule("tcp", e2, origin))})
@@ -279,8 +287,9 @@ def test_udp_listener_removed_and_readded_while_draining(agent_factory, origins:
         assert udp_roundtrip(edge, b"back") == f"{origin}|back".encode()
 
 
-def test_sigterm_drains_and_exits_zero(agent_factory, origins: Origins) -> None:  # type: ignore[no-untyped-def]
-    agent = agent_factory("--drain-timeout", "5s")
+@SPLICE
+def test_sigterm_drains_and_exits_zero(agent_factory, origins: Origins, flags) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory("--drain-timeout", "5s", *flags)
     edge, origin = port(), port()
     origins.tcp(origin)
     agent.apply({"t.example.com": app(rule("tcp", edge, origin))})

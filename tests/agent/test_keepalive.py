@@ -8,6 +8,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from tests.agent.harness import Origins, app, port, rule
 
 
@@ -30,8 +32,9 @@ def keepalive_timers(edge: int, origin: int) -> list[int]:
     return timers
 
 
-def test_keepalive_on_both_legs_and_no_idle_timeout(agent_factory, origins: Origins) -> None:  # type: ignore[no-untyped-def]
-    agent = agent_factory("--idle-timeout", "300ms")
+@pytest.mark.parametrize("flags", [(), ("--splice",)], ids=["protocol", "splice"])
+def test_keepalive_on_both_legs_and_no_idle_timeout(agent_factory, origins: Origins, flags) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory("--idle-timeout", "300ms", *flags)
     protected, plain, other, origin = port(), port(), port(), port()
     origins.tcp(origin)
     agent.apply(

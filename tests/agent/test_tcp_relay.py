@@ -1,5 +1,6 @@
 """TCP relay behaviour: half-close both ways, large transfers (hash-checked) with
-back-pressure, origin failures, idle timeout."""
+back-pressure, origin failures, idle timeout. Every test runs against both relay
+paths: asyncio Protocols (the default) and os.splice (--splice)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+
+import pytest
 
 from tests.agent.harness import (
     Agent,
@@ -20,6 +24,22 @@ from tests.agent.harness import (
     tcp_roundtrip,
     wait_until,
 )
+
+
+@pytest.fixture(scope="module", params=[(), ("--splice",)], ids=["protocol", "splice"])
+def relay_flags(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def shared_agent(
+    tmp_path_factory: pytest.TempPathFactory, relay_flags: tuple[str, ...]
+) -> Iterator[Agent]:
+    agent = Agent(tmp_path_factory.mktemp("relay") / "state", *relay_flags)
+    try:
+        yield agent.start()
+    finally:
+        agent.kill()
 
 
 def name() -> str:
@@ -57,6 +77,23 @@ def test_origin_half_close_still_receives(shared_agent: Agent) -> None:
             client.shutdown(socket.SHUT_WR)
         thread.join(5)
     assert received == [b"late data"]
+
+
+def test_proxy_v1_header_comes_first(shared_agent: Agent) -> None:
+    edge = port()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        origin = server.getsockname()[1]
+        shared_agent.apply({name(): app(rule("tcp", edge, origin, passthrough="proxy_v1"))})
+        with socket.create_connection(("127.0.0.1", edge), timeout=5) as client:
+            client.sendall(b"payload")
+            client.shutdown(socket.SHUT_WR)
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(5)
+                received = recv_all(conn)
+            client_port = client.getsockname()[1]
+    expected = f"PROXY TCP4 127.0.0.1 127.0.0.1 {client_port} {edge}\r\n".encode()
+    assert received == expected + b"payload"
 
 
 def _pump(host: str, edge: int, payload: bytes) -> bytes:
@@ -135,8 +172,8 @@ def closed_by_peer(edge: int) -> bool:
             return True
 
 
-def test_idle_timeout(agent_factory, origins: Origins) -> None:  # type: ignore[no-untyped-def]
-    agent = agent_factory("--idle-timeout", "400ms")
+def test_idle_timeout(agent_factory, origins: Origins, relay_flags: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    agent = agent_factory("--idle-timeout", "400ms", *relay_flags)
     edge, origin = port(), port()
     origins.tcp(origin)
     agent.apply({"idle.example.com": app(rule("tcp", edge, origin))})

@@ -1,0 +1,334 @@
+"""The zero-copy TCP relay (`--splice`): os.splice() socket → pipe → socket.
+
+Listeners accept raw non-blocking sockets (no asyncio transports); once the origin
+connection is established and the PROXY header (if any) is written, each direction
+moves bytes through its own pipe with `os.splice`, so payload bytes never enter
+Python. Readiness comes from the event loop (`add_reader`/`add_writer`). Behaviour is
+the same as `tcp_relay`: ACL check at accept, origin candidates tried in order with
+the connect timeout, half-close, back-pressure (a direction stops reading while its
+destination cannot take more), idle timeout, keep-alive protection, draining.
+
+Each connection costs 6 file descriptors (2 sockets, 2 pipes) instead of 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from l4agent.proxyproto import encode_v1, encode_v2
+from l4agent.resolver import ResolveError
+from l4agent.sockets import EXHAUSTION, set_keepalive
+from l4agent.spec import ListenerKey
+from l4agent.tcp_relay import IDLE_CHECKS
+
+if TYPE_CHECKING:
+    from l4agent.origins import Target
+    from l4agent.routes import Route
+    from l4agent.settings import RelaySettings
+
+log = logging.getLogger("l4agent.splice")
+
+PIPE_SIZE = 256 << 10
+F_SETPIPE_SZ = 1031
+SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+ACCEPTS_PER_WAKEUP = 64
+
+
+class SpliceListener:
+    """A listening TCP socket whose connections are relayed with splice."""
+
+    def __init__(self, key: ListenerKey, sock: socket.socket, route: Route) -> None:
+        self.key = key
+        self.sock = sock
+        self.route = route
+        self.connections: set[SpliceRelay] = set()
+        self.settings: RelaySettings | None = None
+        self.on_empty: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, settings: RelaySettings) -> None:
+        self.settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            try:
+                conn, peer = self.sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno in EXHAUSTION:
+                    log.error("accept on %s port %d: %s", self.key[0], self.key[1], e.strerror)
+                return
+            conn.setblocking(False)
+            SpliceRelay(self, conn, peer).start()
+
+    def stop_accepting(self) -> None:
+        if self._loop is not None and self.sock.fileno() >= 0:
+            self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def abort_connections(self) -> None:
+        for relay in list(self.connections):
+            relay.close()
+
+    def forget(self, relay: SpliceRelay) -> None:
+        self.connections.discard(relay)
+        if not self.connections and self.on_empty is not None:
+            self.on_empty()
+
+
+class SpliceRelay:
+    """One client connection and its origin connection."""
+
+    def __init__(self, listener: SpliceListener, client: socket.socket, peer: tuple) -> None:  # type: ignore[type-arg]
+        self.listener = listener
+        self.route = listener.route
+        self.stats = self.route.stats
+        self.loop = asyncio.get_running_loop()
+        self.client = client
+        self.peer = (peer[0], peer[1])
+        self.origin: socket.socket | None = None
+        self.target: Target | None = None
+        self.pumps: list[Pump] = []
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.activity = 0
+        self._seen = 0
+        self._checks = 0
+        self.closed = False
+
+    def start(self) -> None:
+        route = self.route
+        self.stats.connections_total += 1
+        if route.acl is not None and not route.acl.allows(self.peer[0]):
+            self.stats.acl_denials += 1
+            self.closed = True
+            self.client.close()
+            return
+        self.stats.connections_active += 1
+        self.listener.connections.add(self)
+        if route.keepalive:
+            set_keepalive(self.client)
+        self.task = self.loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        route = self.route
+        settings = self.listener.settings
+        assert settings is not None
+        try:
+            targets = await route.pool.candidates(self.peer)
+        except ResolveError as e:
+            log.warning("%s rule %d: %s", route.app, route.index, e)
+            targets = []
+        except Exception:
+            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
+            targets = []
+        if not targets:
+            self.stats.no_healthy_origin += 1
+            self.close()
+            return
+        local = self.client.getsockname()
+        port = route.ports.origin_port(local[1], self.peer[0])
+        for target in targets:
+            family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
+            origin = socket.socket(family, socket.SOCK_STREAM)
+            origin.setblocking(False)
+            try:
+                async with asyncio.timeout(settings.connect_timeout):
+                    await self.loop.sock_connect(origin, (target.address, port))
+            except (OSError, TimeoutError) as e:
+                origin.close()
+                target.failed()
+                self.stats.origin_connect_failures += 1
+                log.debug("connect to %s:%d failed: %r", target.address, port, e)
+                continue
+            except asyncio.CancelledError:
+                origin.close()
+                raise
+            break
+        else:
+            self.close()
+            return
+        target.connected()
+        self.target = target
+        self.origin = origin
+        if route.keepalive:
+            set_keepalive(origin)
+        header = b""
+        if route.passthrough == "proxy_v1":
+            header = encode_v1(self.peer, (local[0], local[1]))
+        elif route.passthrough == "proxy_v2":
+            header = encode_v2(self.peer, (local[0], local[1]), dgram=False)
+        try:
+            self.pumps = [
+                Pump(self, self.client, origin, "bytes_in", header),
+                Pump(self, origin, self.client, "bytes_out", b""),
+            ]
+        except OSError as e:  # out of file descriptors for the pipes
+            log.error("splice pipes: %s", e.strerror)
+            self.close()
+            return
+        for pump in self.pumps:
+            pump.start()
+        if not route.keepalive and settings.idle_timeout > 0:
+            self._arm_idle(settings.idle_timeout / IDLE_CHECKS)
+
+    def pump_done(self) -> None:
+        if all(p.done for p in self.pumps):
+            self.close()
+
+    def _arm_idle(self, interval: float) -> None:
+        self.timer = self.loop.call_later(interval, self._idle_check, interval)
+
+    def _idle_check(self, interval: float) -> None:
+        self.timer = None
+        if self.activity != self._seen:
+            self._seen = self.activity
+            self._checks = 0
+        else:
+            self._checks += 1
+            if self._checks >= IDLE_CHECKS:
+                self.close()
+                return
+        self._arm_idle(interval)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
+        for pump in self.pumps:
+            pump.close()
+        for sock in (self.client, self.origin):
+            if sock is not None:
+                sock.close()
+        if self.target is not None:
+            self.target.released()
+        self.stats.connections_active -= 1
+        self.listener.forget(self)
+
+
+class Pump:
+    """One direction: src → pipe → dst, with back-pressure and half-close."""
+
+    def __init__(
+        self,
+        relay: SpliceRelay,
+        src: socket.socket,
+        dst: socket.socket,
+        counter: str,
+        prefix: bytes,
+    ) -> None:
+        self.relay = relay
+        self.loop = relay.loop
+        self.src = src.fileno()
+        self.dst_sock = dst
+        self.dst = dst.fileno()
+        self.counter = counter
+        self.prefix = prefix
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        with contextlib.suppress(OSError):  # else the default size (see fs.pipe-max-size)
+            fcntl.fcntl(self.w, F_SETPIPE_SZ, PIPE_SIZE)
+        self.in_pipe = 0
+        self.eof = False
+        self.done = False
+        self.reading = False
+        self.writing = False
+
+    def start(self) -> None:
+        if self.prefix:
+            self._flush()
+        else:
+            self._read_on()
+
+    def _read_on(self) -> None:
+        if not self.reading:
+            self.reading = True
+            self.loop.add_reader(self.src, self._readable)
+
+    def _read_off(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.src)
+
+    def _readable(self) -> None:
+        try:
+            n = os.splice(self.src, self.w, PIPE_SIZE, flags=SPLICE_FLAGS)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            self._fail(e)
+            return
+        if n == 0:
+            self.eof = True
+            self._read_off()
+        else:
+            self.in_pipe += n
+            relay = self.relay
+            relay.activity += n
+            stats = relay.stats
+            setattr(stats, self.counter, getattr(stats, self.counter) + n)
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            while self.prefix:
+                sent = self.dst_sock.send(self.prefix)
+                self.prefix = self.prefix[sent:]
+            while self.in_pipe:
+                self.in_pipe -= os.splice(self.r, self.dst, self.in_pipe, flags=SPLICE_FLAGS)
+        except BlockingIOError:
+            self._read_off()
+            if not self.writing:
+                self.writing = True
+                self.loop.add_writer(self.dst, self._writable)
+            return
+        except OSError as e:
+            self._fail(e)
+            return
+        if self.eof:
+            self._finish()
+        else:
+            self._read_on()
+
+    def _writable(self) -> None:
+        self.writing = False
+        self.loop.remove_writer(self.dst)
+        self._flush()
+
+    def _finish(self) -> None:
+        """The source ended and everything was written: forward the EOF."""
+        try:
+            self.dst_sock.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            if e.errno != errno.ENOTCONN:
+                log.debug("shutdown: %r", e)
+        self.done = True
+        self.relay.pump_done()
+
+    def _fail(self, error: OSError) -> None:
+        log.debug("splice: %r", error)
+        self.relay.close()
+
+    def close(self) -> None:
+        self._read_off()
+        if self.writing:
+            self.writing = False
+            self.loop.remove_writer(self.dst)
+        for fd in (self.r, self.w):
+            os.close(fd)
+        self.r = self.w = -1
+        self.done = True
