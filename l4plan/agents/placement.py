@@ -9,7 +9,7 @@ exactly what apply sends.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,17 +62,30 @@ class AgentOperations:
         return {op.address for op in [*self.upserts, *self.deletes]}
 
 
-def desired_placements(config: Config, *, now: datetime | None = None) -> dict[str, Placement]:
+def desired_placements(
+    config: Config,
+    *,
+    planned: Mapping[str, dict[str, Any] | None] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Placement]:
+    """Every application's placement and spec.
+
+    `planned` overrides an application's attributes with the plan's "after" (which
+    keeps `ignore_changes` attributes as recorded); a None there leaves it out.
+    """
     renderer = SpecRenderer(config, now=now)
     placements = {}
     for res in config.resources.values():
         if res.type not in PLACED_TYPES:
             continue
-        spec = renderer.render(res)
-        agents = res.attrs.get("agents")
+        attrs = res.attrs if planned is None else planned.get(res.address, res.attrs)
+        if attrs is None:
+            continue
+        spec = renderer.render(attrs)
+        agents = attrs.get("agents")
         placements[res.address] = Placement(
             address=res.address,
-            name=str(res.attrs.get("id")),
+            name=str(attrs.get("id")),
             agents=tuple(sorted(a for a in agents if isinstance(a, str)))
             if isinstance(agents, list)
             else (),

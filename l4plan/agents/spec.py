@@ -53,20 +53,24 @@ class SpecRenderer:
         for rules in self.acls.values():
             rules.sort(key=lambda r: (r.attrs.get("priority", 0), r.address))
 
-    def render(self, app: ResourceInstance) -> dict[str, Any] | None:
-        """The agent spec of `app`, or None while any input is unknown until apply."""
-        if not is_wholly_known(app.attrs.get("rule")):
+    def render(self, attrs: dict[str, Any]) -> dict[str, Any] | None:
+        """The agent spec of an application's attributes, or None while any input is
+        unknown until apply."""
+        if not is_wholly_known(attrs.get("rule")):
             return None
-        site = self.sites.get(app.attrs.get("site"))
+        site = self.sites.get(attrs.get("site"))
         spec: dict[str, Any] = {
-            "ipv6": bool(app.attrs.get("ipv6", False)),
-            "keepalive": bool(app.attrs.get("keepalive_protection", False))
+            "ipv6": bool(attrs.get("ipv6", False)),
+            "keepalive": bool(attrs.get("keepalive_protection", False))
             and site is not None
             and ddos_protection_active(site, self.now),
-            "acl": self._acl(app.attrs.get("site"))
-            if app.attrs.get("waf_ip_access_control")
-            else None,
-            "rules": [self._rule(rule) for rule in app.attrs.get("rule", [])],
+            "acl": self._acl(attrs.get("site")) if attrs.get("waf_ip_access_control") else None,
+            # rules never share a port (L4E004), so their order carries no meaning:
+            # sorting keeps the hash stable when an operator reorders blocks
+            "rules": sorted(
+                (self._rule(rule) for rule in attrs.get("rule", [])),
+                key=lambda r: (r["protocol"], r["edge_ports"]),
+            ),
         }
         return spec if is_wholly_known(spec) else None
 

@@ -22,7 +22,6 @@ from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import (
     PLACED_TYPES,
     AgentOperations,
-    Placement,
     agent_operations,
     desired_placements,
 )
@@ -62,10 +61,9 @@ def planned_operations(
     plan: Plan, config: Config, base: State | None, *, now: datetime | None = None
 ) -> dict[str, AgentOperations]:
     """What each agent must be sent to carry out `plan` from `base`."""
-    addresses = {c.address for c in plan.changes}
-    kept = {c.address for c in plan.changes if c.after is not None}
-    placements = {a: p for a, p in desired_placements(config, now=now).items() if a in kept}
-    return agent_operations(placements, base, addresses=addresses)
+    planned = {c.address: c.after for c in plan.changes if c.type in PLACED_TYPES}
+    placements = desired_placements(config, planned=planned, now=now)
+    return agent_operations(placements, base, addresses={c.address for c in plan.changes})
 
 
 def request_id(plan_id: str, agent: str, operations: AgentOperations) -> str:
@@ -133,15 +131,12 @@ def next_state(
     config: Config,
     base: State | None,
     results: dict[str, AgentResult],
-    *,
-    now: datetime | None = None,
 ) -> State:
     """The state after the apply: the plan's changes, as far as agents acknowledged them."""
     state = copy.deepcopy(base) if base is not None else State()
-    placements = desired_placements(config, now=now)
     for change in plan.changes:
         if change.type in PLACED_TYPES:
-            _record_placed(state, change, placements.get(change.address), results)
+            _record_placed(state, change, results)
         elif change.after is None:
             state.resources.pop(change.address, None)
         else:
@@ -155,7 +150,6 @@ def next_state(
 def _record_placed(
     state: State,
     change: ResourceChange,
-    placement: Placement | None,
     results: dict[str, AgentResult],
 ) -> None:
     old = state.resources.get(change.address)
@@ -173,7 +167,7 @@ def _record_placed(
             acks[result.agent] = AgentAck(result.revision, upserts[0].spec_hash)
         else:
             acks.pop(result.agent, None)
-    if change.after is None or placement is None:
+    if change.after is None:
         if acks and not settled:
             old_rs = copy.deepcopy(old) if old is not None else None
             if old_rs is not None:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
+from l4plan.cli.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    echo_diagnostics,
+    emit_json,
+    fail,
+    load,
+    no_color_option,
+    read_state,
+)
 from l4plan.cli.context import CliContext
 from l4plan.cli.main import cli
 from l4plan.cli.options import json_option, lock_options, target_option, variable_options
 from l4plan.cli.render import render_diagnostics
-from l4plan.configs import load_config
 from l4plan.configs.model import Config
 from l4plan.configs.validate import check
-from l4plan.diagnostics import Diagnostic, has_errors
+from l4plan.diagnostics import has_errors
 from l4plan.graph import build_graph, cycle_diagnostics, to_dot
 from l4plan.graph.build import find_cycles
 from l4plan.plans import (
@@ -32,105 +39,16 @@ from l4plan.plans import (
     saved_plan,
     write_planfile,
 )
+from l4plan.plans.refreshed import plan_refreshed
 from l4plan.plans.render_human import RULE, render_state
-from l4plan.states import Backend, LockInfo, State, StateError, dump_state_json, open_backend
-
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-
-
-def _no_color(ctx: click.Context, _: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(CliContext).color = False
-
-
-# Terraform users write `plan -no-color`; the global `l4plan --no-color plan` works too.
-no_color_option = click.option(
-    "--no-color",
-    is_flag=True,
-    expose_value=False,
-    callback=_no_color,
-    help="Disable colour output (also the global --no-color and NO_COLOR).",
-)
-
-
-def _fail(message: str, color: bool) -> NoReturn:
-    label = click.style("Error:", fg="red", bold=True) if color else "Error:"
-    click.echo(f"{label} {message}", err=True)
-    raise click.exceptions.Exit(EXIT_ERROR)
-
-
-def _echo_diagnostics(diags: list[Diagnostic], config: Config, color: bool) -> None:
-    if diags:
-        click.echo(render_diagnostics(diags, config.files, color), err=True)
-
-
-def _load(var_args: tuple[str, ...], var_files: tuple[str, ...]) -> Config:
-    return load_config(Path.cwd(), var_args=var_args, var_files=var_files)
-
-
-def _open_backend(config: Config, color: bool) -> Backend:
-    try:
-        return open_backend(config.backend, workdir=Path.cwd())
-    except StateError as e:
-        _fail(str(e), color)
-
-
-def _lock_holder_warning(info: LockInfo) -> Diagnostic:
-    return Diagnostic.at(
-        "L4W102",
-        f"The state is locked by {info.who} (pid {info.pid}, operation "
-        f'"{info.operation}", since {info.created}, lock ID {info.id}). A plan does not '
-        "change the state, so l4plan planned against the state as it is now; the "
-        f"running {info.operation} may change it. Plan again once it has finished, or "
-        "wait for it with --lock-timeout.",
-        severity="warning",
-    )
-
-
-def wait_for_writer(backend: Backend, timeout: float) -> Diagnostic | None:
-    """Wait up to `timeout` seconds for a lock holder to finish; warn if it does not.
-
-    A plan only reads the state, so it never takes the lock; but planning while a
-    writer (apply, state mv, ...) is halfway through would show a plan that is
-    stale at once, so it first gives the writer a chance to finish.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        info = backend.peek_lock()
-        if info is None:
-            return None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return _lock_holder_warning(info)
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 1.0)
-
-
-def _read_state(
-    config: Config, color: bool, *, lock_timeout: float, wait: bool
-) -> tuple[State | None, str, Diagnostic | None]:
-    backend = _open_backend(config, color)
-    try:
-        warning = wait_for_writer(backend, lock_timeout) if wait else None
-        state = backend.read()
-        return state, backend.describe(), warning
-    except StateError as e:
-        _fail(str(e), color)
-    finally:
-        backend.close()
-
-
-def _emit_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+from l4plan.states import dump_state_json
 
 
 def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoReturn:
     if as_json:
-        _emit_json(plan_to_json(plan))
+        emit_json(plan_to_json(plan))
     else:
-        _echo_diagnostics(plan.diagnostics, config, obj.color)
+        echo_diagnostics(plan.diagnostics, config, obj.color)
     raise click.exceptions.Exit(EXIT_ERROR)
 
 
@@ -160,6 +78,11 @@ def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoRet
     "recorded state only.",
 )
 @click.option("--destroy", is_flag=True, help="Plan to destroy every recorded resource.")
+@click.option(
+    "--refresh-only",
+    is_flag=True,
+    help="Plan only to accept the changes made outside l4plan into the state.",
+)
 @no_color_option
 @click.pass_obj
 def plan(
@@ -174,29 +97,35 @@ def plan(
     detailed_exitcode: bool,
     refresh: bool,
     destroy: bool,
+    refresh_only: bool,
 ) -> None:
     """Show what apply would change, and optionally save it with --out.
 
     Exit codes: 0 success, 1 error, and with --detailed-exitcode 2 when the plan
     has changes.
     """
-    config = _load(var_args, var_files)
+    if refresh_only and (destroy or not refresh):
+        raise click.UsageError(
+            "--refresh-only cannot be combined with --destroy or --refresh=false"
+        )
+    config = load(var_args, var_files)
     diags = [*config.diagnostics]
     if not has_errors(diags):
         diags += check(config)
     if has_errors(diags):
         _refuse(Plan(diagnostics=diags), config, obj, as_json)
 
-    state, backend_name, lock_warning = _read_state(
+    state, backend_name, lock_warning = read_state(
         config, obj.color, lock_timeout=lock_timeout, wait=use_lock
     )
-    result = build_plan(
+    result = plan_refreshed(
         config,
         state,
-        refreshed=None,  # refresh from the agents arrives with apply; --refresh=false skips it
+        workdir=Path.cwd(),
+        do_refresh=refresh,
         targets=targets,
-        mode="destroy" if destroy else "normal",
-    )
+        mode="destroy" if destroy else "refresh-only" if refresh_only else "normal",
+    ).plan
     result.diagnostics = [*diags, *([lock_warning] if lock_warning else []), *result.diagnostics]
     if result.errored:
         _refuse(result, config, obj, as_json)
@@ -205,12 +134,12 @@ def plan(
         try:
             write_planfile(out_file, saved_plan(result, config, backend=backend_name))
         except OSError as e:
-            _fail(f"cannot write plan file {out_file}: {e.strerror or e}", obj.color)
+            fail(f"cannot write plan file {out_file}: {e.strerror or e}", obj.color)
 
     if as_json:
-        _emit_json(plan_to_json(result))
+        emit_json(plan_to_json(result))
     else:
-        _echo_diagnostics(result.diagnostics, config, obj.color)
+        echo_diagnostics(result.diagnostics, config, obj.color)
         click.echo(render_plan(result, color=obj.color), nl=False)
         if out_file is not None:
             click.echo(f"\n{RULE}\n\nSaved the plan to: {out_file}\n")
@@ -249,9 +178,9 @@ def show(obj: CliContext, planfile: Path | None, as_json: bool, fmt: str | None)
     try:
         saved = load_planfile(planfile)
     except PlanFileError as e:
-        _fail(str(e), obj.color)
+        fail(str(e), obj.color)
     if fmt == "json":
-        _emit_json(plan_to_json(saved.plan))
+        emit_json(plan_to_json(saved.plan))
     elif fmt == "markdown":
         click.echo(render_markdown(saved.plan), nl=False)
     else:
@@ -265,11 +194,11 @@ def _show_state(obj: CliContext, fmt: str) -> None:
         raise click.UsageError(
             "--format markdown shows a saved plan: l4plan show --format markdown FILE"
         )
-    config = _load((), ())
+    config = load((), ())
     if has_errors(config.diagnostics):
-        _echo_diagnostics(config.diagnostics, config, obj.color)
+        echo_diagnostics(config.diagnostics, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)
-    state, _, _ = _read_state(config, obj.color, lock_timeout=0, wait=False)
+    state, _, _ = read_state(config, obj.color, lock_timeout=0, wait=False)
     if fmt == "json":
         click.echo(dump_state_json(state) if state is not None else "null")
     elif state is None:
@@ -294,24 +223,24 @@ def graph(
     obj: CliContext, var_args: tuple[str, ...], var_files: tuple[str, ...], graph_type: str
 ) -> None:
     """Print the resource dependency graph as Graphviz DOT (an edge A -> B: A needs B)."""
-    config = _load(var_args, var_files)
+    config = load(var_args, var_files)
     if has_errors(config.diagnostics):
-        _echo_diagnostics(config.diagnostics, config, obj.color)
+        echo_diagnostics(config.diagnostics, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)
     resources = build_graph(config)
     cycles = cycle_diagnostics(resources, config)
     if cycles:
         red = {(c[i], c[i + 1]) for c in find_cycles(resources) for i in range(len(c) - 1)}
         click.echo(to_dot(resources, highlight=red), nl=False)
-        _echo_diagnostics(cycles, config, obj.color)
+        echo_diagnostics(cycles, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)
     if graph_type == "resources":
         click.echo(to_dot(resources), nl=False)
         return
-    state, _, _ = _read_state(config, obj.color, lock_timeout=0, wait=False)
+    state, _, _ = read_state(config, obj.color, lock_timeout=0, wait=False)
     planned = build_plan(config, state)
     if planned.errored:
-        _echo_diagnostics(planned.diagnostics, config, obj.color)
+        echo_diagnostics(planned.diagnostics, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)
     order = change_graph(planned.changes, state)
     labels = {

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-import networkx as nx
-
+from l4plan.agents.placement import (
+    AgentOperations,
+    Placement,
+    agent_operations,
+    desired_placements,
+)
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
 from l4plan.diagnostics import Diagnostic
 from l4plan.graph import build_graph, cycle_diagnostics
@@ -42,6 +47,7 @@ def build_plan(
     refreshed: State | None = None,
     targets: Sequence[str] = (),
     mode: PlanMode = "normal",
+    now: datetime | None = None,
 ) -> Plan:
     """Plan the changes that make the recorded state match the configuration.
 
@@ -83,18 +89,14 @@ def build_plan(
         changes = {a: c for a, c in changes.items() if a in selected}
         plan.diagnostics.append(targeting_warning(targets))
 
-    _add_touched_agents(changes, config, graph, base)
+    planned = {a: c.after for a, c in changes.items() if c.type in PLACED_TYPES}
+    placements = desired_placements(config, planned=planned, now=now)
+    operations = agent_operations(placements, base, addresses=set(changes))
+    _annotate_agents(changes, placements, operations, base)
     plan.diagnostics += _prevent_destroy(changes, config)
     plan.changes = apply_order(changes.values(), base)
     plan.output_changes = _output_changes(config, base, mode, bool(plan.resource_actions))
     return plan
-
-
-def _placement(attrs: dict[str, Any]) -> list[str]:
-    agents = attrs.get("agents")
-    if not isinstance(agents, list):
-        return []
-    return sorted({a for a in agents if isinstance(a, str)})
 
 
 def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -116,9 +118,7 @@ def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceC
         after_sensitive={parse_path(p) for p in res.sensitive},
         dependencies=sorted(res.depends_on),
     )
-    placement = _placement(res.attrs) if res.type in PLACED_TYPES else []
     if rs is None:
-        change.agents = dict.fromkeys(placement, "create")
         return change
 
     before = rs.attributes
@@ -136,37 +136,76 @@ def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceC
         else:
             del after[k]
     changed = _changed(res.type, before, after)
-    acked = set(rs.agents)
-    missing = [a for a in placement if a not in acked]
-    removed = sorted(acked - set(placement)) if res.type in PLACED_TYPES else []
-
     change.after = after
-    if not changed and not missing and not removed:
+    if not changed:
         change.action = Action.NOOP
-        change.agents = dict.fromkeys(placement, "no-op")
         return change
 
     after.update(planned)
     change.changed_attributes = _changed(res.type, before, after)
     change.replace_paths = [(k,) for k in REPLACE_ATTRS.get(res.type, ()) if k in changed]
-    agents: dict[str, AgentAction] = {}
     if change.replace_paths:
         change.action = (
             Action.CREATE_DELETE if res.lifecycle.create_before_destroy else Action.DELETE_CREATE
         )
         change.action_reason = "replace_because_cannot_update"
-        for agent in placement:
-            agents[agent] = "replace" if agent in acked else "create"
     else:
         change.action = Action.UPDATE
-        if not changed:
-            change.action_reason = "update_because_agents_missing"
-        for agent in placement:
-            agents[agent] = ("update" if changed else "no-op") if agent in acked else "create"
-    for agent in removed:
-        agents[agent] = "delete"
-    change.agents = dict(sorted(agents.items()))
     return change
+
+
+def _annotate_agents(
+    changes: dict[str, ResourceChange],
+    placements: dict[str, Placement],
+    operations: dict[str, AgentOperations],
+    base: State | None,
+) -> None:
+    """Say what each agent is told, from the same operations apply sends.
+
+    An application whose attributes are unchanged still needs an update where an
+    agent's acknowledged spec differs from the rendered one: a partial apply left
+    the agent behind, someone edited it outside l4plan, a load balancer or ACL it
+    uses changed, or keep-alive protection lapsed with the site's DDoS protection.
+    """
+    upserted: dict[str, set[str]] = {}
+    deleted: dict[str, set[str]] = {}
+    for agent, ops in operations.items():
+        for up in ops.upserts:
+            upserted.setdefault(up.address, set()).add(agent)
+        for gone in ops.deletes:
+            deleted.setdefault(gone.address, set()).add(agent)
+    recorded = base.resources if base is not None else {}
+    for address, change in changes.items():
+        if change.type not in PLACED_TYPES:
+            continue
+        rs = recorded.get(address)
+        acked = set(rs.agents) if rs is not None else set()
+        ups, downs = upserted.get(address, set()), deleted.get(address, set())
+        placement = placements.get(address)
+        agents: dict[str, AgentAction] = {}
+        if change.after is not None and placement is not None:
+            for agent in placement.agents:
+                if placement.spec is None:  # an input is known only after apply
+                    agents[agent] = "update" if agent in acked else "create"
+                elif agent not in ups:
+                    agents[agent] = "no-op"
+                elif agent not in acked:
+                    agents[agent] = "create"
+                else:
+                    agents[agent] = "replace" if change.action.is_replace else "update"
+        for agent in sorted(downs - ups):
+            agents[agent] = "delete"
+        change.agents = dict(sorted(agents.items()))
+        if change.action is Action.NOOP and (ups or downs):
+            change.action = Action.UPDATE
+            change.after = copy.deepcopy(change.after)
+            for k in AGENT_COMPUTED:
+                change.after[k] = UNKNOWN
+            change.changed_attributes = sorted(AGENT_COMPUTED)
+            only_missing = all(agents.get(a) in ("create", "delete") for a in ups | downs)
+            change.action_reason = (
+                "update_because_agents_missing" if only_missing else "update_because_agents_differ"
+            )
 
 
 def _delete(rs: ResourceState, reason: str | None) -> ResourceChange:
@@ -197,55 +236,6 @@ def _delete_reason(rs: ResourceState, config: Config) -> str:
     if isinstance(rs.index_key, str) and keys == {str}:
         return "delete_because_each_key"
     return "delete_because_wrong_repetition"
-
-
-def _add_touched_agents(
-    changes: dict[str, ResourceChange], config: Config, graph: nx.DiGraph, base: State | None
-) -> None:
-    """Say which agents a change of a site, load balancer or ACL rule reaches.
-
-    Those resources are not placed on agents themselves; they shape the specs of
-    the applications that use them. An application that changes itself already
-    lists its agents, so only the agents of applications that are otherwise
-    unchanged are named, marked "update": apply pushes a new spec where its hash
-    changed.
-    """
-    recorded = base.resources if base is not None else {}
-    apps: dict[str, tuple[list[str], Any, bool]] = {}  # address -> (agents, site, acl)
-    for address, rs in recorded.items():
-        if rs.type in PLACED_TYPES:
-            apps[address] = (
-                sorted(rs.agents),
-                rs.attributes.get("site"),
-                bool(rs.attributes.get("waf_ip_access_control")),
-            )
-    for address, res in config.resources.items():
-        if res.type in PLACED_TYPES:
-            apps[address] = (
-                _placement(res.attrs),
-                res.attrs.get("site"),
-                bool(res.attrs.get("waf_ip_access_control")),
-            )
-    dependents_in_state = nx.DiGraph(
-        [(rs.address, dep) for rs in recorded.values() for dep in rs.dependencies]
-    )
-    for change in changes.values():
-        if change.type in PLACED_TYPES or change.action is Action.NOOP:
-            continue
-        users: set[str] = set()
-        for g in (graph, dependents_in_state):
-            if change.address in g:
-                users |= nx.ancestors(g, change.address)
-        if change.type == "l4_ip_access_rule":
-            sites = {s.get("site") for s in (change.before, change.after) if s is not None}
-            users |= {a for a, (_, site, acl) in apps.items() if acl and site in sites}
-        touched = {
-            agent
-            for a in users
-            if a in apps and (a not in changes or changes[a].action is Action.NOOP)
-            for agent in apps[a][0]
-        }
-        change.agents = dict.fromkeys(sorted(touched), "update")
 
 
 def _prevent_destroy(changes: dict[str, ResourceChange], config: Config) -> list[Diagnostic]:

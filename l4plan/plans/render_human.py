@@ -160,6 +160,10 @@ def _reason(change: ResourceChange) -> str | None:
         missing = [a for a, act in change.agents.items() if act == "create"]
         names = ", ".join(f'"{a}"' for a in missing)
         return f"because agent {names} has not acknowledged it" if missing else None
+    if reason == "update_because_agents_differ":
+        behind = [a for a, act in change.agents.items() if act != "no-op"]
+        names = ", ".join(f'"{a}"' for a in behind)
+        return f"because the spec agent {names} runs differs from the configuration"
     return None
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 
 import l4plan.cli.plan  # noqa: F401  (registers plan, show, graph)
 from l4plan.cli.main import cli
-from tests.plans.hcl import ACL, application, record_apply, rule, write_config
+from tests.plans.hcl import ACL, application, offline, record_apply, rule, write_config
 
 GAME = application("game", "play", [rule("18080")])
 
@@ -21,7 +21,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+    return CliRunner().invoke(cli, offline(args))
 
 
 def _edges(dot: str) -> set[tuple[str, str]]:

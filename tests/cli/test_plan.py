@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 import l4plan.cli.plan  # noqa: F401  (registers plan, show, graph)
 from l4plan.cli.main import cli
-from tests.plans.hcl import ACL, application, read_state, record_apply, rule, write_config
+from tests.plans.hcl import ACL, application, offline, read_state, record_apply, rule, write_config
 from tests.plans.schema_check import assert_valid_plan_json
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
@@ -34,7 +34,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str, color: bool = False, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), color=color, env=env)
+    return CliRunner().invoke(cli, offline(args), color=color, env=env)
 
 
 def plan_json(*args: str) -> dict:

@@ -16,7 +16,7 @@ import l4plan.cli.plan  # noqa: F401  (registers plan, show, graph)
 from l4plan.cli.main import cli
 from l4plan.configs import load_config
 from l4plan.plans import StalePlanError, check_fresh, load_planfile
-from tests.plans.hcl import ACL, application, read_state, record_apply, rule, write_config
+from tests.plans.hcl import ACL, application, offline, read_state, record_apply, rule, write_config
 from tests.plans.schema_check import assert_valid_plan_json
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
@@ -38,7 +38,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+    return CliRunner().invoke(cli, offline(args))
 
 
 def test_out_saves_a_plan_that_show_renders_in_every_format(workdir: Path) -> None:

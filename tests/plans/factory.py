@@ -10,6 +10,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from l4plan.agents.placement import desired_placements
 from l4plan.configs.model import (
     UNKNOWN,
     AgentConfig,
@@ -116,11 +117,13 @@ def config(*resources: ResourceInstance, outputs: dict[str, Any] | None = None) 
 def applied(cfg: Config, *, serial: int = 1, revision: int = 1) -> State:
     """The state a successful apply of `cfg` would record."""
     state = State(serial=serial)
+    placements = desired_placements(cfg)
     for res in cfg.resources.values():
         attrs = _known(copy.deepcopy(res.attrs), revision, res.attrs.get("agents"))
         agents = {}
         if res.type == "l4_application":
-            agents = {a: AgentAck(revision, f"hash-{a}") for a in res.attrs["agents"]}
+            spec_hash = placements[res.address].spec_hash or ""
+            agents = {a: AgentAck(revision, spec_hash) for a in res.attrs["agents"]}
         state.resources[res.address] = ResourceState(
             address=res.address,
             type=res.type,

@@ -9,6 +9,17 @@ from l4plan.configs.model import BackendConfig
 from l4plan.states import State, open_backend
 from tests.plans.factory import applied
 
+
+def offline(args: tuple[str, ...]) -> list[str]:
+    """`plan` without refresh: these directories name agents that do not run.
+
+    Refresh against real agents is tested end to end (tests/e2e)."""
+    args_list = list(args)
+    if args_list[:1] == ["plan"] and not any(a.startswith("--refresh") for a in args_list):
+        args_list.insert(1, "--refresh=false")
+    return args_list
+
+
 AGENTS = """
 agent "hz1" {
   endpoint    = "http://127.0.0.1:37001"

@@ -234,7 +234,7 @@ def test_missing_agent_acknowledgement_plans_an_update_for_that_agent() -> None:
 def test_agent_removed_from_placement_is_deleted_there() -> None:
     state = applied(config(site(), _game(agents=["hz1", "hz2"])))
     (change,) = build_plan(config(site(), _game(agents=["hz1"])), state).resource_actions
-    assert change.agents == {"hz1": "update", "hz2": "delete"}
+    assert change.agents == {"hz1": "no-op", "hz2": "delete"}  # hz1 keeps its spec
     assert change.changed_attributes == ["agents", "revisions"]
 
 
@@ -259,7 +259,7 @@ def _lb(origins: list[dict]) -> object:
     )
 
 
-def test_load_balancer_change_names_the_agents_of_its_applications() -> None:
+def test_load_balancer_change_updates_its_applications_on_their_agents() -> None:
     user = _game(
         [rule("80", origin_type="load_balancer", origin="lb:lb.example.com")], agents=["hz2"]
     )
@@ -268,9 +268,12 @@ def test_load_balancer_change_names_the_agents_of_its_applications() -> None:
     state = applied(config(site(), before, user))
     after = _lb([{"address": "10.0.0.1", "weight": 1}, {"address": "10.0.0.2", "weight": 1}])
     plan = build_plan(config(site(), after, user), state)
-    (change,) = plan.resource_actions
-    assert change.address == "l4_load_balancer.pool"
-    assert change.agents == {"hz2": "update"}
+    pool, game = plan.resource_actions
+    assert pool.address == "l4_load_balancer.pool" and pool.action is Action.UPDATE
+    # the application's attributes are unchanged, but the spec its agent runs is not
+    assert game.address == "l4_application.game" and game.action is Action.UPDATE
+    assert game.agents == {"hz2": "update"}
+    assert game.action_reason == "update_because_agents_differ"
 
 
 def test_lb_origins_match_by_address() -> None:
@@ -286,7 +289,7 @@ def test_lb_origins_match_by_address() -> None:
     ]
 
 
-def test_acl_rule_change_names_the_agents_of_waf_applications_on_its_site() -> None:
+def test_acl_rule_change_updates_waf_applications_on_its_site() -> None:
     def acl(action: str) -> object:
         return instance(
             "l4_ip_access_rule",
@@ -304,8 +307,10 @@ def test_acl_rule_change_names_the_agents_of_waf_applications_on_its_site() -> N
     waf = _game(agents=["hz1"], waf_ip_access_control=True)
     plain = app("web", "web.example.com", [rule("81")], agents=["hz2"])
     state = applied(config(site(), acl("allow"), waf, plain))
-    (change,) = build_plan(config(site(), acl("block"), waf, plain), state).resource_actions
-    assert change.agents == {"hz1": "update"}
+    plan = build_plan(config(site(), acl("block"), waf, plain), state)
+    acting = {c.address: c for c in plan.resource_actions}
+    assert set(acting) == {"l4_ip_access_rule.office", "l4_application.game"}
+    assert acting["l4_application.game"].agents == {"hz1": "update"}
 
 
 def test_target_includes_dependencies_and_warns() -> None:
