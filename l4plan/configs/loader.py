@@ -1,11 +1,9 @@
 """Find configuration files, read them, parse them into `syntax.Body` trees.
 
-Parsing uses python-hcl2's grammar (`hcl2.lark`) and post-lexer with our own lark
-LALR instance, built once per process. It differs from `hcl2.parses_to_tree` in one
-option: `propagate_positions` is off. That halves parse time on large
-configurations (tree building dominated), and loses nothing, because every
-token keeps its line and column and `syntax.Converter` takes a node's position
-from its first token.
+Parsing uses python-hcl2's grammar (`hcl2.lark`) and post-lexer: lark builds the
+LALR tables once per process, and `lalr.parse` runs them while building syntax
+nodes directly (see lalr.py for why). When a file does not parse, lark parses it
+again to describe the error, so messages are lark's: where, and what it expected.
 
 Nothing here raises for bad input: problems come back as L4E000 diagnostics that
 name file, line and column and quote the offending line.
@@ -20,12 +18,13 @@ from pathlib import Path
 
 import hcl2
 from hcl2.postlexer import PostLexer
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from l4plan.configs import lalr
 from l4plan.configs.syntax import (
     Body,
-    Converter,
+    Builder,
     Directive,
     Node,
     SyntaxProblem,
@@ -90,16 +89,23 @@ def read_text(path: Path, name: str) -> tuple[str | None, Diagnostic | None]:
 def parse_source(name: str, text: str) -> tuple[Body | None, Diagnostic | None]:
     """Parse one file's text into a `Body`, or return the syntax diagnostic."""
     try:
-        tree = parser().parse(text + "\n")
-    except UnexpectedInput as e:
-        return None, syntax_diagnostic(e, name, text)
-    except LarkError as e:  # anything else the parser reports is still a syntax error
-        return None, Diagnostic.at(LOAD_ERROR, f"syntax error: {e}", Pos(name, 1, 1))
-    try:
-        converter = Converter(name, _HeredocParser(name).parse)
-        return converter.body(tree.children[0]), None
+        body = lalr.parse(lalr.tables(parser()), text, Builder(name, _HeredocParser(name).parse))
     except SyntaxProblem as e:
         return None, Diagnostic.at(LOAD_ERROR, e.message, e.pos)
+    if body is None:
+        return None, _lark_diagnostic(name, text)
+    return body, None
+
+
+def _lark_diagnostic(name: str, text: str) -> Diagnostic:
+    """Ask lark why `text` does not parse: its exception says where and what it expected."""
+    try:
+        parser().parse(text + "\n")
+    except UnexpectedInput as e:
+        return syntax_diagnostic(e, name, text)
+    except LarkError as e:
+        return Diagnostic.at(LOAD_ERROR, f"syntax error: {e}", Pos(name, 1, 1))
+    return Diagnostic.at(LOAD_ERROR, "syntax error (the parsers disagree)", Pos(name, 1, 1))
 
 
 def parse_expression(text: str, name: str, line: int = 1, column: int = 1) -> Node:
@@ -108,41 +114,19 @@ def parse_expression(text: str, name: str, line: int = 1, column: int = 1) -> No
     Raises SyntaxProblem with the position translated to where `text` starts.
     """
     prefix = "_ = "
-    try:
-        tree = parser().parse(prefix + text + "\n")
-    except UnexpectedInput as e:
-        line_no = e.line if isinstance(e.line, int) and e.line > 0 else 1
-        col = e.column if isinstance(e.column, int) and e.column > 0 else len(prefix) + 1
-        pos = _shifted(name, line, column, len(prefix), line_no, col)
-        message = syntax_diagnostic(e, name, prefix + text, quote=False).message
-        raise SyntaxProblem(f"{message}, in: {text.strip()}", pos) from None
-    body = tree.children[0]
-    attrs = [c for c in body.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
-    if len(attrs) != 1 or attrs[0].data != "attribute":
+    source = prefix + text
+    builder = Builder(name, _HeredocParser(name).parse, (line, column, len(prefix)))
+    body = lalr.parse(lalr.tables(parser()), source, builder)
+    if body is None:
+        diag = _lark_diagnostic(name, source)
+        message = diag.message.split(", in: ")[0]
+        pos = builder.pos(("", "", max(diag.line, 1), max(diag.column, len(prefix) + 1)))
+        raise SyntaxProblem(f"{message}, in: {text.strip()}", pos)
+    if len(body.attributes) != 1 or body.blocks:
         raise SyntaxProblem(
             f"expected a single expression, got {text.strip()!r}", Pos(name, line, column)
         )
-    converter = _ShiftedConverter(name, _HeredocParser(name).parse, line, column, len(prefix))
-    return converter.expr(attrs[0].children[2])
-
-
-def _shifted(name: str, line: int, column: int, prefix: int, tok_line: int, tok_col: int) -> Pos:
-    if tok_line == 1:
-        return Pos(name, line, column + tok_col - prefix - 1)
-    return Pos(name, line + tok_line - 1, tok_col)
-
-
-class _ShiftedConverter(Converter):
-    """A converter for text parsed out of place: positions map back to the source."""
-
-    def __init__(self, file: str, heredoc, line: int, column: int, prefix: int):  # type: ignore[no-untyped-def]
-        super().__init__(file, heredoc)
-        self._origin = (line, column, prefix)
-
-    def pos(self, item: Tree | Token) -> Pos:
-        p = super().pos(item)
-        line, column, prefix = self._origin
-        return _shifted(self.file, line, column, prefix, p.line, p.column)
+    return next(iter(body.attributes.values())).expr
 
 
 # --------------------------------------------------------------------------- heredocs
@@ -161,8 +145,7 @@ class _HeredocParser:
     def __init__(self, name: str):
         self.name = name
 
-    def parse(self, tok: Token, pos: Pos) -> Node:
-        raw = str(tok)
+    def parse(self, raw: str, pos: Pos) -> Node:
         head = _HEREDOC_HEAD.match(raw)
         assert head is not None  # the grammar's terminal guarantees the shape
         trim, marker = head.group(1) == "-", head.group(2)

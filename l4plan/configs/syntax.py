@@ -1,13 +1,13 @@
 """The configuration syntax tree: HCL bodies and expressions with source positions.
 
-The lark tree produced from python-hcl2's grammar keeps every token (quotes,
-braces, newlines, comments); `Converter` turns it into the small typed tree below,
-which the evaluator walks. Every node carries the `Pos` of its first token.
+The parser (`lalr.py`, python-hcl2's grammar) calls a `Builder` method for each
+grammar rule it reduces; the methods build the small typed tree below, which the
+evaluator walks. Every node carries the `Pos` of its first token.
 Template strings are resolved here: escapes are decoded, a string without
 interpolation becomes a `Literal`, and `%{if}` / `%{for}` directives (which the
 grammar delivers flat) are assembled into `TemplateIf` / `TemplateFor` nodes.
-Heredoc bodies arrive as one raw token; their interpolations are found by
-`templates.split_template` and each `${...}` is parsed as an expression.
+Heredoc bodies arrive as one raw token; the loader finds their interpolations
+and directives and parses each as an expression.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from lark import Token, Tree
 
 from l4plan.diagnostics import Pos
 
@@ -302,315 +300,428 @@ def _expect_end(raw: list[str | Node | Directive], j: int, kind: str, opener: Di
         raise SyntaxProblem(f"%{{{opener.kind}}} has no matching %{{{kind}}}", opener.pos)
 
 
-# --------------------------------------------------------------------------- conversion
+# --------------------------------------------------------------------------- building
+
+NEWLINE = object()  # a new_line_or_comment: layout only
 
 
-def first_token(tree: Tree | Token) -> Token | None:
-    node: Any = tree
-    while isinstance(node, Tree):
-        if not node.children:
-            return None
-        node = node.children[0]
-    return node
+class Repeat(list):  # type: ignore[type-arg]
+    """The children of a repetition (lark's `__x_star_N` rules), spliced by the parent."""
 
 
-_SKIP = frozenset({"new_line_or_comment"})
+@dataclass(slots=True)
+class Word:
+    """An identifier, keyword or true/false/null, before it is known how it is used."""
+
+    text: str
+    pos: Pos
+    kind: str  # identifier | keyword | literal
 
 
-class Converter:
-    """Converts the lark tree of one file into `Body` / `Node` objects.
+@dataclass(slots=True)
+class _Part:
+    """Literal text of a string (escapes decoded)."""
 
-    `heredoc` parses a heredoc token into a template node (it needs the parser,
-    so the loader supplies it).
+    text: str
+
+
+@dataclass(slots=True)
+class _Op:
+    op: str
+
+
+@dataclass(slots=True)
+class _Term:
+    op: str
+    right: Node
+
+
+@dataclass(slots=True)
+class _Elem:
+    key: Node
+    value: Node
+
+
+@dataclass(slots=True)
+class _Args:
+    items: list[Node]
+    expand: bool
+
+
+@dataclass(slots=True)
+class _Key:
+    node: Node
+
+
+@dataclass(slots=True)
+class _Attr:
+    name: str
+    pos: Pos
+
+
+@dataclass(slots=True)
+class _Ops:
+    ops: list[tuple[str, Any]]
+
+
+@dataclass(slots=True)
+class _ForIntro:
+    key_var: str | None
+    value_var: str
+    collection: Node
+
+
+@dataclass(slots=True)
+class _ForCond:
+    expr: Node
+
+
+_LITERAL_WORDS = {"true": True, "false": False, "null": None}
+
+_DIRECTIVE_KINDS = {"IF": "if", "ELSE": "else", "ENDIF": "endif", "FOR": "for", "ENDFOR": "endfor"}
+Tok = tuple[str, str, int, int]
+
+
+def _nodes(children: list[Any]) -> list[Any]:
+    """Children that are syntax nodes, with repetitions spliced in."""
+    out: list[Any] = []
+    for child in children:
+        if isinstance(child, Repeat):
+            out.extend(c for c in child if isinstance(c, Node))
+        elif isinstance(child, Node):
+            out.append(child)
+    return out
+
+
+class Builder:
+    """Reduction callbacks for `lalr.parse`: one method per grammar rule (or alias).
+
+    Each receives the rule's children (tokens as `(type, text, line, column)`
+    tuples, or what earlier callbacks returned) and returns a syntax node or one
+    of the small helper values above. `heredoc` parses a heredoc token into a
+    template node. `shift` maps positions of text parsed out of place (a
+    `--var` value, a heredoc interpolation) back to where that text starts:
+    (line, column, length of the prefix put before it).
     """
 
-    def __init__(self, file: str, heredoc: Callable[[Token, Pos], Node]):
+    def __init__(
+        self,
+        file: str,
+        heredoc: Callable[[str, Pos], Node],
+        shift: tuple[int, int, int] | None = None,
+    ):
         self.file = file
         self.heredoc = heredoc
-        self._expr: dict[str, Callable[[Tree], Node]] = {
-            "expr_term": self._expr_term,
-            "conditional": self._conditional,
-            "binary_op": self._binary_op,
-            "unary_op": self._unary_op,
-        }
-        self._term: dict[str, Callable[[Tree], Node]] = {
-            "int_lit": self._int,
-            "float_lit": self._float,
-            "string": self._string,
-            "template_string": self._template_string,
-            "tuple": self._tuple,
-            "object": self._object,
-            "identifier": self._identifier,
-            "literal_value": self._literal_value,
-            "function_call": self._call,
-            "heredoc_template": self._heredoc,
-            "heredoc_template_trim": self._heredoc,
-            "index_expr_term": self._index,
-            "get_attr_expr_term": self._get_attr,
-            "attr_splat_expr_term": self._splat,
-            "full_splat_expr_term": self._splat,
-            "for_tuple_expr": self._for_tuple,
-            "for_object_expr": self._for_object,
-        }
+        self.shift = shift
+        self.parenthesized: set[int] = set()  # ids of nodes written as ( expression )
 
-    def pos(self, item: Tree | Token) -> Pos:
-        tok = item if isinstance(item, Token) else first_token(item)
-        if tok is None:
-            return Pos(self.file, 0, 0)
-        line, column = tok.line or 0, tok.column or 0
-        value = str(tok)
-        if tok.type in ("EQ", "COLON") or value[:1] in ("\n", " ", "\t"):
-            # tokens that swallow leading whitespace or newlines: point at the symbol
-            stripped = value.lstrip(" \t\r\n")
-            skipped = value[: len(value) - len(stripped)]
-            if "\n" in skipped:
-                line += skipped.count("\n")
-                column = len(skipped) - skipped.rfind("\n")
-            else:
-                column += len(skipped)
+    def pos(self, tok: Tok) -> Pos:
+        line, column = tok[2], tok[3]
+        if self.shift is not None:
+            start_line, start_column, prefix = self.shift
+            if line == 1:
+                return Pos(self.file, start_line, start_column + column - prefix - 1)
+            return Pos(self.file, start_line + line - 1, column)
         return Pos(self.file, line, column)
+
+    # ---- layout and repetition
+
+    def new_line_or_comment(self, c: list[Any]) -> object:
+        return NEWLINE
+
+    def repeat(self, c: list[Any]) -> Repeat:
+        if c and isinstance(c[0], Repeat):
+            out = c[0]
+            out.extend(c[1:])
+            return out
+        return Repeat(c)
 
     # ---- bodies
 
-    def body(self, tree: Tree) -> Body:
+    def start(self, c: list[Any]) -> Body:
+        return c[0]  # type: ignore[no-any-return]
+
+    def body(self, c: list[Any]) -> Body:
         out = Body()
-        for child in tree.children:
-            if not isinstance(child, Tree) or child.data in _SKIP:
-                continue
-            if child.data == "attribute":
-                attr = self.attribute(child)
-                first = out.attributes.get(attr.name)
+        items: list[Any] = []
+        for child in c:
+            if isinstance(child, Repeat):
+                items.extend(child)
+        for item in items:
+            if isinstance(item, Attribute):
+                first = out.attributes.get(item.name)
                 if first is not None:
-                    out.duplicates.append((attr, first))
+                    out.duplicates.append((item, first))
                 else:
-                    out.attributes[attr.name] = attr
-            elif child.data == "block":
-                out.blocks.append(self.block(child))
+                    out.attributes[item.name] = item
+            elif isinstance(item, Block):
+                out.blocks.append(item)
         return out
 
-    def attribute(self, tree: Tree) -> Attribute:
-        name_tree, _eq, expr = tree.children
-        return Attribute(self._word(name_tree), self.expr(expr), self.pos(name_tree))
+    def attribute(self, c: list[Any]) -> Attribute:
+        name: Word = c[0]
+        return Attribute(name.text, c[2], name.pos)
 
-    def block(self, tree: Tree) -> Block:
-        children = [c for c in tree.children if not (isinstance(c, Tree) and c.data in _SKIP)]
-        type_ = self._word(children[0])
+    def block(self, c: list[Any]) -> Block:
+        type_: Word = c[0]
         labels: list[str] = []
         label_pos: list[Pos] = []
         body = Body()
-        for child in children[1:]:
-            if isinstance(child, Token):
-                continue
-            if child.data == "body":
-                body = self.body(child)
-            elif child.data == "string":
-                node = self._string(child)
-                if not isinstance(node, Literal):
-                    raise SyntaxProblem("a block label cannot contain interpolation", node.pos)
-                labels.append(node.value)
-                label_pos.append(node.pos)
-            else:
-                labels.append(self._word(child))
-                label_pos.append(self.pos(child))
-        return Block(type_, labels, body, self.pos(children[0]), label_pos)
+        for child in c[1:]:
+            if isinstance(child, Repeat):
+                for label in child:
+                    if isinstance(label, Word):
+                        labels.append(label.text)
+                        label_pos.append(label.pos)
+                    elif isinstance(label, Literal):
+                        labels.append(label.value)
+                        label_pos.append(label.pos)
+                    else:
+                        raise SyntaxProblem("a block label cannot contain interpolation", label.pos)
+            elif isinstance(child, Body):
+                body = child
+        return Block(type_.text, labels, body, type_.pos, label_pos)
 
-    def _word(self, tree: Tree | Token) -> str:
-        tok = first_token(tree)
-        return str(tok) if tok is not None else ""
+    # ---- words and literals
 
-    # ---- expressions
+    def identifier(self, c: list[Any]) -> Word:
+        return Word(c[0][1], self.pos(c[0]), "identifier")
 
-    def expr(self, tree: Tree | Token) -> Node:
-        if isinstance(tree, Token):  # pragma: no cover - the grammar wraps every term
-            raise SyntaxProblem(f"unexpected {tree!s}", self.pos(tree))
-        return self._expr[tree.data](tree)
+    def keyword(self, c: list[Any]) -> Word:
+        return Word(c[0][1], self.pos(c[0]), "keyword")
 
-    def _trees(self, tree: Tree) -> list[Tree]:
-        return [c for c in tree.children if isinstance(c, Tree) and c.data not in _SKIP]
+    def literal_value(self, c: list[Any]) -> Word:
+        return Word(c[0][1], self.pos(c[0]), "literal")
 
-    def _expr_term(self, tree: Tree) -> Node:
-        children = tree.children
-        if len(children) == 1:
-            child = children[0]
-            return self._term[child.data](child)
-        # ( expression )
-        (inner,) = self._trees(tree)
-        return self.expr(inner)
+    def int_lit(self, c: list[Any]) -> Node:
+        return Literal(self.pos(c[0]), int(c[0][1]))
 
-    def _conditional(self, tree: Tree) -> Node:
-        cond, then, orelse = self._trees(tree)
-        return Conditional(self.pos(tree), self.expr(cond), self.expr(then), self.expr(orelse))
+    def float_lit(self, c: list[Any]) -> Node:
+        value = float(c[0][1])
+        return Literal(self.pos(c[0]), int(value) if value.is_integer() else value)
 
-    def _binary_op(self, tree: Tree) -> Node:
-        left, term = self._trees(tree)
-        op_tree, right = self._trees(term)
-        op = str(op_tree.children[0]).strip()
-        return Binary(self.pos(tree), op, self.expr(left), self.expr(right))
+    def expr_term(self, c: list[Any]) -> Node:
+        if len(c) == 1:
+            x = c[0]
+            if isinstance(x, Word):
+                if x.kind == "literal":
+                    return Literal(x.pos, _LITERAL_WORDS[x.text])
+                return Name(x.pos, x.text)
+            return x  # type: ignore[no-any-return]
+        (inner,) = _nodes(c)  # ( expression )
+        self.parenthesized.add(id(inner))
+        return inner  # type: ignore[no-any-return]
 
-    def _unary_op(self, tree: Tree) -> Node:
-        op, operand = tree.children
-        node = self.expr(operand)
-        if str(op) == "-" and isinstance(node, Literal) and type(node.value) in (int, float):
-            return Literal(self.pos(tree), -node.value)
-        return Unary(self.pos(tree), str(op), node)
+    # ---- strings
 
-    def _int(self, tree: Tree) -> Node:
-        return Literal(self.pos(tree), int(tree.children[0]))
-
-    def _float(self, tree: Tree) -> Node:
-        value = float(tree.children[0])
-        return Literal(self.pos(tree), int(value) if value.is_integer() else value)
-
-    def _identifier(self, tree: Tree) -> Node:
-        return Name(self.pos(tree), str(tree.children[0]))
-
-    def _literal_value(self, tree: Tree) -> Node:
-        word = str(tree.children[0])
-        return Literal(self.pos(tree), {"true": True, "false": False, "null": None}[word])
-
-    def _string(self, tree: Tree) -> Node:
-        pos = self.pos(tree)
+    def string(self, c: list[Any]) -> Node:
+        pos = self.pos(c[0])
+        if len(c) == 3 and len(c[1]) == 1 and isinstance(c[1][0], _Part):
+            return Literal(pos, c[1][0].text)  # the common case: plain text
         raw: list[str | Node | Directive] = []
-        for child in tree.children:
-            if isinstance(child, Token):
-                continue  # the quotes
-            (part,) = child.children
-            if isinstance(part, Token):
-                text = str(part)
-                if part.type == "ESCAPED_INTERPOLATION" or part.type == "ESCAPED_DIRECTIVE":
-                    text = text[1:]  # $${ -> ${ and %%{ -> %{
-                else:
-                    text = unescape(text, self.pos(part))
+        for part in c[1] if len(c) == 3 else ():
+            if isinstance(part, _Part):
                 if raw and isinstance(raw[-1], str):
-                    raw[-1] += text
+                    raw[-1] += part.text
                 else:
-                    raw.append(text)
-            elif part.data == "interpolation":
-                raw.append(self.expr(self._trees(part)[0]))
+                    raw.append(part.text)
             else:
-                raw.append(self._directive(part))
+                raw.append(part)
         return assemble_template(raw, pos)
 
-    def _directive(self, tree: Tree) -> Directive:
-        toks = [c for c in tree.children if isinstance(c, Token)]
-        strips = [t for t in toks if t.type == "STRIP_MARKER"]
-        keyword_at = next(i for i, t in enumerate(toks) if t.type != "DIRECTIVE_START")
-        strip_left = toks[keyword_at].type == "STRIP_MARKER"
-        strip_right = bool(strips) and toks[-2].type == "STRIP_MARKER"
-        kind = {
-            "template_if_start": "if",
-            "template_else": "else",
-            "template_endif": "endif",
-            "template_for_start": "for",
-            "template_endfor": "endfor",
-        }[tree.data]
-        d = Directive(kind, self.pos(tree), strip_left, strip_right)
-        subtrees = self._trees(tree)
-        if kind == "if":
-            d.expr = self.expr(subtrees[0])
-        elif kind == "for":
-            names = [str(t.children[0]) for t in subtrees if t.data == "identifier"]
-            d.expr = self.expr(subtrees[-1])
+    def string_part(self, c: list[Any]) -> Any:
+        x = c[0]
+        if not isinstance(x, tuple):
+            return x  # an interpolated expression or a directive
+        type_, text = x[0], x[1]
+        if type_ in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
+            return _Part(text[1:])  # $${ -> ${ and %%{ -> %{
+        return _Part(unescape(text, self.pos(x)))
+
+    def interpolation(self, c: list[Any]) -> Node:
+        return c[1]  # type: ignore[no-any-return]
+
+    def _directive(self, c: list[Any]) -> Directive:
+        toks = [x for x in c if isinstance(x, tuple)]
+        kind = next(_DIRECTIVE_KINDS[t[0]] for t in toks if t[0] in _DIRECTIVE_KINDS)
+        d = Directive(
+            kind,
+            self.pos(toks[0]),
+            toks[1][0] == "STRIP_MARKER",
+            len(toks) > 2 and toks[-2][0] == "STRIP_MARKER",
+        )
+        nodes = _nodes(c)
+        if kind in ("if", "for"):
+            d.expr = nodes[-1]
+        if kind == "for":
+            names = [x.text for x in c if isinstance(x, Word)]
             d.key_var, d.value_var = (names[0], names[1]) if len(names) == 2 else (None, names[0])
         return d
 
-    def _template_string(self, tree: Tree) -> Node:
-        text = str(tree.children[0])  # \"...\" inside a directive
-        return Literal(self.pos(tree), unescape(text[2:-2], self.pos(tree)))
+    template_if_start = _directive
+    template_else = _directive
+    template_endif = _directive
+    template_for_start = _directive
+    template_endfor = _directive
 
-    def _heredoc(self, tree: Tree) -> Node:
-        tok = tree.children[0]
-        return self.heredoc(tok, self.pos(tok))
+    def template_string(self, c: list[Any]) -> Node:
+        text = c[0][1]  # \"...\" inside a directive
+        return Literal(self.pos(c[0]), unescape(text[2:-2], self.pos(c[0])))
 
-    def _tuple(self, tree: Tree) -> Node:
-        return TupleExpr(self.pos(tree), [self.expr(c) for c in self._trees(tree)])
+    def heredoc_template(self, c: list[Any]) -> Node:
+        return self.heredoc(c[0][1], self.pos(c[0]))
 
-    def _object(self, tree: Tree) -> Node:
+    heredoc_template_trim = heredoc_template
+
+    # ---- operators
+
+    def conditional(self, c: list[Any]) -> Node:
+        cond, then, orelse = _nodes(c)
+        return Conditional(cond.pos, cond, then, orelse)
+
+    def binary_op(self, c: list[Any]) -> Node:
+        left: Node = c[0]
+        term: _Term = c[1]
+        return Binary(left.pos, term.op, left, term.right)
+
+    def binary_term(self, c: list[Any]) -> _Term:
+        return _Term(c[0].op, _nodes(c)[-1])
+
+    def binary_operator(self, c: list[Any]) -> _Op:
+        return _Op(c[0][1].strip())
+
+    def unary_op(self, c: list[Any]) -> Node:
+        op, operand = c[0], c[1]
+        pos = self.pos(op)
+        if op[1] == "-" and isinstance(operand, Literal) and type(operand.value) in (int, float):
+            return Literal(pos, -operand.value)
+        return Unary(pos, op[1], operand)
+
+    # ---- collections
+
+    def tuple(self, c: list[Any]) -> Node:
+        return TupleExpr(self.pos(c[0]), _nodes(c))
+
+    def object(self, c: list[Any]) -> Node:
         items: list[tuple[Node, Node]] = []
-        for elem in self._trees(tree):
-            key_tree, value = self._trees(elem)
-            items.append((self._object_key(key_tree), self.expr(value)))
-        return ObjectExpr(self.pos(tree), items)
+        for child in c:
+            for elem in child if isinstance(child, Repeat) else ():
+                if isinstance(elem, _Elem):
+                    items.append((elem.key, elem.value))
+        return ObjectExpr(self.pos(c[0]), items)
 
-    def _object_key(self, tree: Tree) -> Node:
-        """A bare word key is a string (`{a = 1}`); anything else is an expression."""
-        (inner,) = tree.children
-        if isinstance(inner, Tree) and inner.data == "keyword":
-            return Literal(self.pos(inner), str(inner.children[0]))
-        if isinstance(inner, Tree) and inner.data == "expr_term" and len(inner.children) == 1:
-            term = inner.children[0]
-            if isinstance(term, Tree) and term.data in ("identifier", "literal_value"):
-                return Literal(self.pos(term), str(term.children[0]))
-        return self.expr(inner)
+    def object_elem(self, c: list[Any]) -> _Elem:
+        return _Elem(c[0], c[2])
 
-    def _call(self, tree: Tree) -> Node:
-        trees = self._trees(tree)
-        names = [t for t in trees if t.data == "identifier"]
-        pos = self.pos(tree)
+    def object_elem_key(self, c: list[Any]) -> Node:
+        """A bare word key is a string (`{a = 1}`, `{null = 1}`); anything else is evaluated."""
+        x = c[0]
+        if isinstance(x, Word):
+            return Literal(x.pos, x.text)
+        if id(x) not in self.parenthesized:
+            if isinstance(x, Name):
+                return Literal(x.pos, x.name)
+            if isinstance(x, Literal) and (x.value is None or isinstance(x.value, bool)):
+                word = {None: "null", True: "true", False: "false"}[x.value]
+                return Literal(x.pos, word)
+        return x  # type: ignore[no-any-return]
+
+    # ---- calls
+
+    def function_call(self, c: list[Any]) -> Node:
+        names = [x for x in c if isinstance(x, Word)]
+        pos = names[0].pos
         if len(names) > 1:
-            full = "::".join(str(t.children[0]) for t in names)
+            full = "::".join(w.text for w in names)
             raise SyntaxProblem(f'provider functions such as "{full}" are not supported', pos)
-        args: list[Node] = []
-        expand = False
-        for t in trees:
-            if t.data == "arguments":
-                args = [self.expr(a) for a in self._trees(t)]
-                expand = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in t.children)
-        return Call(pos, str(names[0].children[0]), args, expand)
+        args = next((x for x in c if isinstance(x, _Args)), _Args([], False))
+        return Call(pos, names[0].text, args.items, args.expand)
 
-    def _index(self, tree: Tree) -> Node:
-        obj, index = tree.children
-        return Index(self.pos(tree), self.expr(obj), self._index_key(index))
+    def arguments(self, c: list[Any]) -> _Args:
+        expand = any(isinstance(x, tuple) and x[0] == "ELLIPSIS" for x in c)
+        return _Args(_nodes(c), expand)
 
-    def _index_key(self, index: Tree) -> Node:
-        if index.data == "short_index":  # .0
-            tok = index.children[1]
-            return Literal(self.pos(tok), int(tok))
-        return self.expr(self._trees(index)[0])
+    # ---- traversals
 
-    def _get_attr(self, tree: Tree) -> Node:
-        obj, get_attr = tree.children
-        name_tree = get_attr.children[1]
-        return GetAttr(
-            self.pos(tree), self.expr(obj), str(name_tree.children[0]), self.pos(name_tree)
+    def index_expr_term(self, c: list[Any]) -> Node:
+        obj: Node = c[0]
+        return Index(obj.pos, obj, c[1].node)
+
+    def braces_index(self, c: list[Any]) -> _Key:
+        return _Key(_nodes(c)[0])
+
+    def short_index(self, c: list[Any]) -> _Key:
+        tok = c[1]
+        return _Key(Literal(self.pos(tok), int(tok[1])))
+
+    def get_attr_expr_term(self, c: list[Any]) -> Node:
+        obj: Node = c[0]
+        attr: _Attr = c[1]
+        return GetAttr(obj.pos, obj, attr.name, attr.pos)
+
+    def get_attr(self, c: list[Any]) -> _Attr:
+        word: Word = c[1]
+        return _Attr(word.text, word.pos)
+
+    def _splat_ops(self, c: list[Any]) -> _Ops:
+        ops: list[tuple[str, Any]] = []
+        for child in c:
+            for op in child if isinstance(child, Repeat) else ():
+                if isinstance(op, _Attr):
+                    ops.append(("attr", op.name))
+                elif isinstance(op, _Key):
+                    ops.append(("index", op.node))
+        return _Ops(ops)
+
+    attr_splat = _splat_ops
+    full_splat = _splat_ops
+
+    def _splat(self, c: list[Any]) -> Node:
+        obj: Node = c[0]
+        return Splat(obj.pos, obj, c[1].ops)
+
+    attr_splat_expr_term = _splat
+    full_splat_expr_term = _splat
+
+    # ---- for expressions
+
+    def for_intro(self, c: list[Any]) -> _ForIntro:
+        names = [x.text for x in c if isinstance(x, Word)]
+        collection = _nodes(c)[0]
+        if len(names) == 2:
+            return _ForIntro(names[0], names[1], collection)
+        return _ForIntro(None, names[0], collection)
+
+    def for_cond(self, c: list[Any]) -> _ForCond:
+        return _ForCond(_nodes(c)[0])
+
+    def for_tuple_expr(self, c: list[Any]) -> Node:
+        intro = next(x for x in c if isinstance(x, _ForIntro))
+        cond = next((x.expr for x in c if isinstance(x, _ForCond)), None)
+        (value,) = _nodes(c)
+        return ForExpr(
+            self.pos(c[0]),
+            intro.key_var,
+            intro.value_var,
+            intro.collection,
+            None,
+            value,
+            cond,
+            False,
         )
 
-    def _splat(self, tree: Tree) -> Node:
-        obj, splat = tree.children
-        ops: list[tuple[str, Any]] = []
-        for op in splat.children[1:]:
-            if op.data == "get_attr":
-                ops.append(("attr", str(op.children[1].children[0])))
-            else:
-                ops.append(("index", self._index_key(op)))
-        return Splat(self.pos(tree), self.expr(obj), ops)
-
-    def _for_intro(self, tree: Tree) -> tuple[str | None, str, Node]:
-        trees = self._trees(tree)
-        names = [str(t.children[0]) for t in trees if t.data == "identifier"]
-        collection = self.expr(trees[-1])
-        if len(names) == 2:
-            return names[0], names[1], collection
-        return None, names[0], collection
-
-    def _for_cond(self, trees: list[Tree]) -> Node | None:
-        for t in trees:
-            if t.data == "for_cond":
-                return self.expr(self._trees(t)[0])
-        return None
-
-    def _for_tuple(self, tree: Tree) -> Node:
-        trees = self._trees(tree)
-        key_var, value_var, coll = self._for_intro(trees[0])
-        value = self.expr(trees[1])
-        cond = self._for_cond(trees[2:])
-        return ForExpr(self.pos(tree), key_var, value_var, coll, None, value, cond, False)
-
-    def _for_object(self, tree: Tree) -> Node:
-        trees = self._trees(tree)
-        key_var, value_var, coll = self._for_intro(trees[0])
-        key = self.expr(trees[1])
-        value = self.expr(trees[2])
-        cond = self._for_cond(trees[3:])
-        group = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in tree.children)
-        return ForExpr(self.pos(tree), key_var, value_var, coll, key, value, cond, group)
+    def for_object_expr(self, c: list[Any]) -> Node:
+        intro = next(x for x in c if isinstance(x, _ForIntro))
+        cond = next((x.expr for x in c if isinstance(x, _ForCond)), None)
+        key, value = _nodes(c)
+        group = any(isinstance(x, tuple) and x[0] == "ELLIPSIS" for x in c)
+        return ForExpr(
+            self.pos(c[0]),
+            intro.key_var,
+            intro.value_var,
+            intro.collection,
+            key,
+            value,
+            cond,
+            group,
+        )

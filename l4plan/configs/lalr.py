@@ -1,0 +1,219 @@
+"""A lean LALR driver for python-hcl2's grammar that builds syntax nodes directly.
+
+lark's own loop builds a generic tree (a `Tree` per rule, a `Token` object per
+token) that `syntax.Builder` would then walk again. On a 1,000-application
+configuration that is most of the load time. This driver runs the same grammar
+with the same tables, taken from lark at start-up: the parse table of
+`hcl2.lark`, the contextual lexer's compiled scanners (one per parser state,
+keywords resolved exactly as lark's lexer does) and python-hcl2's post-lexer rule
+(a newline directly before a binary operator continues the expression). Each
+reduction calls a `Builder` method named after the rule, or passes a single
+child through for the grammar's `?rule` levels, so the result is the syntax tree
+itself.
+
+It accepts exactly what lark accepts; on any input it cannot parse it returns
+None and the caller asks lark for the precise error (tests compare both on valid
+and invalid inputs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from lark import Lark
+from lark.parsers.lalr_analysis import Shift
+
+# python-hcl2's post-lexer: these token types absorb a newline right before them
+OPERATOR_TYPES = frozenset(
+    {
+        "DOUBLE_EQ",
+        "NEQ",
+        "LT",
+        "GT",
+        "LEQ",
+        "GEQ",
+        "ASTERISK",
+        "SLASH",
+        "PERCENT",
+        "DOUBLE_AMP",
+        "DOUBLE_PIPE",
+        "PLUS",
+        "QMARK",
+    }
+)
+
+# A token on the value stack: (type, text, line, column).
+Tok = tuple[str, str, int, int]
+
+
+@dataclass(slots=True, frozen=True)
+class Tables:
+    # per state: terminal or rule name -> next state (>= 0) or -(rule index + 1)
+    actions: list[dict[str, int]]
+    # per rule: (number of children, rule name, Builder method name or "" to pass through)
+    rules: list[tuple[int, str, str]]
+    # per state: compiled scanners and keyword retyping (NAME "in" -> IN) of its lexer
+    scanners: list[tuple[list[re.Pattern[str]], dict[str, str] | None]]
+    ignore: frozenset[str]
+    start: int
+    end: int
+    # (state below, top state, token type) -> top state after pass-through reductions
+    chains: dict[tuple[int, int, str], int] = field(default_factory=dict)
+
+
+def _method_name(origin: str, alias: str | None, expand1: bool, size: int) -> str:
+    if alias:
+        return alias
+    if origin.startswith("__"):  # lark's expansion of a repetition: a list to splice
+        return "new_line_or_comment" if "new_line_or_comment" in origin else "repeat"
+    if (expand1 or origin.startswith("_")) and size == 1:
+        return ""
+    return origin
+
+
+@cache
+def tables(lark: Lark) -> Tables:
+    """Extract the driver tables from a lark LALR parser built with python-hcl2's grammar."""
+    frontend = lark.parser
+    parse_table = frontend.parser._parse_table  # type: ignore[attr-defined]
+    rule_index: dict[Any, int] = {}
+    rules: list[tuple[int, str, str]] = []
+    for rule in lark.rules:
+        rule_index[rule] = len(rules)
+        size = len(rule.expansion)
+        name = _method_name(rule.origin.name, rule.alias, rule.options.expand1, size)
+        rules.append((size, rule.origin.name, name))
+    actions: list[dict[str, int]] = []
+    for state in range(len(parse_table.states)):
+        row: dict[str, int] = {}
+        for symbol, (action, arg) in parse_table.states[state].items():
+            row[symbol] = arg if action is Shift else -(rule_index[arg] + 1)
+        actions.append(row)
+    contextual = frontend.lexer.lexer  # PostLexConnector -> ContextualLexer
+    scanners = []
+    for state in range(len(actions)):
+        lexer = contextual.lexers[state]
+        scanner = lexer.scanner  # builds lexer.callback
+        retype: dict[str, str] | None = None
+        for type_, callback in lexer.callback.items():
+            assert type_ == "NAME", type_  # the grammar's only callback: keywords inside NAME
+            retype = {t.pattern.value: t.name for t in callback.scanner.terminals}
+        scanners.append((list(scanner._mres), retype))
+    ignore = frozenset(contextual.root_lexer.ignore_types)
+    start = parse_table.start_states["start"]
+    end = parse_table.end_states["start"]
+    return Tables(actions, rules, scanners, ignore, start, end)
+
+
+def parse(tables_: Tables, text: str, builder: Any) -> Any:
+    """The value of the `start` rule for `text`, or None when `text` does not parse."""
+    actions = tables_.actions
+    scanners = tables_.scanners
+    ignore = tables_.ignore
+    end_state = tables_.end
+    # per rule: (children, rule name, callback or None to pass the single child through)
+    rules: list[tuple[int, str, Callable[[list[Any]], Any] | None]] = [
+        (size, origin, getattr(builder, name) if name else None)
+        for size, origin, name in tables_.rules
+    ]
+    states = [tables_.start]
+    values: list[Any] = []
+    chains = tables_.chains
+    text = text + "\n"  # as hcl2.parses_to_tree does: the grammar needs a final newline
+    n = len(text)
+    pos = 0
+    line = 1
+    line_start = 0
+    pending: Tok | None = None  # a newline that may belong to a following operator
+    at_end = False
+    while True:
+        if pos < n:
+            mres, retype = scanners[states[-1]]
+            match = None
+            for mre in mres:
+                match = mre.match(text, pos)
+                if match is not None:
+                    break
+            if match is None:
+                return None
+            value = match.group()
+            type_ = match.lastgroup or ""
+            column = pos - line_start + 1
+            tok_line = line
+            if "\n" in value:
+                line += value.count("\n")
+                line_start = pos + value.rindex("\n") + 1
+            pos += len(value)
+            if type_ in ignore:
+                continue
+            if retype is not None and type_ == "NAME":
+                type_ = retype.get(value, type_)
+            tok: Tok = (type_, value, tok_line, column)
+            if type_ == "NL_OR_COMMENT":
+                batch: tuple[Tok, ...] = (pending,) if pending is not None else ()
+                pending = tok
+            elif pending is None:
+                batch = (tok,)
+            elif type_ in OPERATOR_TYPES:
+                batch = ((type_, pending[1] + value, tok_line, column),)
+                pending = None
+            else:
+                batch = (pending, tok)
+                pending = None
+        else:
+            end: Tok = ("$END", "", line, pos - line_start + 1)
+            batch = (pending, end) if pending is not None else (end,)
+            pending = None
+            at_end = True
+        for tok in batch:
+            type_ = tok[0]
+            while True:
+                act = actions[states[-1]].get(type_)
+                if act is None:
+                    return None
+                if act >= 0:
+                    states.append(act)
+                    values.append(tok)
+                    break
+                size, origin, handler = rules[-act - 1]
+                if handler is None:
+                    # A single child passes through (the grammar's `?rule` levels): only
+                    # the top state changes, and a run of such reductions depends only on
+                    # (state below, top state, token), so it is computed once.
+                    key = (states[-2], states[-1], type_)
+                    top = chains.get(key)
+                    if top is None:
+                        top = chains[key] = _pass_through(actions, rules, *key)
+                    states[-1] = top
+                    continue
+                if size:
+                    children = values[-size:]
+                    del values[-size:]
+                    del states[-size:]
+                else:
+                    children = []
+                values.append(handler(children))
+                states.append(actions[states[-1]][origin])
+                if type_ == "$END" and states[-1] == end_state:
+                    return values[-1] if len(values) == 1 else None
+        if at_end:
+            return None  # $END was consumed without completing the file
+
+
+def _pass_through(
+    actions: list[dict[str, int]],
+    rules: list[tuple[int, str, Any]],
+    below: int,
+    top: int,
+    type_: str,
+) -> int:
+    """The top state after every pass-through reduction that `type_` triggers on `top`."""
+    while True:
+        act = actions[top].get(type_)
+        if act is None or act >= 0 or rules[-act - 1][2] is not None:
+            return top
+        top = actions[below][rules[-act - 1][1]]
