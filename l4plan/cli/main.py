@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 
 from l4plan import __version__
+from l4plan.agents.errors import AgentError
 from l4plan.cli.context import CliContext
+from l4plan.states import StateError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,4 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         e.show()
         code = 1  # click would exit 2 for usage errors; 2 means "changes present" here
+    except (StateError, AgentError) as e:
+        # commands handle these where they can say more; this keeps any other path
+        # from ending in a traceback
+        click.echo(f"Error: {e}", err=True)
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)
