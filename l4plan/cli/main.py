@@ -41,7 +41,7 @@ def cli(ctx: click.Context, chdir: Path | None, no_color: bool) -> None:
     ctx.obj = CliContext(workdir=Path.cwd(), color=color)
 
 
-def _load_commands() -> None:
+def load_commands() -> None:
     """Import every module of this package; command modules register on `cli`."""
     package = __name__.rpartition(".")[0]
     for module in pkgutil.iter_modules(sys.modules[package].__path__):
@@ -49,7 +49,7 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _load_commands()
+    load_commands()
     try:
         code = cli.main(args=argv, prog_name="l4plan", standalone_mode=False)
     except click.exceptions.Abort:

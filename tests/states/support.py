@@ -154,7 +154,7 @@ def cli_runner(cwd: Path, args: Sequence[str], *, input: str | None = None) -> A
 
     from l4plan.cli import main as cli_main
 
-    cli_main._load_commands()
+    cli_main.load_commands()
     return CliRunner().invoke(cli_main.cli, ["-C", str(cwd), *args], input=input)
 
 
