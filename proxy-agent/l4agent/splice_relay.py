@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("l4agent.splice")
 
-PIPE_SIZE = 256 << 10
+PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031
 SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 ACCEPTS_PER_WAKEUP = 64
