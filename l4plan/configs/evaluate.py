@@ -89,6 +89,7 @@ _UNSUPPORTED_ROOTS = {
 
 
 _FAILED = object()
+_SENSITIVE_CALL = re.compile(r"\bsensitive\s*\(")
 
 
 @cache
@@ -148,6 +149,7 @@ class ConfigEvaluator:
         self.sensitive_paths: dict[str, set[str]] = {}  # TYPE.NAME -> dotted paths
         self.sites_by_id: dict[str, ResourceInstance] = {}
         self.roots: dict[str, Any] = {}
+        self.may_be_sensitive = True
 
     def error(self, code: str, message: str, pos: Pos, address: str = "") -> None:
         self.diags.append(Diagnostic.at(code, message, pos, address))
@@ -306,6 +308,12 @@ class ConfigEvaluator:
         self.config.files.update(values.files)
         self.config.variables = {k: plain(v) for k, v in values.values.items()}
         self.config.sensitive_variables = values.sensitive
+        # Without sensitive variables, only a sensitive(...) call can make a value
+        # sensitive; a cheap look at the sources saves the analysis on large
+        # configurations (text that merely mentions it only costs the analysis).
+        self.may_be_sensitive = bool(values.sensitive) or any(
+            _SENSITIVE_CALL.search(text) for text in self.config.files.values()
+        )
         self.roots = {
             "var": Namespace("variable", "var", values.values),
             "local": Namespace("local value", "local", self.local_values),
@@ -572,6 +580,8 @@ class ConfigEvaluator:
         return list(out)
 
     def _is_sensitive(self, expr: Node) -> bool:
+        if not self.may_be_sensitive:
+            return False
         if any(call.name == "sensitive" for call in calls(expr)):
             return True
         return any(
