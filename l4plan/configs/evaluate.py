@@ -41,6 +41,7 @@ from l4plan.configs.expressions import (
     calls,
     plain,
     references,
+    suggest,
     to_bool,
     type_name,
 )
@@ -71,6 +72,7 @@ from l4plan.configs.syntax import (
     TupleExpr,
 )
 from l4plan.configs.variables import VariableDecl, declare_variable, resolve_variables
+from l4plan.configs.versions import check_required_version
 from l4plan.diagnostics import Diagnostic, Pos
 
 TOP_LEVEL_BLOCKS = ("l4plan", "variable", "locals", "output", "agent", "resource")
@@ -191,7 +193,7 @@ class ConfigEvaluator:
                 self.error(
                     LOAD_ERROR,
                     f'unknown block type "{block.type}"; expected one of '
-                    f"{', '.join(TOP_LEVEL_BLOCKS)}" + _suggest(block.type, TOP_LEVEL_BLOCKS),
+                    f"{', '.join(TOP_LEVEL_BLOCKS)}" + suggest(block.type, TOP_LEVEL_BLOCKS),
                     block.pos,
                 )
                 continue
@@ -281,7 +283,7 @@ class ConfigEvaluator:
             self.error(
                 LOAD_ERROR,
                 f'unknown resource type "{type_}"; expected one of {", ".join(RESOURCE_TYPES)}'
-                + _suggest(type_, RESOURCE_TYPES),
+                + suggest(type_, RESOURCE_TYPES),
                 block.label_pos[0] if block.label_pos else block.pos,
             )
             return
@@ -398,7 +400,7 @@ class ConfigEvaluator:
                 self.error(
                     TYPE_ERROR,
                     f'unknown option "{name}" for the {type_} backend; '
-                    f"expected {', '.join(allowed)}" + _suggest(name, allowed),
+                    f"expected {', '.join(allowed)}" + suggest(name, allowed),
                     attr.pos,
                 )
                 continue
@@ -486,7 +488,7 @@ class ConfigEvaluator:
             }[root]
             if first not in declared:
                 kind = {"var": "variable", "local": "local value", "agent": "agent"}[root]
-                bad(f'reference to undeclared {kind} "{root}.{first}"' + _suggest(first, declared))
+                bad(f'reference to undeclared {kind} "{root}.{first}"' + suggest(first, declared))
                 return None
             return "" if root == "var" else f"{root}.{first}"
         if root in RESOURCE_TYPES:
@@ -498,7 +500,7 @@ class ConfigEvaluator:
                 names = [
                     k.partition(".")[2] for k in self.resource_blocks if k.startswith(root + ".")
                 ]
-                bad(f'reference to undeclared resource "{key}"' + _suggest(first, names))
+                bad(f'reference to undeclared resource "{key}"' + suggest(first, names))
                 return None
             return key
         if root in ("count", "each"):
@@ -518,7 +520,7 @@ class ConfigEvaluator:
         bad(
             f'unknown name "{root}": a reference starts with var., local., agent., a resource '
             f"type ({', '.join(RESOURCE_TYPES)}), count. or each."
-            + _suggest(root, [*RESOURCE_TYPES, "var", "local", "agent"])
+            + suggest(root, [*RESOURCE_TYPES, "var", "local", "agent"])
         )
         return None
 
@@ -545,8 +547,13 @@ class ConfigEvaluator:
             "resource": self._evaluate_resource,
             "output": self._evaluate_output,
         }
-        # sort for a deterministic order among independent nodes
-        for key in nx.lexicographical_topological_sort(_acyclic(self.graph)):
+
+        # Deterministic among independent nodes, and sites first: an application
+        # whose `site` is written as a plain string still finds its site's agents.
+        def priority(key: str) -> str:
+            return ("0" if key.startswith("l4_site.") else "1") + key
+
+        for key in nx.lexicographical_topological_sort(_acyclic(self.graph), key=priority):
             node = self.nodes[key]
             handlers[node.kind](node)
 
@@ -636,7 +643,7 @@ class ConfigEvaluator:
                 self.error(
                     TYPE_ERROR,
                     f'unknown attribute "{attr_name}" in output "{name}"; expected '
-                    f"{', '.join(OUTPUT_ATTRIBUTES)}" + _suggest(attr_name, OUTPUT_ATTRIBUTES),
+                    f"{', '.join(OUTPUT_ATTRIBUTES)}" + suggest(attr_name, OUTPUT_ATTRIBUTES),
                     attr.pos,
                     node.key,
                 )
@@ -708,7 +715,7 @@ class ConfigEvaluator:
                 self.error(
                     TYPE_ERROR,
                     f'unknown attribute "{attr_name}" in agent "{name}"; expected '
-                    f"{', '.join(AGENT_ATTRIBUTES)}" + _suggest(attr_name, AGENT_ATTRIBUTES),
+                    f"{', '.join(AGENT_ATTRIBUTES)}" + suggest(attr_name, AGENT_ATTRIBUTES),
                     attr.pos,
                     node.key,
                 )
@@ -1094,63 +1101,6 @@ def _show(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return type_name(value)
-
-
-def _suggest(word: str, choices: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
-
-
-# ---------------------------------------------------------------------- required_version
-
-_CONSTRAINT = re.compile(r"^\s*(=|!=|>=|<=|>|<|~>)?\s*v?(\d+(?:\.\d+){0,2})(?:-[0-9A-Za-z.]+)?\s*$")
-
-
-def _version_tuple(text: str) -> tuple[int, int, int]:
-    parts = [int(p) for p in text.split(".")]
-    return tuple([*parts, 0, 0, 0][:3])  # type: ignore[return-value]
-
-
-def check_required_version(constraint: str, version: str) -> str | None:
-    """None when `version` satisfies a Terraform-style constraint, else the problem."""
-    current = _version_tuple(re.match(r"\d+(?:\.\d+)*", version).group(0))  # type: ignore[union-attr]
-    for item in constraint.split(","):
-        m = _CONSTRAINT.match(item)
-        if m is None:
-            return (
-                f'required_version "{constraint}" is not a version constraint; '
-                'use e.g. ">= 0.1", "~> 0.1" or ">= 0.1, < 1.0"'
-            )
-        op, text = m.group(1) or "=", m.group(2)
-        want = _version_tuple(text)
-        if op == "~>":
-            depth = text.count(".")
-            upper = list(want)
-            if depth == 0:
-                upper = [want[0] + 1, 0, 0]
-            else:
-                upper[depth - 1] += 1
-                for i in range(depth, 3):
-                    upper[i] = 0
-            ok = want <= current < tuple(upper)
-        else:
-            ok = {
-                "=": current == want,
-                "!=": current != want,
-                ">": current > want,
-                ">=": current >= want,
-                "<": current < want,
-                "<=": current <= want,
-            }[op]
-        if not ok:
-            return (
-                f"this configuration requires l4plan {constraint.strip()}, "
-                f"but this is l4plan {version}; "
-                "install a matching version or change required_version"
-            )
-    return None
 
 
 def evaluate_config(

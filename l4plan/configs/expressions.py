@@ -431,7 +431,7 @@ class Evaluator:
             raise EvalError(
                 REFERENCE_ERROR,
                 f'reference to undeclared {obj.kind} "{obj.prefix}.{name}"'
-                + _suggest(name, obj.items),
+                + suggest(name, obj.items),
                 at,
             )
         if isinstance(obj, AgentRef):
@@ -441,7 +441,7 @@ class Evaluator:
                 return obj[name]
             raise EvalError(
                 _missing(node),
-                f'{describe(_base(node))} has no attribute "{name}"' + _suggest(name, obj),
+                f'{describe(_base(node))} has no attribute "{name}"' + suggest(name, obj),
                 at,
             )
         if isinstance(obj, list) and name.isdigit():
@@ -492,7 +492,7 @@ class Evaluator:
                 return obj[k]
             raise EvalError(
                 _missing(node),
-                f'{describe(_base(node))} has no element "{k}"' + _suggest(k, obj),
+                f'{describe(_base(node))} has no element "{k}"' + suggest(k, obj),
                 at,
             )
         raise EvalError(
@@ -677,7 +677,7 @@ class Evaluator:
         if fn is None:
             raise EvalError(
                 TYPE_ERROR,
-                f'unknown function "{node.name}"' + _suggest(node.name, self.functions),
+                f'unknown function "{node.name}"' + suggest(node.name, self.functions),
                 node.pos,
             )
         args = [self.eval(a, ctx, b) for a in node.args]
@@ -759,7 +759,8 @@ def describe(node: Node) -> str:
     return "this value"
 
 
-def _suggest(word: str, choices: Any) -> str:
+def suggest(word: str, choices: Any) -> str:
+    """'; did you mean "x"?' for the closest of `choices`, or nothing."""
     close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f'; did you mean "{close[0]}"?' if close else ""
 

@@ -148,11 +148,10 @@ class _HeredocParser:
     def parse(self, raw: str, pos: Pos) -> Node:
         head = _HEREDOC_HEAD.match(raw)
         assert head is not None  # the grammar's terminal guarantees the shape
-        trim, marker = head.group(1) == "-", head.group(2)
+        trim = head.group(1) == "-"
         lines = raw[head.end() :].split("\n")
         # lines: content..., the marker line, "" (the token ends with a newline)
         content = [ln.rstrip("\r") for ln in lines[:-2]]
-        assert lines[-2].strip() == marker
         indent = 0
         if trim:
             widths = [len(ln) - len(ln.lstrip(" \t")) for ln in content if ln.strip()]

@@ -26,6 +26,7 @@ from l4plan.configs.expressions import (
     Evaluator,
     Namespace,
     references,
+    suggest,
     to_bool,
     to_number,
     to_string,
@@ -360,7 +361,7 @@ def resolve_variables(
                 Diagnostic.at(
                     REFERENCE_ERROR,
                     f'--var "{name}": no variable "{name}" is declared in this configuration'
-                    + _did_you_mean(name, decls),
+                    + suggest(name, decls),
                     NO_POS,
                     f"var.{name}",
                 )
@@ -452,7 +453,7 @@ def _read_var_file(
                 Diagnostic.at(
                     REFERENCE_ERROR,
                     f'{name} sets "{var_name}", but no variable "{var_name}" is declared'
-                    + _did_you_mean(var_name, decls),
+                    + suggest(var_name, decls),
                     attr.pos,
                     f"var.{var_name}",
                 )
@@ -572,10 +573,3 @@ def _validate(
                 out.diagnostics.append(Diagnostic.at(VARIABLE_ERROR, message, v.pos, address))
             except EvalError as e:
                 out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, address))
-
-
-def _did_you_mean(name: str, choices: Mapping[str, Any]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""

@@ -6,8 +6,8 @@ import pytest
 from conftest import errors
 
 from l4plan import __version__
-from l4plan.configs.evaluate import check_required_version
 from l4plan.configs.model import BackendConfig
+from l4plan.configs.versions import check_required_version
 
 
 def test_default_backend_is_local(load):

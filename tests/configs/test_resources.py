@@ -325,6 +325,19 @@ def test_application_fqdn_endpoints_and_dns_records(load):
     assert [e["address"] for e in v4["endpoints"]] == ["198.51.100.1", "198.51.100.2"]
 
 
+def test_site_given_as_a_plain_string_still_provides_its_agents(load):
+    config = load(
+        AGENTS
+        + 'resource "l4_application" "a" {\n  site = "example.com"\n  domain = "a"\n'
+        + RULE
+        + "}\n"
+    )
+    assert config.diagnostics == []
+    app = config.resources["l4_application.a"]
+    assert app.attrs["agents"] == ["hz1", "hz2"]
+    assert app.depends_on == []
+
+
 def test_computed_attributes_are_unknown_when_inputs_are(load):
     config = load(
         AGENTS
