@@ -239,6 +239,8 @@ def assemble_template(raw: list[str | Node | Directive], pos: Pos) -> Node:
         return Literal(pos, "")
     if len(parts) == 1 and isinstance(parts[0], str):
         return Literal(pos, parts[0])
+    if len(parts) == 1 and not isinstance(parts[0], str | TemplateIf | TemplateFor):
+        return parts[0]  # "${x}" is x itself, not converted to a string (as in HCL)
     return Template(pos, parts)
 
 

@@ -93,7 +93,7 @@ def test_only_hcl_suffixes_are_configuration(load):
         ('locals {\n  a = "%{ if true }x"\n}\n', 2, 8, "%{if} has no matching %{endif}"),
         ('locals {\n  a = "x%{ endif }"\n}\n', 2, 9, "%{endif} without a matching opening"),
         ('locals {\n  "b" = 1\n}\n', 2, 3, "syntax error: unexpected"),
-        ('resource "l4_site" "${x}" {\n}\n', 1, 20, "label cannot contain interpolation"),
+        ('resource "l4_site" "${x}" {\n}\n', 1, 23, "label cannot contain interpolation"),
         ("locals {\n  a = x::y::z(1)\n}\n", 2, 7, "provider functions"),
     ],
 )
