@@ -54,7 +54,7 @@ def load_config(
         if body is None:
             config.diagnostics.append(problem)  # type: ignore[arg-type]
             continue
-        files.append(SourceFile(path.name, text, body))
+        files.append(SourceFile(path.name, body))
     evaluate_config(
         config,
         files,

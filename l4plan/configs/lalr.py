@@ -24,27 +24,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from hcl2.postlexer import OPERATOR_TYPES  # a newline right before these continues the line
 from lark import Lark
 from lark.parsers.lalr_analysis import Shift
-
-# python-hcl2's post-lexer: these token types absorb a newline right before them
-OPERATOR_TYPES = frozenset(
-    {
-        "DOUBLE_EQ",
-        "NEQ",
-        "LT",
-        "GT",
-        "LEQ",
-        "GEQ",
-        "ASTERISK",
-        "SLASH",
-        "PERCENT",
-        "DOUBLE_AMP",
-        "DOUBLE_PIPE",
-        "PLUS",
-        "QMARK",
-    }
-)
 
 # A token on the value stack: (type, text, line, column).
 Tok = tuple[str, str, int, int]

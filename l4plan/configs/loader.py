@@ -52,7 +52,6 @@ def parser() -> Lark:
 @dataclass(slots=True)
 class SourceFile:
     name: str  # relative to the configuration directory
-    text: str
     body: Body
 
 
