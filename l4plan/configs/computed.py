@@ -45,10 +45,10 @@ def resource_id(type_: str, name: str, key: int | str | None, attrs: dict[str, A
     if type_ == "l4_application":
         return fqdn(attrs.get("domain"), attrs.get("site"))
     if type_ == "l4_load_balancer":
-        domain = attrs.get("domain")
+        domain = fqdn(attrs.get("domain"), attrs.get("site"))
         if domain is UNKNOWN:
             return UNKNOWN
-        return f"lb:{domain.lower().removesuffix('.')}" if isinstance(domain, str) else None
+        return f"lb:{domain}" if isinstance(domain, str) else None
     # l4_ip_access_rule
     site = attrs.get("site")
     if site is UNKNOWN:

@@ -78,7 +78,7 @@ class AgentConfig:
     """An `agent "NAME" { ... }` block: a proxy-agent endpoint (like a provider)."""
 
     name: str
-    endpoint: str
+    endpoint: str | None  # None when the block has none (a schema error, L4E016)
     token: str | None = None
     ca_file: str | None = None
     public_ipv4: str | None = None

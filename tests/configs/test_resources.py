@@ -408,3 +408,17 @@ def test_referenced_resource_attributes_and_unset_schema_attributes(load):
     )
     assert config.outputs["plan"].value == "enterprise"
     assert config.outputs["unset"].value is None
+
+
+def test_load_balancer_id_qualifies_a_relative_domain(load):
+    config = load(
+        AGENTS
+        + 'resource "l4_load_balancer" "lb" {\n'
+        + "  site = l4_site.main.id\n"
+        + '  domain = "pool"\n'
+        + '  origin {\n    address = "10.0.0.1"\n  }\n'
+        + "}\n"
+    )
+    assert config.diagnostics == []
+    # the same id an application's origin = l4_load_balancer.lb.id refers to
+    assert config.resources["l4_load_balancer.lb"].attrs["id"] == "lb:pool.example.com"
