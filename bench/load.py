@@ -1,0 +1,301 @@
+"""Load generators, each run in its own process; each prints one JSON object.
+
+    python -m bench.load bulk     --port P [--streams N] [--seconds S] [--max-mb M]
+    python -m bench.load connrate --port P [--concurrency N] [--seconds S] [--max-count C]
+    python -m bench.load udp      --port P [--concurrency N] [--seconds S] [--max-count C]
+    python -m bench.load latency  --port P [--seconds S] [--max-count C] [--size B]
+
+Every loop stops at whichever comes first, its count or its time. Targets are
+127.0.0.1 only. `cpu_s` in the output is this generator's own CPU time, so a run can
+show that the generator was not the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import uvloop
+
+HOST = "127.0.0.1"
+CHUNK = 1 << 20
+SMALL = b"l4plan-bench-req"  # 16 bytes: one request of the connection and UDP benchmarks
+GRACE = 5.0  # seconds past the time limit before unfinished work is abandoned
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ---- TCP bulk -------------------------------------------------------------------------
+
+
+def bulk(port: int, streams: int, seconds: float, max_mb: int) -> dict[str, Any]:
+    """`streams` parallel connections each send until the time or their share of the
+    byte budget is used, then half-close and wait for the sink's byte count, so the
+    figure counts only bytes that arrived."""
+    per_stream = max_mb * 1_000_000 // streams // CHUNK
+    payload = bytes(CHUNK)
+    results: list[tuple[int, int]] = []  # (sent, acknowledged by the sink)
+    errors: list[str] = []
+    lock = threading.Lock()
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    def stream() -> None:
+        sent = 0
+        try:
+            with socket.create_connection((HOST, port), timeout=seconds + GRACE) as s:
+                for _ in range(per_stream):
+                    s.sendall(payload)
+                    sent += CHUNK
+                    if time.perf_counter() >= deadline:
+                        break
+                s.shutdown(socket.SHUT_WR)
+                answer = b""
+                while chunk := s.recv(64):
+                    answer += chunk
+            with lock:
+                results.append((sent, int(answer or b"0")))
+        except (OSError, ValueError) as e:
+            with lock:
+                errors.append(f"{type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=stream) for _ in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    delivered = sum(acked for _, acked in results)
+    short = sum(1 for sent, acked in results if acked != sent)
+    return {
+        "bytes": delivered,
+        "seconds": elapsed,
+        "mb_per_s": delivered / elapsed / 1e6,
+        "errors": len(errors) + short,
+        "error_sample": errors[:3],
+        "cpu_s": _cpu_seconds(),
+    }
+
+
+# ---- TCP new connections --------------------------------------------------------------
+
+
+class _Exchange(asyncio.Protocol):
+    """Connect, send SMALL, read its echo, close."""
+
+    def __init__(self, done: asyncio.Future[bool]) -> None:
+        self.done = done
+        self.received = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport.write(SMALL)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.received >= len(SMALL):
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(self.received >= len(SMALL))
+
+
+async def _connrate(port: int, concurrency: int, seconds: float, max_count: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    counts = {"ok": 0, "errors": 0, "started": 0}
+    samples: list[str] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while counts["started"] < max_count and time.perf_counter() < deadline:
+            counts["started"] += 1
+            done: asyncio.Future[bool] = loop.create_future()
+            try:
+                await loop.create_connection(lambda d=done: _Exchange(d), HOST, port)
+                ok = await done
+            except OSError as e:
+                ok = False
+                if len(samples) < 3:
+                    samples.append(f"{type(e).__name__}: {e}")
+            counts["ok" if ok else "errors"] += 1
+
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    _, pending = await asyncio.wait(tasks, timeout=seconds + GRACE)
+    for task in pending:
+        task.cancel()
+    elapsed = time.perf_counter() - started
+    return {
+        "count": counts["ok"],
+        "seconds": elapsed,
+        "per_s": counts["ok"] / elapsed,
+        "errors": counts["errors"] + len(pending),
+        "error_sample": samples,
+        "cpu_s": _cpu_seconds(),
+    }
+
+
+# ---- UDP request/response -------------------------------------------------------------
+
+
+class _UdpFlow(asyncio.DatagramProtocol):
+    """One client address: sends a numbered request, waits for its echo, sends the next.
+    A request not answered within `LOSS_TIMEOUT` is counted lost and replaced; a late
+    echo of a replaced request is ignored."""
+
+    LOSS_TIMEOUT = 0.2
+
+    def __init__(self, stats: dict[str, int], deadline: float, max_count: int) -> None:
+        self.stats = stats
+        self.deadline = deadline
+        self.max_count = max_count
+        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.timer: asyncio.TimerHandle | None = None
+        self.seq = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+        self._send()
+
+    def _send(self) -> None:
+        if self.stats["sent"] >= self.max_count or time.perf_counter() >= self.deadline:
+            if not self.finished.done():
+                self.finished.set_result(None)
+            return
+        self.stats["sent"] += 1
+        self.seq += 1
+        self.transport.sendto(self.seq.to_bytes(8, "big") + SMALL[8:])
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(self.LOSS_TIMEOUT, self._lost)
+
+    def _lost(self) -> None:
+        self.stats["lost"] += 1
+        self._send()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if int.from_bytes(data[:8], "big") != self.seq:
+            return  # the echo of a request already counted lost
+        if self.timer is not None:
+            self.timer.cancel()
+        self.stats["replies"] += 1
+        self._send()
+
+    def error_received(self, exc: Exception) -> None:
+        self.stats["errors"] += 1
+
+
+async def _udp(port: int, concurrency: int, seconds: float, max_count: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    stats = {"sent": 0, "replies": 0, "lost": 0, "errors": 0}
+    started = time.perf_counter()
+    flows: list[_UdpFlow] = []
+    transports = []
+    for _ in range(concurrency):
+        transport, flow = await loop.create_datagram_endpoint(
+            lambda: _UdpFlow(stats, started + seconds, max_count), remote_addr=(HOST, port)
+        )
+        transports.append(transport)
+        flows.append(flow)
+    await asyncio.wait([f.finished for f in flows], timeout=seconds + GRACE)
+    elapsed = time.perf_counter() - started
+    for transport in transports:
+        transport.close()
+    return {
+        "count": stats["replies"],
+        "seconds": elapsed,
+        "per_s": stats["replies"] / elapsed,
+        "lost": stats["lost"],
+        "errors": stats["errors"],
+        "cpu_s": _cpu_seconds(),
+    }
+
+
+# ---- TCP request/response latency -----------------------------------------------------
+
+
+def latency(port: int, seconds: float, max_count: int, size: int) -> dict[str, Any]:
+    """Sequential request/response round trips of `size` bytes on one connection."""
+    request = bytes(size)
+    samples: list[float] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    with socket.create_connection((HOST, port), timeout=GRACE) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(max_count):
+            t0 = time.perf_counter()
+            s.sendall(request)
+            got = 0
+            while got < size:
+                chunk = s.recv(size - got)
+                if not chunk:
+                    raise ConnectionError("the echo closed the connection")
+                got += len(chunk)
+            t1 = time.perf_counter()
+            samples.append((t1 - t0) * 1e6)
+            if t1 >= deadline:
+                break
+    samples.sort()
+
+    def pct(p: float) -> float:
+        return samples[min(len(samples) - 1, int(p / 100 * len(samples)))]
+
+    return {
+        "count": len(samples),
+        "seconds": time.perf_counter() - started,
+        "p50_us": pct(50),
+        "p90_us": pct(90),
+        "p99_us": pct(99),
+        "max_us": samples[-1],
+        "errors": 0,
+        "cpu_s": _cpu_seconds(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
+    sub = parser.add_subparsers(dest="kind", required=True)
+    for kind in ("bulk", "connrate", "udp", "latency"):
+        p = sub.add_parser(kind)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--seconds", type=float, default=2.0)
+        if kind == "bulk":
+            p.add_argument("--streams", type=int, default=1)
+            p.add_argument("--max-mb", type=int, default=8000)
+        else:
+            p.add_argument("--max-count", type=int, default=50_000)
+        if kind in ("connrate", "udp"):
+            p.add_argument("--concurrency", type=int, default=32)
+        if kind == "latency":
+            p.add_argument("--size", type=int, default=64)
+    args = parser.parse_args()
+    if not 0 < args.seconds <= 10:
+        parser.error("--seconds must be in (0, 10]")
+    try:
+        if args.kind == "bulk":
+            result = bulk(args.port, args.streams, args.seconds, args.max_mb)
+        elif args.kind == "connrate":
+            result = uvloop.run(
+                _connrate(args.port, args.concurrency, args.seconds, args.max_count)
+            )
+        elif args.kind == "udp":
+            result = uvloop.run(_udp(args.port, args.concurrency, args.seconds, args.max_count))
+        else:
+            result = latency(args.port, args.seconds, args.max_count, args.size)
+    except OSError as e:
+        sys.exit(f"load {args.kind} on {HOST}:{args.port}: {e}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
