@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,10 @@ def bench_size(
     }
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwind through the finally block that removes the files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.configs", description=__doc__)
     parser.add_argument("--sizes", default="100,1000", help="numbers of applications")
@@ -155,6 +160,7 @@ def main() -> None:
         "loadavg": {"start": os.getloadavg()},
         "sizes": [],
     }
+    signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="l4plan-bench-configs-"))
     try:
         for apps in sizes:

@@ -126,7 +126,7 @@ def render_configs(result: dict[str, Any]) -> str:
             share = ratio(mid, base)
             rows.append(
                 [stage, _fmt(mid, 3), _pct(spread(values)), str(len(values)),
-                 "-" if share is None else f"{share:.3g}"]
+                 "-" if share is None else f"{share:.3f}"]
             )  # fmt: skip
         rules = size["apps"] * size["rules_per_app"]
         out.append(
