@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import ssl
 import sys
 from pathlib import Path
 
 from l4agent import __version__
+from l4agent.control import tls_context
+from l4agent.daemon import Agent, StartupError
 from l4agent.logs import setup_logging
 from l4agent.loop import new_event_loop
 from l4agent.settings import RelaySettings, Settings, parse_duration, parse_size
@@ -236,13 +239,24 @@ def main(argv: list[str] | None = None) -> None:
     except StateDirError as e:
         log.error("%s", e)
         sys.exit(1)
-    from l4agent.daemon import Agent
-
-    agent = Agent(settings, store, snapshot)
+    tls = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        try:
+            tls = tls_context(str(settings.tls_cert), str(settings.tls_key))
+        except (OSError, ssl.SSLError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            log.error(
+                "cannot load the TLS certificate %s / key %s: %s",
+                settings.tls_cert,
+                settings.tls_key,
+                reason,
+            )
+            sys.exit(1)
+    agent = Agent(settings, store, snapshot, tls)
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(agent.run())
-    except OSError as e:
+    except (OSError, StartupError) as e:
         log.error("cannot start: %s", e)
         sys.exit(1)
     sys.exit(0)

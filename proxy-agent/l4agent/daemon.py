@@ -5,24 +5,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 
 from l4agent.api import Api
 from l4agent.applier import Applier
-from l4agent.control import ControlServer, tls_context
+from l4agent.control import ControlServer
 from l4agent.dataplane import DataPlane
 from l4agent.metrics import exposition
 from l4agent.resolver import Resolver
 from l4agent.settings import Settings
 from l4agent.stats import Stats
 from l4agent.store import ConfigStore, Snapshot
-from l4agent.workers import Cluster, WorkerPool
+from l4agent.workers import Cluster, WorkerGone, WorkerPool
 
 log = logging.getLogger("l4agent")
 
 
+class StartupError(Exception):
+    """The agent cannot start; the message says why."""
+
+
 class Agent:
-    def __init__(self, settings: Settings, store: ConfigStore, snapshot: Snapshot) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConfigStore,
+        snapshot: Snapshot,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.settings = settings
+        self.tls = tls
         self.store = store
         self.stats = Stats()
         self.resolver = Resolver()
@@ -46,9 +58,7 @@ class Agent:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tls = None
-        if settings.tls_cert is not None and settings.tls_key is not None:
-            tls = tls_context(str(settings.tls_cert), str(settings.tls_key))
+        tls = self.tls
         host, port = settings.control
         await self.control.start(host, port, tls)
         log.info(
@@ -67,7 +77,10 @@ class Agent:
                 lambda: (self.applier.apps, self.applier.revision),
                 self.cluster.lock,
             )
-            await self.cluster.pool.start()
+            try:
+                await self.cluster.pool.start()
+            except (OSError, WorkerGone, TimeoutError) as e:
+                raise StartupError(f"cannot start the worker processes: {e}") from e
         self.applier.accepting = True
         self.serving = True
         log.info(

@@ -30,8 +30,8 @@ from l4agent.resolver import Resolver
 from l4agent.routes import Route, health_port
 from l4agent.settings import RelaySettings
 from l4agent.sockets import bind_listener
-from l4agent.splice_relay import SpliceListener
 from l4agent.spec import ListenerKey, listener_keys
+from l4agent.splice_relay import SpliceListener
 from l4agent.stats import Stats
 from l4agent.tcp_relay import TcpListener
 from l4agent.udp_relay import FlowTable, UdpListener

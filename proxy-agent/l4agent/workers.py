@@ -165,7 +165,10 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         _, worker.link = await loop.create_unix_connection(lambda: Link(lambda: None), sock=parent)
         apps, revision = self._current()
-        await worker.link.call("restore", START_TIMEOUT, apps=apps, revision=revision)
+        reply = await worker.link.call("restore", START_TIMEOUT, apps=apps, revision=revision)
+        if not _ok(reply):
+            worker.process.kill()
+            raise WorkerGone(f"worker {worker.index} could not restore: {_why(reply)}")
         worker.revision = revision
         log.info("worker %d started (pid %d)", worker.index, worker.pid)
         task = loop.create_task(self._supervise(worker))
