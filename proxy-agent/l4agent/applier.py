@@ -74,7 +74,14 @@ class Applier:
             if not self.accepting:
                 raise RpcError("UNAVAILABLE", "the agent is not serving (starting or stopping)")
             request_id: str = params["request_id"]
-            params_hash = spec_hash({k: v for k, v in params.items() if k != "dry_run"})
+            # what the change is, with defaults filled in (an omitted key equals its default)
+            params_hash = spec_hash(
+                {
+                    "expected_revision": params.get("expected_revision"),
+                    "upsert": upserts,
+                    "delete": deletes,
+                }
+            )
             if not dry_run and (seen := self.snapshot.requests.get(request_id)) is not None:
                 if seen[0] == params_hash:
                     return seen[1]

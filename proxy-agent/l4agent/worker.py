@@ -8,6 +8,7 @@ import json
 import signal
 
 from l4agent.logs import setup_logging
+from l4agent.loop import new_event_loop
 from l4agent.settings import RelaySettings
 from l4agent.workers import run_worker
 
@@ -23,8 +24,6 @@ def main(argv: list[str] | None = None) -> None:
     relay = RelaySettings.from_json(options["relay"])
     # Ctrl-C reaches the whole process group: the control process decides when we stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from l4agent.loop import new_event_loop
-
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(_run(args.fd, relay))
 

@@ -32,8 +32,10 @@ from typing import Any, cast
 from l4agent.dataplane import BindFailure, DataPlane, Prepared
 from l4agent.errors import RpcError
 from l4agent.frames import FrameDecoder, FrameError, encode_frame
+from l4agent.resolver import Resolver
 from l4agent.settings import RelaySettings
 from l4agent.spec import ListenerKey
+from l4agent.stats import Stats
 
 log = logging.getLogger("l4agent.workers")
 
@@ -437,9 +439,6 @@ class Endpoint(asyncio.Protocol):
 
 async def run_worker(fd: int, relay: RelaySettings, stop: asyncio.Event) -> None:
     """The body of a worker process: serve the link until told to stop, then drain."""
-    from l4agent.resolver import Resolver
-    from l4agent.stats import Stats
-
     plane = DataPlane(relay, Stats(), Resolver())
     loop = asyncio.get_running_loop()
     sock = socket.socket(fileno=fd)

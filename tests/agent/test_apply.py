@@ -211,6 +211,15 @@ def test_raw_duplicate_request_changes_once(agent: Agent) -> None:
     replies = [agent.post(body.encode())[1] for _ in range(2)]
     assert replies[0] == replies[1]
     assert replies[0]["result"]["revision"] == 1
+    # the same change spelled with the defaults written out is the same request
+    again = agent.client.apply(
+        expected_revision=0,
+        upsert=params["upsert"],  # type: ignore[arg-type]
+        delete=[],
+        request_id="same-request",
+        dry_run=False,
+    )
+    assert again == replies[0]["result"]
     assert agent.client.info()["revision"] == 1
 
 
