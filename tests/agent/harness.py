@@ -353,3 +353,5 @@ class Origins:
             self.loop.call_soon_threadsafe(close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.thread.is_alive():
+            self.loop.close()
