@@ -5,7 +5,8 @@ Per application and agent it keeps an acknowledgement only where the agent still
 runs the application, with the spec hash the agent reports, so the plan sees
 "edited on the agent" (hash differs), "lost after an agent rebuild" (missing) and
 "running where it should not" (an agent that the state did not record). Names an
-agent runs that no resource in state owns are reported as unmanaged.
+agent runs that no resource in state owns are reported as unmanaged, and listeners
+an agent could not bind as unbound; neither changes the refreshed state.
 """
 
 from __future__ import annotations
@@ -27,12 +28,45 @@ DEFAULT_TIMEOUT = 10.0
 
 
 @dataclass(slots=True)
+class RunningApp:
+    """One application as an agent's `Apps.List` reports it."""
+
+    spec: dict[str, Any]
+    spec_hash: str
+    bind_errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class AgentSnapshot:
     """One agent's `Apps.List` answer."""
 
     agent: str
     revision: int
-    apps: dict[str, dict[str, Any]]  # name -> {"spec", "spec_hash"}
+    apps: dict[str, RunningApp]  # by application name
+
+
+@dataclass(frozen=True, slots=True)
+class AppDrift:
+    """One application on one agent that differs from the recorded state."""
+
+    name: str
+    address: str | None  # the resource in state that owns the name; None: unmanaged
+    recorded_hash: str | None  # what the state says the agent acknowledged
+    running_hash: str | None  # what the agent runs; None: missing
+
+
+@dataclass(slots=True)
+class AgentDrift:
+    """What one agent runs differently from the recorded state."""
+
+    changed: list[AppDrift] = field(default_factory=list)  # acknowledged, spec edited since
+    missing: list[AppDrift] = field(default_factory=list)  # acknowledged, not running
+    appeared: list[AppDrift] = field(default_factory=list)  # owned, running, never acknowledged
+    unmanaged: list[AppDrift] = field(default_factory=list)  # running, owned by no resource
+    unbound: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # name -> bind errors
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.missing or self.appeared or self.unmanaged or self.unbound)
 
 
 @dataclass(slots=True)
@@ -40,7 +74,16 @@ class RefreshResult:
     state: State | None
     snapshots: dict[str, AgentSnapshot] = field(default_factory=dict)
     errors: dict[str, AgentError] = field(default_factory=dict)
-    unmanaged: dict[str, list[str]] = field(default_factory=dict)
+    drift: dict[str, AgentDrift] = field(default_factory=dict)  # only agents that drifted
+
+    @property
+    def unmanaged(self) -> dict[str, list[str]]:
+        """Per agent, the names it runs that no resource in state owns."""
+        return {
+            agent: [app.name for app in found.unmanaged]
+            for agent, found in self.drift.items()
+            if found.unmanaged
+        }
 
 
 def make_client(agent: AgentConfig, *, workdir: Path, timeout: float) -> AgentClient:
@@ -61,10 +104,19 @@ def read_agents(
         try:
             with make_client(agent, workdir=workdir, timeout=timeout) as client:
                 answer = client.list_apps()
+            apps = {
+                a["name"]: RunningApp(a["spec"], a["spec_hash"], list(a.get("bind_errors") or []))
+                for a in answer["apps"]
+            }
+            return AgentSnapshot(agent.name, int(answer["revision"]), apps)
         except AgentError as e:
             return e
-        apps = {a["name"]: {"spec": a["spec"], "spec_hash": a["spec_hash"]} for a in answer["apps"]}
-        return AgentSnapshot(agent.name, answer["revision"], apps)
+        except (KeyError, TypeError, ValueError) as e:
+            return AgentError(
+                "INTERNAL",
+                f"malformed Apps.List answer ({type(e).__name__}: {e})",
+                endpoint=agent.endpoint,
+            )
 
     agents = sorted(agents, key=lambda a: a.name)
     snapshots: dict[str, AgentSnapshot] = {}
@@ -84,28 +136,49 @@ def refresh_state(prior: State | None, snapshots: dict[str, AgentSnapshot]) -> R
     """Fold the agents' answers into a copy of `prior`.
 
     Agents without a snapshot (unreachable, or not declared any more) keep what the
-    state recorded: nothing is concluded from silence.
+    state recorded: nothing is concluded from silence. A resource's `revisions`
+    attribute follows its acknowledgements, so drift shows which agent moved.
     """
-    result = RefreshResult(state=copy.deepcopy(prior))
-    owned: dict[str, str] = {}  # application name -> address
+    result = RefreshResult(state=copy.deepcopy(prior), snapshots=dict(snapshots))
+    drift = {agent: AgentDrift() for agent in snapshots}
+    owned: set[str] = set()
     if result.state is not None:
         for rs in result.state.resources.values():
             if rs.type not in PLACED_TYPES:
                 continue
             name = str(rs.attributes.get("id"))
-            owned[name] = rs.address
-            for agent, snap in snapshots.items():
+            owned.add(name)
+            moved = False
+            for agent, snap in sorted(snapshots.items()):
                 running = snap.apps.get(name)
                 ack = rs.agents.get(agent)
-                if running is None:
-                    rs.agents.pop(agent, None)
-                elif ack is None:
-                    rs.agents[agent] = AgentAck(snap.revision, running["spec_hash"])
-                elif ack.spec_hash != running["spec_hash"]:
-                    rs.agents[agent] = AgentAck(ack.revision, running["spec_hash"])
+                found = AppDrift(
+                    name,
+                    rs.address,
+                    ack.spec_hash if ack else None,
+                    running.spec_hash if running else None,
+                )
+                if running is None and ack is not None:
+                    rs.agents.pop(agent)
+                    drift[agent].missing.append(found)
+                elif running is not None and ack is None:
+                    rs.agents[agent] = AgentAck(snap.revision, running.spec_hash)
+                    drift[agent].appeared.append(found)
+                elif running is not None and ack is not None and ack.spec_hash != running.spec_hash:
+                    rs.agents[agent] = AgentAck(snap.revision, running.spec_hash)
+                    drift[agent].changed.append(found)
+                else:
+                    continue
+                moved = True
+            if moved:
+                rs.attributes["revisions"] = {
+                    a: ack.revision for a, ack in sorted(rs.agents.items())
+                }
     for agent, snap in sorted(snapshots.items()):
-        extra = sorted(name for name in snap.apps if name not in owned)
-        if extra:
-            result.unmanaged[agent] = extra
-    result.snapshots = dict(snapshots)
+        for name, running in sorted(snap.apps.items()):
+            if name not in owned:
+                drift[agent].unmanaged.append(AppDrift(name, None, None, running.spec_hash))
+            if running.bind_errors:
+                drift[agent].unbound[name] = running.bind_errors
+    result.drift = {agent: found for agent, found in sorted(drift.items()) if found}
     return result

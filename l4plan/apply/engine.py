@@ -1,34 +1,45 @@
-"""Carry out a plan: one `Config.Apply` per agent, in parallel, then the new state.
+"""Carry out a plan: one `Config.Apply` per agent, in parallel (`record` then turns
+the agents' answers into the new state).
 
 Each agent receives all of its upserts and deletes in a single all-or-nothing
 `Config.Apply`, so an agent is either wholly at the new configuration or wholly at
-the old one. Agents are independent: one that is down, times out or refuses leaves
-the others applied, and the new state records per resource and per agent exactly
-what was acknowledged, so the next plan shows only what is still missing.
+the old one; the plan's dependency order (creations after what they depend on,
+deletions in reverse) is the order of the operations inside that one call. Agents
+are independent: one that is down, times out or refuses leaves the others applied,
+and the new state records per resource and per agent exactly what was acknowledged,
+so the next plan shows only what is still missing.
+
+A call that times out may still have been committed by the agent (the agent
+finishes an apply it has persisted even when the caller is gone). It is repeated
+with the same `request_id`: the agent answers a repeated id with the first result,
+so the retry learns the outcome instead of applying twice.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import (
     PLACED_TYPES,
     AgentOperations,
+    Delete,
+    Upsert,
     agent_operations,
     desired_placements,
 )
 from l4plan.agents.refresh import AgentSnapshot, make_client
-from l4plan.configs.model import UNKNOWN, Config
-from l4plan.plans.model import Plan, ResourceChange
-from l4plan.states.model import AgentAck, OutputState, ResourceState, State
+from l4plan.configs.model import Config
+from l4plan.plans.model import Plan
+from l4plan.states.model import State
+
+# A timeout leaves the outcome unknown: ask again with the same request_id.
+AMBIGUOUS_STATUSES = frozenset({"DEADLINE_EXCEEDED"})
 
 
 @dataclass(slots=True)
@@ -37,6 +48,8 @@ class AgentResult:
     operations: AgentOperations
     revision: int | None = None
     error: AgentError | None = None
+    request_id: str = ""
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -53,17 +66,26 @@ class ApplyOutcome:
         return [r for r in self.results.values() if not r.ok]
 
 
-# Progress callbacks: (agent, "applying" | "done" | "failed", result or None)
+# Progress callbacks: (agent, "applying" | "retrying" | "done" | "failed", result or None)
 ProgressCallback = Callable[[str, str, AgentResult | None], None]
 
 
 def planned_operations(
     plan: Plan, config: Config, base: State | None, *, now: datetime | None = None
 ) -> dict[str, AgentOperations]:
-    """What each agent must be sent to carry out `plan` from `base`."""
+    """What each agent must be sent to carry out `plan` from `base`, in plan order."""
     planned = {c.address: c.after for c in plan.changes if c.type in PLACED_TYPES}
     placements = desired_placements(config, planned=planned, now=now)
-    return agent_operations(placements, base, addresses={c.address for c in plan.changes})
+    operations = agent_operations(placements, base, addresses={c.address for c in plan.changes})
+    rank = {c.address: i for i, c in enumerate(plan.changes)}
+
+    def order(op: Upsert | Delete) -> tuple[int, str]:
+        return rank.get(op.address, len(rank)), op.name
+
+    for ops in operations.values():
+        ops.upserts.sort(key=order)
+        ops.deletes.sort(key=order)
+    return operations
 
 
 def request_id(plan_id: str, agent: str, operations: AgentOperations) -> str:
@@ -85,12 +107,18 @@ def send_operations(
     plan_id: str,
     parallelism: int = 10,
     timeout: float = 30.0,
+    retries: int = 1,
     progress: ProgressCallback | None = None,
 ) -> dict[str, AgentResult]:
-    """One `Config.Apply` per agent, at most `parallelism` at a time."""
+    """One `Config.Apply` per agent, at most `parallelism` at a time.
+
+    `expected_revision` is the revision the refresh saw (`snapshots`), or asked with
+    `Agent.Info` when there was no refresh. A call that times out is repeated up to
+    `retries` times with the same request_id (see the module docstring).
+    """
 
     def run(ops: AgentOperations) -> AgentResult:
-        result = AgentResult(ops.agent, ops)
+        result = AgentResult(ops.agent, ops, request_id=request_id(plan_id, ops.agent, ops))
         agent = config.agents.get(ops.agent)
         if progress:
             progress(ops.agent, "applying", None)
@@ -100,17 +128,26 @@ def send_operations(
                     "FAILED_PRECONDITION",
                     f'agent "{ops.agent}" is not declared in the configuration any more,'
                     " so its applications cannot be changed; declare it again to clean up,"
-                    f" or drop them from state with `l4plan state rm`",
+                    " or drop them from state with `l4plan state rm`",
                 )
             with make_client(agent, workdir=workdir, timeout=timeout) as client:
                 snapshot = snapshots.get(ops.agent)
-                expected = snapshot.revision if snapshot else client.info()["revision"]
-                answer = client.apply(
-                    expected_revision=expected,
-                    upsert=[{"name": u.name, "spec": u.spec} for u in ops.upserts],
-                    delete=[d.name for d in ops.deletes],
-                    request_id=request_id(plan_id, ops.agent, ops),
-                )
+                expected = snapshot.revision if snapshot else int(client.info()["revision"])
+                while True:
+                    result.attempts += 1
+                    try:
+                        answer = client.apply(
+                            expected_revision=expected,
+                            upsert=[{"name": u.name, "spec": u.spec} for u in ops.upserts],
+                            delete=[d.name for d in ops.deletes],
+                            request_id=result.request_id,
+                        )
+                        break
+                    except AgentError as e:
+                        if e.status not in AMBIGUOUS_STATUSES or result.attempts > retries:
+                            raise
+                        if progress:
+                            progress(ops.agent, "retrying", result)
             result.revision = int(answer["revision"])
         except AgentError as e:
             result.error = e
@@ -124,87 +161,3 @@ def send_operations(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(run, operations.values()))
     return {r.agent: r for r in results}
-
-
-def next_state(
-    plan: Plan,
-    config: Config,
-    base: State | None,
-    results: dict[str, AgentResult],
-) -> State:
-    """The state after the apply: the plan's changes, as far as agents acknowledged them."""
-    state = copy.deepcopy(base) if base is not None else State()
-    for change in plan.changes:
-        if change.type in PLACED_TYPES:
-            _record_placed(state, change, results)
-        elif change.after is None:
-            state.resources.pop(change.address, None)
-        else:
-            state.resources[change.address] = _resource_state(change, {})
-    state.outputs = {
-        name: OutputState(_known(out.value), out.sensitive) for name, out in config.outputs.items()
-    }
-    return state
-
-
-def _record_placed(
-    state: State,
-    change: ResourceChange,
-    results: dict[str, AgentResult],
-) -> None:
-    old = state.resources.get(change.address)
-    acks = dict(old.agents) if old is not None else {}
-    settled = True
-    for result in results.values():
-        upserts = [u for u in result.operations.upserts if u.address == change.address]
-        deletes = [d for d in result.operations.deletes if d.address == change.address]
-        if not upserts and not deletes:
-            continue
-        if not result.ok or result.revision is None:
-            settled = False
-            continue
-        if upserts:
-            acks[result.agent] = AgentAck(result.revision, upserts[0].spec_hash)
-        else:
-            acks.pop(result.agent, None)
-    if change.after is None:
-        if acks and not settled:
-            old_rs = copy.deepcopy(old) if old is not None else None
-            if old_rs is not None:
-                old_rs.agents = acks
-                state.resources[change.address] = old_rs
-        else:
-            state.resources.pop(change.address, None)
-        return
-    if settled or old is None:
-        rs = _resource_state(change, acks)
-    else:
-        rs = copy.deepcopy(old)  # some agent still runs the old spec: keep its attributes
-        rs.agents = acks
-    state.resources[change.address] = rs
-
-
-def _resource_state(change: ResourceChange, acks: dict[str, AgentAck]) -> ResourceState:
-    attrs = _known(change.after or {})
-    attrs["revisions"] = {agent: ack.revision for agent, ack in sorted(acks.items())}
-    return ResourceState(
-        address=change.address,
-        type=change.type,
-        name=change.name,
-        index_key=change.index_key,
-        attributes=attrs,
-        dependencies=list(change.dependencies),
-        sensitive_attributes=sorted(".".join(map(str, p)) for p in change.after_sensitive),
-        agents=dict(sorted(acks.items())),
-    )
-
-
-def _known(value: Any) -> Any:
-    """Replace values still unknown after apply with null, recursively."""
-    if value is UNKNOWN:
-        return None
-    if isinstance(value, dict):
-        return {k: _known(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_known(v) for v in value]
-    return value

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
 import click
 
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import desired_placements
-from l4plan.agents.refresh import make_client
-from l4plan.apply.engine import ApplyOutcome, next_state, planned_operations, send_operations
+from l4plan.agents.refresh import AgentSnapshot, make_client
+from l4plan.apply.engine import ApplyOutcome, planned_operations, send_operations
+from l4plan.apply.record import known_values, next_state
 from l4plan.cli.common import (
     EXIT_ERROR,
     echo_diagnostics,
     fail,
-    load,
     no_color_option,
     open_state_backend,
 )
@@ -25,25 +29,45 @@ from l4plan.cli.context import CliContext
 from l4plan.cli.main import cli
 from l4plan.cli.options import DURATION, lock_options, target_option, variable_options
 from l4plan.cli.progress import ApplyProgress
+from l4plan.configs import load_config
 from l4plan.configs.model import Config
 from l4plan.configs.validate import check
+from l4plan.configs.variables import ENV_PREFIX
 from l4plan.diagnostics import has_errors
 from l4plan.plans import (
     Plan,
     PlanFileError,
+    SavedPlan,
     StalePlanError,
     check_fresh,
     load_planfile,
     render_plan,
 )
 from l4plan.plans.model import PlanMode
-from l4plan.plans.refreshed import plan_refreshed, refresh
+from l4plan.plans.refreshed import plan_refreshed, refresh, refresh_diagnostics
 from l4plan.states import Backend, LockError, State, StateError
 from l4plan.states.model import AgentAck, ResourceState
 
+# What to do about a failed agent, by status.
+_HINTS = {
+    "UNAVAILABLE": "check that the agent runs and is reachable",
+    "DEADLINE_EXCEEDED": "the agent did not answer in time, also when asked again; it may"
+    " still have applied the change: `l4plan plan` shows what it runs",
+    "ABORTED": "the agent's configuration changed since l4plan read it; run apply again",
+    "UNAUTHENTICATED": "check the agent's token",
+    "FAILED_PRECONDITION": "nothing changed on that agent",
+    "RESOURCE_EXHAUSTED": "nothing changed on that agent",
+}
 
-def _checked_config(var_args: tuple[str, ...], var_files: tuple[str, ...], color: bool) -> Config:
-    config = load(var_args, var_files)
+
+def _checked_config(
+    color: bool,
+    *,
+    var_args: tuple[str, ...] = (),
+    var_files: tuple[str, ...] = (),
+    environ: dict[str, str] | None = None,
+) -> Config:
+    config = load_config(Path.cwd(), var_args=var_args, var_files=var_files, environ=environ)
     diags = [*config.diagnostics]
     if not has_errors(diags):
         diags += check(config)
@@ -51,6 +75,17 @@ def _checked_config(var_args: tuple[str, ...], var_files: tuple[str, ...], color
         echo_diagnostics(diags, config, color)
         raise click.exceptions.Exit(EXIT_ERROR)
     return config
+
+
+def _saved_variables(saved: SavedPlan) -> dict[str, str]:
+    """The environment with the plan's variable values, so `apply FILE` evaluates the
+    configuration with the values that were reviewed (as Terraform's plan files do)."""
+    environ = dict(os.environ)
+    for name, value in saved.variables.items():
+        if value is not None:
+            text = value if isinstance(value, str) else json.dumps(value)
+            environ[f"{ENV_PREFIX}{name}"] = text
+    return environ
 
 
 def _confirm(question: str, detail: str) -> None:
@@ -65,11 +100,19 @@ def _confirm(question: str, detail: str) -> None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-def _locked(backend: Backend, operation: str, timeout: float, color: bool):
+@contextmanager
+def _session(config: Config, operation: str, lock_timeout: float, color: bool) -> Iterator[Backend]:
+    """The state backend, locked for `operation`; errors end the command with exit 1."""
+    backend = open_state_backend(config, color)
     try:
-        return backend.lock(operation, timeout=timeout)
+        with backend.lock(operation, timeout=lock_timeout):
+            yield backend
     except LockError as e:
         fail(str(e), color)
+    except StateError as e:
+        fail(str(e), color)
+    finally:
+        backend.close()
 
 
 def _carry_out(
@@ -79,7 +122,7 @@ def _carry_out(
     base: State | None,
     backend: Backend,
     *,
-    snapshots: dict,
+    snapshots: dict[str, AgentSnapshot],
     parallelism: int,
     timeout: float,
     color: bool,
@@ -97,12 +140,13 @@ def _carry_out(
             timeout=timeout,
             progress=progress.update if operations else None,
         )
-    state = next_state(plan, config, base, results)
+    state = next_state(plan, base, results)
     _write(backend, state, prior, color)
     return ApplyOutcome(state, results)
 
 
 def _write(backend: Backend, state: State, prior: State | None, color: bool) -> None:
+    """Compare-and-set: the write fails if the state moved since `prior` was read."""
     if prior is not None:
         state.lineage = prior.lineage
         state.serial = prior.serial + 1
@@ -116,18 +160,21 @@ def _write(backend: Backend, state: State, prior: State | None, color: bool) -> 
 
 def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
     if outcome.failures:
+        label = click.style("Error:", fg="red", bold=True) if color else "Error:"
         for failed in outcome.failures:
             assert failed.error is not None
-            label = click.style("Error:", fg="red", bold=True) if color else "Error:"
+            hint = _HINTS.get(failed.error.status)
             click.echo(
-                f"{label} agent.{failed.agent}: {failed.error.status}: {failed.error.message}",
+                f"{label} agent.{failed.agent}: {failed.error.status}: {failed.error.message}"
+                + (f" ({hint})" if hint else ""),
                 err=True,
             )
         done = len(outcome.results) - len(outcome.failures)
         click.echo(
-            f"\nApply incomplete: {done} of {len(outcome.results)} agents applied. The state "
+            f"\n{verb} incomplete: {done} of {len(outcome.results)} agents applied. The state "
             "records what each agent acknowledged; fix the errors above and run "
-            "`l4plan apply` again to finish (`l4plan plan` shows what is still missing).",
+            f"`l4plan {verb.lower()}` again to finish (`l4plan plan` shows what is still "
+            "missing).",
             err=True,
         )
         raise click.exceptions.Exit(EXIT_ERROR)
@@ -151,111 +198,114 @@ def _run(
     timeout: float,
     do_refresh: bool,
 ) -> None:
-    config = _checked_config(var_args, var_files, obj.color)
-    backend = open_state_backend(config, obj.color)
-    operation = "destroy" if mode == "destroy" else "apply"
-    try:
-        with _locked(backend, operation, lock_timeout, obj.color):
-            prior = backend.read()
-            planned = plan_refreshed(
-                config,
-                prior,
-                workdir=Path.cwd(),
-                do_refresh=do_refresh,
-                targets=targets,
-                mode=mode,
-                timeout=timeout,
-                parallelism=parallelism,
-            )
-            plan = planned.plan
-            echo_diagnostics(plan.diagnostics, config, obj.color)
-            if plan.errored:
-                raise click.exceptions.Exit(EXIT_ERROR)
-            click.echo(render_plan(plan, color=obj.color), nl=False)
-            if not plan.has_changes:
-                return
-            if not auto_approve:
-                if mode == "destroy":
-                    _confirm(
-                        "Do you really want to destroy all resources?",
-                        "l4plan will destroy all your managed applications, as shown above.",
-                    )
-                else:
-                    _confirm(
-                        "Do you want to perform these actions?",
-                        "l4plan will perform the actions described above.",
-                    )
-            if mode == "refresh-only":
-                assert planned.base is not None
+    """Plan (after a refresh), ask, apply: everything under the state lock."""
+    config = _checked_config(obj.color, var_args=var_args, var_files=var_files)
+    verb = "Destroy" if mode == "destroy" else "Apply"
+    outcome: ApplyOutcome | None = None
+    with _session(config, verb.lower(), lock_timeout, obj.color) as backend:
+        prior = backend.read()
+        planned = plan_refreshed(
+            config,
+            prior,
+            workdir=Path.cwd(),
+            do_refresh=do_refresh,
+            targets=targets,
+            mode=mode,
+            timeout=timeout,
+            parallelism=parallelism,
+        )
+        plan = planned.plan
+        echo_diagnostics(plan.diagnostics, config, obj.color)
+        if plan.errored:
+            raise click.exceptions.Exit(EXIT_ERROR)
+        click.echo(render_plan(plan, color=obj.color), nl=False)
+        if not plan.has_changes:
+            if plan.drift and planned.base is not None:
+                # nothing to change on the agents, but the state learns what they run
                 _write(backend, planned.base, prior, obj.color)
-                click.echo("\nApply complete! The state now matches what the agents run.")
-                return
-            outcome = _carry_out(
-                plan,
-                config,
-                prior,
-                planned.base,
-                backend,
-                snapshots=planned.refresh.snapshots if planned.refresh else {},
-                parallelism=parallelism,
-                timeout=timeout,
-                color=obj.color,
-            )
-    except StateError as e:
-        fail(str(e), obj.color)
-    finally:
-        backend.close()
-    _report(outcome, plan, "Destroy" if mode == "destroy" else "Apply", obj.color)
+                click.echo("\nThe state now records the changes made outside l4plan shown above.")
+            return
+        if not auto_approve:
+            if mode == "destroy":
+                _confirm(
+                    "Do you really want to destroy all resources?",
+                    "l4plan will destroy all your managed applications, as shown above.",
+                )
+            else:
+                _confirm(
+                    "Do you want to perform these actions?",
+                    "l4plan will perform the actions described above.",
+                )
+        if mode == "refresh-only":
+            assert planned.base is not None
+            _write(backend, planned.base, prior, obj.color)
+            click.echo("\nApply complete! The state now matches what the agents run.")
+            return
+        outcome = _carry_out(
+            plan,
+            config,
+            prior,
+            planned.base,
+            backend,
+            snapshots=planned.refresh.snapshots if planned.refresh else {},
+            parallelism=parallelism,
+            timeout=timeout,
+            color=obj.color,
+        )
+    _report(outcome, plan, verb, obj.color)
 
 
 def _apply_saved(
     obj: CliContext,
     planfile: Path,
     *,
-    var_args: tuple[str, ...],
-    var_files: tuple[str, ...],
     lock_timeout: float,
     parallelism: int,
     timeout: float,
 ) -> None:
+    """Carry out a saved plan, unless the state or configuration moved since."""
     try:
         saved = load_planfile(planfile)
     except PlanFileError as e:
         fail(str(e), obj.color)
-    config = _checked_config(var_args, var_files, obj.color)
-    backend = open_state_backend(config, obj.color)
-    try:
-        with _locked(backend, "apply", lock_timeout, obj.color):
-            prior = backend.read()
-            try:
-                check_fresh(saved, config, prior)
-            except StalePlanError as e:
-                fail(str(e), obj.color)
-            plan = saved.plan
-            if not plan.has_changes:
-                click.echo("No changes. Your infrastructure matches the configuration.")
-                return
-            # the agents' current revisions and acknowledgements, for expected_revision
-            current = refresh(config, prior, workdir=Path.cwd(), timeout=timeout)
-            outcome = _carry_out(
-                plan,
-                config,
-                prior,
-                current.state,
-                backend,
-                snapshots=current.snapshots,
-                parallelism=parallelism,
-                timeout=timeout,
-                color=obj.color,
+    config = _checked_config(obj.color, environ=_saved_variables(saved))
+    outcome: ApplyOutcome | None = None
+    with _session(config, "apply", lock_timeout, obj.color) as backend:
+        prior = backend.read()
+        try:
+            check_fresh(saved, config, prior)
+        except StalePlanError as e:
+            fail(str(e), obj.color)
+        plan = saved.plan
+        if not plan.has_changes:
+            click.echo("No changes. Your infrastructure matches the configuration.")
+            return
+        if plan.mode == "refresh-only":
+            fail(
+                "a saved refresh-only plan records what the agents ran when it was made; "
+                "run `l4plan apply --refresh-only` to accept what they run now",
+                obj.color,
             )
-    except StateError as e:
-        fail(str(e), obj.color)
-    finally:
-        backend.close()
-    _report(outcome, plan, "Apply", obj.color)
+        # the agents' current revisions and acknowledgements, for expected_revision
+        current = refresh(
+            config, prior, workdir=Path.cwd(), timeout=timeout, parallelism=parallelism
+        )
+        echo_diagnostics(refresh_diagnostics(current, config), config, obj.color)
+        outcome = _carry_out(
+            plan,
+            config,
+            prior,
+            current.state,
+            backend,
+            snapshots=current.snapshots,
+            parallelism=parallelism,
+            timeout=timeout,
+            color=obj.color,
+        )
+    _report(outcome, plan, "Destroy" if plan.mode == "destroy" else "Apply", obj.color)
 
 
-def _apply_options(f):
+def _apply_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--timeout",
         type=DURATION,
@@ -273,6 +323,14 @@ def _apply_options(f):
     f = click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")(
         f
     )
+    f = click.option(
+        "--refresh",
+        type=click.BOOL,
+        default=True,
+        metavar="BOOL",
+        show_default=True,
+        help="Whether to refresh from the agents before planning.",
+    )(f)
     return f
 
 
@@ -282,14 +340,6 @@ def _apply_options(f):
 @target_option
 @lock_options
 @_apply_options
-@click.option(
-    "--refresh",
-    type=click.BOOL,
-    default=True,
-    metavar="BOOL",
-    show_default=True,
-    help="Whether to refresh from the agents before planning.",
-)
 @click.option(
     "--refresh-only", is_flag=True, help="Only accept changes made outside l4plan into the state."
 )
@@ -312,23 +362,29 @@ def apply(
     """Make the agents match the configuration (or carry out a saved PLANFILE).
 
     Without PLANFILE it plans, shows the plan and asks for `yes` (or --auto-approve).
+    A PLANFILE carries its variable values and is refused if the state or the
+    configuration changed since it was made.
     Exit codes: 0 success, 1 error (an agent failed: the others stay applied).
     """
     if not use_lock:
         raise click.UsageError("apply always takes the state lock; --no-lock is for plan")
     if planfile is not None:
-        if targets or refresh_only:
-            raise click.UsageError("a saved plan already fixes its targets and mode")
+        if targets or refresh_only or not refresh:
+            raise click.UsageError(
+                "a saved plan already fixes its targets and mode; --target, --refresh-only "
+                "and --refresh apply when planning"
+            )
+        if var_args or var_files:
+            raise click.UsageError(
+                "a saved plan carries the variable values it was made with; "
+                "--var and --var-file apply when planning"
+            )
         _apply_saved(
-            obj,
-            planfile,
-            var_args=var_args,
-            var_files=var_files,
-            lock_timeout=lock_timeout,
-            parallelism=parallelism,
-            timeout=timeout,
+            obj, planfile, lock_timeout=lock_timeout, parallelism=parallelism, timeout=timeout
         )
         return
+    if refresh_only and not refresh:
+        raise click.UsageError("--refresh-only cannot be combined with --refresh=false")
     _run(
         obj,
         mode="refresh-only" if refresh_only else "normal",
@@ -339,7 +395,7 @@ def apply(
         auto_approve=auto_approve,
         parallelism=parallelism,
         timeout=timeout,
-        do_refresh=refresh or refresh_only,
+        do_refresh=refresh,
     )
 
 
@@ -360,6 +416,7 @@ def destroy(
     auto_approve: bool,
     parallelism: int,
     timeout: float,
+    refresh: bool,
 ) -> None:
     """Remove every managed application from its agents, and the resources from state."""
     if not use_lock:
@@ -374,12 +431,27 @@ def destroy(
         auto_approve=auto_approve,
         parallelism=parallelism,
         timeout=timeout,
-        do_refresh=True,
+        do_refresh=refresh,
     )
 
 
-def _import_fail(message: str, color: bool) -> NoReturn:
-    fail(message, color)
+def _running_on_agents(
+    config: Config, agents: tuple[str, ...], name: str, timeout: float, color: bool
+) -> dict[str, AgentAck]:
+    """Per agent of `agents` that runs application `name`: what it runs, as an ack."""
+    acks: dict[str, AgentAck] = {}
+    for agent_name in agents:
+        try:
+            with make_client(
+                config.agents[agent_name], workdir=Path.cwd(), timeout=timeout
+            ) as client:
+                listing = client.list_apps()
+        except AgentError as e:
+            fail(f"agent.{agent_name}: {e.status}: {e.message}", color)
+        running = {a["name"]: a for a in listing["apps"]}
+        if name in running:
+            acks[agent_name] = AgentAck(int(listing["revision"]), running[name]["spec_hash"])
+    return acks
 
 
 @cli.command("import")
@@ -403,69 +475,59 @@ def import_(
     """Adopt application NAME, already running on its agents, as ADDRESS.
 
     ADDRESS must be an `l4_application` in the configuration whose domain is NAME.
-    The next plan shows any difference between what the agents run and the
-    configuration.
+    The state records the configured attributes and, per agent, the spec hash the
+    agent runs, so the next plan shows an update wherever the agent runs something
+    else than the configuration says.
     """
-    config = _checked_config(var_args, var_files, obj.color)
+    if not use_lock:
+        raise click.UsageError("import always takes the state lock")
+    config = _checked_config(obj.color, var_args=var_args, var_files=var_files)
     res = config.resources.get(address)
     if res is None or res.type != "l4_application":
-        _import_fail(
+        fail(
             f"{address} is not an l4_application in the configuration; add its resource "
             "block first, then import it",
             obj.color,
         )
     if res.attrs.get("id") != name:
-        _import_fail(
+        fail(
             f'{address} is configured with domain "{res.attrs.get("id")}", not "{name}"; '
             "import the application under the name the configuration gives it",
             obj.color,
         )
     placement = desired_placements(config)[address]
-    acks: dict[str, AgentAck] = {}
-    for agent_name in placement.agents:
-        agent = config.agents[agent_name]
-        try:
-            with make_client(agent, workdir=Path.cwd(), timeout=timeout) as client:
-                listing = client.list_apps()
-        except AgentError as e:
-            _import_fail(f"agent.{agent_name}: {e.status}: {e.message}", obj.color)
-        running = {a["name"]: a for a in listing["apps"]}
-        if name in running:
-            acks[agent_name] = AgentAck(listing["revision"], running[name]["spec_hash"])
+    acks = _running_on_agents(config, placement.agents, name, timeout, obj.color)
     if not acks:
-        _import_fail(
+        fail(
             f'no agent of {address} ({", ".join(placement.agents)}) runs "{name}"; nothing to '
             "import. `l4plan apply` creates it instead",
             obj.color,
         )
-    backend = open_state_backend(config, obj.color)
-    try:
-        with _locked(backend, "import", lock_timeout, obj.color):
-            prior = backend.read()
-            if prior is not None and address in prior.resources:
-                _import_fail(
-                    f"{address} is already in the state; `l4plan state rm {address}` first "
-                    "to import it again",
-                    obj.color,
-                )
-            state = State() if prior is None else prior
-            attrs = {k: v for k, v in res.attrs.items() if k != "revisions"}
-            attrs["revisions"] = {a: ack.revision for a, ack in sorted(acks.items())}
-            state.resources[address] = ResourceState(
-                address=address,
-                type=res.type,
-                name=res.name,
-                index_key=res.key,
-                attributes=attrs,
-                dependencies=sorted(res.depends_on),
-                sensitive_attributes=sorted(res.sensitive),
-                agents=acks,
+    with _session(config, "import", lock_timeout, obj.color) as backend:
+        prior = backend.read()
+        state = State() if prior is None else prior
+        if address in state.resources:
+            fail(
+                f"{address} is already in the state; `l4plan state rm {address}` first "
+                "to import it again",
+                obj.color,
             )
-            _write(backend, state, prior, obj.color)
-    except StateError as e:
-        fail(str(e), obj.color)
-    finally:
-        backend.close()
+        for other in state.resources.values():
+            if other.type == "l4_application" and other.attributes.get("id") == name:
+                fail(f'"{name}" is already managed as {other.address}', obj.color)
+        attrs = known_values({k: v for k, v in res.attrs.items() if k != "revisions"})
+        attrs["revisions"] = {a: ack.revision for a, ack in sorted(acks.items())}
+        state.resources[address] = ResourceState(
+            address=address,
+            type=res.type,
+            name=res.name,
+            index_key=res.key,
+            attributes=attrs,
+            dependencies=sorted(res.depends_on),
+            sensitive_attributes=sorted(res.sensitive),
+            agents=dict(sorted(acks.items())),
+        )
+        _write(backend, state, prior, obj.color)
     found = ", ".join(sorted(acks))
     click.echo(f"{address}: imported {name} from agent {found}.")
     click.echo("\nImport successful! Run `l4plan plan` to compare it with the configuration.")

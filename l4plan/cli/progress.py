@@ -68,14 +68,19 @@ class ApplyProgress:
             if event == "applying":
                 self._started[agent] = time.monotonic()
                 self._status[agent] = "applying " + describe_operations(self._ops[agent])
+            elif event == "retrying":
+                self._status[agent] = "no answer in time; asking again with the same request id"
             elif result is not None:
                 elapsed = time.monotonic() - self._started.get(agent, time.monotonic())
                 self._status[agent] = f"{describe_result(result)} ({elapsed:.1f}s)"
             if self._live is not None:
                 self._live.update(self._table())
             else:
-                label = click.style(f"agent.{agent}", bold=True) if self._color else agent
-                click.echo(f"{label}: {self._status[agent]}")
+                label = f"agent.{agent}"
+                click.echo(
+                    f"{click.style(label, bold=True) if self._color else label}: "
+                    f"{self._status[agent]}"
+                )
 
     def _table(self) -> Table:
         table = Table(title="Applying", title_justify="left", show_edge=False)

@@ -44,7 +44,13 @@ def refresh(
 
 
 def refresh_diagnostics(result: RefreshResult, config: Config) -> list[Diagnostic]:
-    """Warnings for agents that could not be read and applications nobody manages."""
+    """Warnings for agents that could not be read, applications nobody manages, and
+    listeners an agent could not bind."""
+    # name -> (address, agents) of every application the configuration declares
+    declared = {
+        str(r.attrs.get("id")): (r.address, r.attrs.get("agents") or [])
+        for r in config.of_type("l4_application")
+    }
     diags = []
     for name, error in sorted(result.errors.items()):
         agent = config.agents[name]
@@ -59,20 +65,49 @@ def refresh_diagnostics(result: RefreshResult, config: Config) -> list[Diagnosti
                 severity="warning",
             )
         )
-    for name, apps in sorted(result.unmanaged.items()):
+    for name, found in result.drift.items():
         agent = config.agents[name]
-        listed = ", ".join(apps)
-        diags.append(
-            Diagnostic.at(
-                "L4W104",
-                f'agent "{name}" runs applications that no resource manages: {listed}.'
-                " l4plan leaves them alone; adopt one with"
-                " `l4plan import l4_application.NAME <domain>`, or remove it on the agent.",
-                agent.pos,
-                address=f"agent.{name}",
-                severity="warning",
+        taken = [a.name for a in found.unmanaged if name in declared.get(a.name, ("", []))[1]]
+        foreign = [a.name for a in found.unmanaged if a.name not in taken]
+        if foreign:
+            diags.append(
+                Diagnostic.at(
+                    "L4W104",
+                    f'agent "{name}" runs applications that no resource manages: '
+                    f"{', '.join(foreign)}. l4plan leaves them alone; adopt one with"
+                    " `l4plan import l4_application.NAME <domain>`, or remove it on the agent.",
+                    agent.pos,
+                    address=f"agent.{name}",
+                    severity="warning",
+                )
             )
-        )
+        for app in taken:
+            address = declared[app][0]
+            diags.append(
+                Diagnostic.at(
+                    "L4W104",
+                    f'agent "{name}" already runs {app}, which {address} declares but the'
+                    " state does not record: apply replaces it with the configured spec."
+                    f" To review the difference first, `l4plan import {address} {app}` and"
+                    " plan again.",
+                    agent.pos,
+                    address=f"agent.{name}",
+                    severity="warning",
+                )
+            )
+        for app, errors in sorted(found.unbound.items()):
+            listeners = "; ".join(str(e.get("description", e)) for e in errors)
+            diags.append(
+                Diagnostic.at(
+                    "L4W105",
+                    f'agent "{name}" holds {app} but could not bind some of its listeners:'
+                    f" {listeners}. The agent retries every 2 s; free the port(s) on that"
+                    " node (another process holds them).",
+                    agent.pos,
+                    address=f"agent.{name}",
+                    severity="warning",
+                )
+            )
     return diags
 
 

@@ -1,0 +1,120 @@
+"""Changes made outside l4plan: an application edited on an agent, an agent rebuilt
+with an empty state directory, an application nobody declared; `plan` shows them,
+`drift` reports them, `apply` converges."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from tests.e2e.fleet import ROOT, Fleet
+from tests.ports import E2E, free_port
+
+DRIFT_SCHEMA = json.loads((ROOT / "schemas" / "drift.schema.json").read_text())
+
+
+def drift_json(fleet: Fleet) -> tuple[int, dict[str, Any]]:
+    done = fleet.l4plan("drift", "--json")
+    report = json.loads(done.stdout)
+    jsonschema.Draft202012Validator(DRIFT_SCHEMA).validate(report)
+    return done.returncode, report
+
+
+def agent_entry(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(a for a in report["agents"] if a["name"] == name)
+
+
+def test_edit_on_agent_is_drift_and_apply_restores_it(fleet: Fleet) -> None:
+    fleet.apply()
+    code, report = drift_json(fleet)
+    assert code == 0 and report["in_sync"], report
+
+    # someone points eu at another port directly over RPC, and adds an application
+    agent = fleet.agents["a"]
+    running = fleet.running("a")["eu.example.com"]
+    edited = copy.deepcopy(running["spec"])
+    edited["rules"][0]["origin_ports"] = [9, 9]
+    rogue = copy.deepcopy(running["spec"])
+    rogue_port = free_port(E2E)
+    rogue["rules"][0]["edge_ports"] = [[rogue_port, rogue_port]]
+    agent.apply(
+        {"eu.example.com": edited, "rogue.example.com": rogue},
+        expected_revision=fleet.revision("a"),
+        request_id=str(uuid.uuid4()),
+    )
+
+    planned = fleet.l4plan("plan", "--detailed-exitcode")
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    assert "Objects have changed outside of l4plan" in planned.stdout
+    assert '# l4_application.regional["eu"] has changed' in planned.stdout
+    assert "# agents: a (spec changed)" in planned.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in planned.stdout
+    assert "(L4W104)" in planned.stderr and "rogue.example.com" in planned.stderr
+
+    code, report = drift_json(fleet)
+    assert code == 2 and not report["in_sync"] and not report["errored"]
+    a = agent_entry(report, "a")
+    assert a["status"] == "drifted"
+    [changed] = a["changed"]
+    assert changed["name"] == "eu.example.com"
+    assert changed["address"] == 'l4_application.regional["eu"]'
+    assert changed["recorded_spec_hash"] == running["spec_hash"]
+    origin_port = int(fleet.regions["eu"]["origin_port"])
+    assert changed["differences"] == [
+        {
+            "path": "rules[0].origin_ports",
+            "configured": [origin_port, origin_port],
+            "running": [9, 9],
+        }
+    ]
+    assert [u["name"] for u in a["unmanaged"]] == ["rogue.example.com"]
+    assert agent_entry(report, "b")["status"] == "in_sync"
+    assert report["summary"] == {
+        "changed": 1,
+        "missing": 0,
+        "appeared": 0,
+        "unmanaged": 1,
+        "unbound": 0,
+        "unreachable": 0,
+    }
+
+    fleet.apply()
+    assert fleet.running("a")["eu.example.com"]["spec_hash"] == running["spec_hash"]
+    assert fleet.served_by("eu") == origin_port
+    assert "rogue.example.com" in fleet.running("a")  # not managed: left alone
+    settled = fleet.l4plan("plan", "--detailed-exitcode")
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+def test_unreachable_then_rebuilt_agent(fleet: Fleet, tmp_path: Path) -> None:
+    fleet.apply()
+    b = fleet.agents["b"]
+    b.kill()
+    code, report = drift_json(fleet)
+    assert code == 1 and report["errored"] and not report["in_sync"]
+    assert agent_entry(report, "b")["status"] == "unreachable"
+    assert agent_entry(report, "b")["error"]["status"] == "UNAVAILABLE"
+    assert agent_entry(report, "a")["status"] == "in_sync"
+
+    b.state_dir = tmp_path / "agent-b-rebuilt"  # an empty state directory
+    b.start()
+    assert fleet.running("b") == {}
+    planned = fleet.l4plan("plan", "--detailed-exitcode")
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    assert "# agents: b (lost)" in planned.stdout
+    assert 'because agent "b" has not acknowledged it' in planned.stdout
+    human = fleet.l4plan("drift")
+    assert human.returncode == 2, human.stdout + human.stderr
+    assert '  - us.example.com (l4_application.regional["us"]): missing' in human.stdout
+    assert 'agent "a"' in human.stdout and "in sync at revision 1" in human.stdout
+
+    restored = fleet.apply()
+    assert "agent.a" not in restored.stdout
+    assert set(fleet.running("b")) == {"us.example.com"}
+    assert fleet.served_by("us") == int(fleet.regions["us"]["origin_port"])
+    assert fleet.resource('l4_application.regional["us"]')["agents"]["b"]["revision"] == 1
