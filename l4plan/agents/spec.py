@@ -21,7 +21,7 @@ HEALTH_CHECK_DEFAULTS = {"interval": "5s", "timeout": "2s", "healthy": 2, "unhea
 
 def spec_hash(spec: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of `spec`; the agent computes the same."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

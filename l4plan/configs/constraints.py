@@ -17,6 +17,7 @@ from l4plan.configs.constraints_ports import RulePorts, check_listener_conflicts
 from l4plan.configs.model import Config, ResourceInstance
 from l4plan.configs.schema import SchemaFailures
 from l4plan.diagnostics import Diagnostic
+from l4plan.durations import parse_duration
 
 EXPIRY_WARNING = timedelta(days=14)
 KEEPALIVE_CONFLICTS = ("china_mainland_network_optimization", "fixed_ipv4")
@@ -44,9 +45,31 @@ def check_constraints(config: Config, failed: SchemaFailures, now: datetime) -> 
     for acl in ctx.valid("l4_ip_access_rule"):
         ctx.site_of(acl)
     check_sources(ctx)
+    for lb in ctx.valid("l4_load_balancer"):
+        _check_health_check(ctx, lb)
     balancers = check_domains(ctx)
     check_origins(ctx, balancers)
     return ctx.diagnostics
+
+
+# what the agent accepts (schemas/rpc/app_spec.schema.json, health_check)
+HEALTH_CHECK_LIMITS_MS = {"interval": (100, 3_600_000), "timeout": (10, 3_600_000)}
+
+
+def _check_health_check(ctx: Context, lb: ResourceInstance) -> None:
+    check = lb.attrs.get("health_check") or {}
+    for field, (least, most) in HEALTH_CHECK_LIMITS_MS.items():
+        value = check.get(field)
+        if not isinstance(value, str) or not known(value):
+            continue
+        ms = round(parse_duration(value) * 1000)
+        if not least <= ms <= most:
+            ctx.report(
+                "L4E016",
+                f'health_check.{field} = "{value}" is out of range: use {least}ms to 1h',
+                lb,
+                f"health_check.{field}",
+            )
 
 
 def expires_at(site: ResourceInstance) -> datetime | None:

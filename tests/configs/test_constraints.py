@@ -532,3 +532,15 @@ def test_values_known_only_after_apply_are_not_checked(tmp_path: Path):
     # the same shapes with known, wrong values are reported
     bad = build(rules=rule('"80,,81"', origin='"10.0.0.1:80"', extra='origin_port = "1,2"'))
     assert {d.code for d in diagnose(tmp_path / "known", bad)} == {"L4E003", "L4E005", "L4E014"}
+
+
+def test_health_check_durations_within_what_agents_accept(tmp_path: Path):
+    def pool(interval: str) -> str:
+        check = f'  health_check {{\n    interval = "{interval}" # <-\n  }}\n}}\n'
+        return LB.format(domain='"lb"', address='"10.0.0.5"').rstrip().removesuffix("}") + check
+
+    assert diagnose(tmp_path / "ok", build(extra=pool("100ms"))) == []
+    text = build(extra=pool("50ms"))
+    diag = only(diagnose(tmp_path / "bad", text))
+    assert diag.code == "L4E016" and diag.address == "l4_load_balancer.pool"
+    assert diag.line == marked_line(text) and "100ms" in diag.message
