@@ -1,18 +1,23 @@
 """Two real agents, echo origins and a working copy of examples/multi-agent.
 
-`l4_application.regional["eu"]` runs on agent `a`, `["us"]` on agent `b`. Every
-origin is a TCP echo server that first sends `port=N` (its own port), so a client
-of an edge port can tell which origin the agent connected it to.
+`l4_application.regional["eu"]` runs on agent `a`, `["us"]` on agent `b`. Agent `a`
+listens on 127.0.0.1 and agent `b` on 127.0.0.2, so one application can be placed
+on both with the same edge port, as on two edge nodes. Every origin is a TCP echo
+server that first sends `port=N` (its own port), so a client of an edge port can
+tell which origin the agent connected it to.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "multi-agent"
 ENTRY = "from l4plan.cli.main import main; main()"
 CLI_TIMEOUT = 90.0
+# the address each agent's listeners bind to
+LISTEN = {"a": "127.0.0.1", "b": "127.0.0.2"}
+# the agent that serves each region of examples/multi-agent
+REGION_AGENT = {"eu": "a", "us": "b"}
 # commands that evaluate the configuration and so need its variables
 VARIABLE_COMMANDS = frozenset({"plan", "apply", "destroy", "import", "drift"})
 
@@ -50,6 +59,44 @@ def run_cli(
     )
 
 
+def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
+    """The command line on a pseudo-terminal; types `answer` at its confirmation prompt.
+    Returns the exit code and everything it printed."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, *args],
+        cwd=cwd,
+        env=cli_env({"COLUMNS": "120"}),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    output, answered = b"", False
+    deadline = time.monotonic() + CLI_TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and b"Enter a value" in output:
+                os.write(main, answer.encode() + b"\n")
+                answered = True
+    finally:
+        os.close(main)
+        code = proc.wait(timeout=CLI_TIMEOUT)
+    return code, output.decode(errors="replace")
+
+
 class Fleet:
     def __init__(self, tmp_path: Path, origins: Origins) -> None:
         self.tmp = tmp_path
@@ -58,9 +105,14 @@ class Fleet:
         self.origins = origins
         self.agents = {
             name: Agent(
-                tmp_path / f"agent-{name}", "--drain-timeout", "1s", control_port=free_port(E2E)
+                tmp_path / f"agent-{name}",
+                "--drain-timeout",
+                "1s",
+                "--bind",
+                LISTEN[name],
+                control_port=free_port(E2E),
             )
-            for name in ("a", "b")
+            for name in LISTEN
         }
         self.regions: dict[str, dict[str, str]] = {
             region: {
@@ -140,21 +192,26 @@ class Fleet:
 
     def connect(self, region: str) -> tuple[socket.socket, int]:
         """A connection through the region's edge port, and the origin port it reached."""
-        sock = socket.create_connection(("127.0.0.1", self.edge_port(region)), timeout=5)
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = sock.recv(1)
-            if not chunk:
-                sock.close()
-                raise ConnectionError(f"edge port of {region} closed before the origin spoke")
-            line += chunk
-        return sock, int(line.decode().strip().removeprefix("port="))
+        return connect(LISTEN[REGION_AGENT[region]], self.edge_port(region))
 
     def served_by(self, region: str) -> int:
         """The origin port a new connection through the region's edge port reaches."""
         sock, port = self.connect(region)
         sock.close()
         return port
+
+
+def connect(host: str, port: int) -> tuple[socket.socket, int]:
+    """A connection to an edge port, and the (tagged) origin port it reached."""
+    sock = socket.create_connection((host, port), timeout=5)
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            sock.close()
+            raise ConnectionError(f"{host}:{port} closed before the origin spoke")
+        line += chunk
+    return sock, int(line.decode().strip().removeprefix("port="))
 
 
 def echo(sock: socket.socket, payload: bytes) -> bytes:

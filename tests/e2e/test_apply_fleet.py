@@ -3,7 +3,27 @@ change reaches new connections while open ones stay up."""
 
 from __future__ import annotations
 
-from tests.e2e.fleet import Fleet, echo
+import re
+
+from tests.e2e.fleet import Fleet, echo, run_on_terminal
+
+
+def test_apply_asks_on_a_terminal_and_shows_progress(fleet: Fleet) -> None:
+    args = ["apply", *fleet.var_args()]
+    code, output = run_on_terminal(args, fleet.workdir, "no")
+    assert code == 1, output
+    assert "Do you want to perform these actions?" in output
+    assert "Apply cancelled." in output
+    assert (fleet.revision("a"), fleet.revision("b")) == (0, 0)
+    assert not (fleet.workdir / "l4plan.tfstate.json").exists()
+
+    code, output = run_on_terminal(args, fleet.workdir, "yes")
+    assert code == 0, output
+    assert "Applying" in output  # the live per-agent table
+    assert re.search(r"\ba\s+.*done, revision 1", output), output
+    assert re.search(r"\bb\s+.*done, revision 1", output), output
+    assert "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." in output
+    assert (fleet.revision("a"), fleet.revision("b")) == (1, 1)
 
 
 def test_apply_traffic_replan_and_rule_change(fleet: Fleet) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import jsonschema
 
+from l4plan.configs.model import BackendConfig
+from l4plan.states import open_backend
 from tests.e2e.fleet import ROOT, Fleet
 from tests.ports import E2E, free_port
 
@@ -31,8 +33,14 @@ def agent_entry(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_edit_on_agent_is_drift_and_apply_restores_it(fleet: Fleet) -> None:
     fleet.apply()
-    code, report = drift_json(fleet)
+    backend = open_backend(BackendConfig(), workdir=fleet.workdir)
+    try:
+        with backend.lock("apply"):  # a writer at work: drift reads without the lock
+            code, report = drift_json(fleet)
+    finally:
+        backend.close()
     assert code == 0 and report["in_sync"], report
+    assert [d["code"] for d in report["diagnostics"]] == ["L4W102"]
 
     # someone points eu at another port directly over RPC, and adds an application
     agent = fleet.agents["a"]

@@ -62,9 +62,10 @@ resource "l4_application" "game" {{
   keepalive_protection = true
 
   rule {{
-    protocol  = "tcp"
-    edge_port = "{free_port(E2E)}"
-    origin    = "127.0.0.1"
+    protocol    = "tcp"
+    edge_port   = "{free_port(E2E)}"
+    origin_type = "ip"
+    origin      = "127.0.0.1"
   }}
 }}
 """
