@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,10 +60,20 @@ class AgentResult:
 class ApplyOutcome:
     state: State
     results: dict[str, AgentResult] = field(default_factory=dict)
+    interrupted: bool = False
 
     @property
     def failures(self) -> list[AgentResult]:
         return [r for r in self.results.values() if not r.ok]
+
+
+class ApplyInterrupted(Exception):
+    """The operator interrupted the apply; `results` holds what each agent answered
+    (the agents not yet called have a CANCELLED error)."""
+
+    def __init__(self, results: dict[str, AgentResult]):
+        super().__init__("apply interrupted")
+        self.results = results
 
 
 # Progress callbacks: (agent, "applying" | "retrying" | "done" | "failed", result or None)
@@ -157,7 +167,27 @@ def send_operations(
 
     if not operations:
         return {}
-    workers = max(1, min(parallelism, len(operations)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(run, operations.values()))
-    return {r.agent: r for r in results}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(operations))))
+    futures = {agent: pool.submit(run, ops) for agent, ops in operations.items()}
+    try:
+        wait(futures.values())
+    except KeyboardInterrupt:
+        # calls under way finish (their outcome must reach the state); the rest are
+        # not sent
+        pool.shutdown(wait=True, cancel_futures=True)
+        interrupted = True
+    else:
+        interrupted = False
+    finally:
+        pool.shutdown(wait=True)
+    results = {}
+    for agent, future in futures.items():
+        if future.cancelled():
+            results[agent] = AgentResult(
+                agent, operations[agent], error=AgentError("CANCELLED", "not sent: interrupted")
+            )
+        else:
+            results[agent] = future.result()
+    if interrupted:
+        raise ApplyInterrupted(results)
+    return results

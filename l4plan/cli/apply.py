@@ -16,7 +16,12 @@ import click
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentSnapshot, make_client
-from l4plan.apply.engine import ApplyOutcome, planned_operations, send_operations
+from l4plan.apply.engine import (
+    ApplyInterrupted,
+    ApplyOutcome,
+    planned_operations,
+    send_operations,
+)
 from l4plan.apply.record import known_values, next_state
 from l4plan.cli.common import (
     EXIT_ERROR,
@@ -57,6 +62,7 @@ _HINTS = {
     "UNAUTHENTICATED": "check the agent's token",
     "FAILED_PRECONDITION": "nothing changed on that agent",
     "RESOURCE_EXHAUSTED": "nothing changed on that agent",
+    "CANCELLED": "this agent was not called",
 }
 
 
@@ -129,20 +135,24 @@ def _carry_out(
 ) -> ApplyOutcome:
     """Send the plan to the agents, then write what they acknowledged."""
     operations = planned_operations(plan, config, base)
-    with ApplyProgress(operations, color=color, live=sys.stdout.isatty()) as progress:
-        results = send_operations(
-            operations,
-            config,
-            workdir=Path.cwd(),
-            snapshots=snapshots,
-            plan_id=str(uuid.uuid4()),
-            parallelism=parallelism,
-            timeout=timeout,
-            progress=progress.update if operations else None,
-        )
+    interrupted = False
+    try:
+        with ApplyProgress(operations, color=color, live=sys.stdout.isatty()) as progress:
+            results = send_operations(
+                operations,
+                config,
+                workdir=Path.cwd(),
+                snapshots=snapshots,
+                plan_id=str(uuid.uuid4()),
+                parallelism=parallelism,
+                timeout=timeout,
+                progress=progress.update if operations else None,
+            )
+    except ApplyInterrupted as e:  # Ctrl-C: record what the agents answered so far
+        results, interrupted = e.results, True
     state = next_state(plan, base, results)
     _write(backend, state, prior, color)
-    return ApplyOutcome(state, results)
+    return ApplyOutcome(state, results, interrupted)
 
 
 def _write(backend: Backend, state: State, prior: State | None, color: bool) -> None:
@@ -159,7 +169,7 @@ def _write(backend: Backend, state: State, prior: State | None, color: bool) -> 
 
 
 def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
-    if outcome.failures:
+    if outcome.failures or outcome.interrupted:
         label = click.style("Error:", fg="red", bold=True) if color else "Error:"
         for failed in outcome.failures:
             assert failed.error is not None
@@ -170,8 +180,9 @@ def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
                 err=True,
             )
         done = len(outcome.results) - len(outcome.failures)
+        how = "interrupted" if outcome.interrupted else "incomplete"
         click.echo(
-            f"\n{verb} incomplete: {done} of {len(outcome.results)} agents applied. The state "
+            f"\n{verb} {how}: {done} of {len(outcome.results)} agents applied. The state "
             "records what each agent acknowledged; fix the errors above and run "
             f"`l4plan {verb.lower()}` again to finish (`l4plan plan` shows what is still "
             "missing).",

@@ -3,7 +3,12 @@ acknowledged, the next plan shows only what is missing; stale saved plans are re
 
 from __future__ import annotations
 
-from tests.e2e.fleet import Fleet
+import os
+import signal
+import subprocess
+import sys
+
+from tests.e2e.fleet import CLI_TIMEOUT, ENTRY, Fleet, cli_env
 
 EU = 'l4_application.regional["eu"]'
 US = 'l4_application.regional["us"]'
@@ -88,3 +93,44 @@ def test_saved_plans_apply_with_their_variables_and_go_stale(fleet: Fleet) -> No
     assert "Nothing was applied." in stale.stderr
     assert (fleet.revision("a"), fleet.revision("b")) == (2, 2)
     assert fleet.state()["serial"] == serial
+
+
+def test_interrupted_apply_records_what_was_acknowledged(fleet: Fleet) -> None:
+    """Ctrl-C while agent a (frozen) does not answer: its call runs out, b is never
+    called, the state is written, and the next apply finishes the job."""
+    frozen = fleet.agents["a"].proc
+    assert frozen is not None
+    argv = ["apply", "--auto-approve", "--refresh=false", "--parallelism", "1"]
+    argv += ["--timeout", "1s", *fleet.var_args()]
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ENTRY, *argv],
+            cwd=fleet.workdir,
+            env=cli_env({"PYTHONUNBUFFERED": "1"}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("agent.a: applying"):
+                proc.send_signal(signal.SIGINT)
+                break
+        stdout, stderr = proc.communicate(timeout=CLI_TIMEOUT)
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    assert proc.returncode == 1, stdout + stderr
+    assert "agent.a: DEADLINE_EXCEEDED" in stderr
+    assert "agent.b: CANCELLED: not sent: interrupted" in stderr
+    assert "Apply interrupted: 0 of 2 agents applied." in stderr
+    assert fleet.revision("b") == 0
+    assert {r["address"] for r in fleet.state()["resources"]} == {"l4_site.main"}
+
+    # a may have committed eu once it was thawed: the refresh finds it, apply adopts it
+    fleet.apply()
+    assert fleet.served_by("eu") == int(fleet.regions["eu"]["origin_port"])
+    assert fleet.served_by("us") == int(fleet.regions["us"]["origin_port"])
+    assert fleet.revision("a") == 1 and fleet.revision("b") == 1
+    assert fleet.l4plan("plan", "--detailed-exitcode").returncode == 0
