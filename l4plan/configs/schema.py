@@ -21,12 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
-
-try:
-    import jsonschema_rs
-except ImportError:  # the pure-Python path alone gives the same diagnostics, slower
-    jsonschema_rs = None
 
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
@@ -64,8 +60,6 @@ def validator_for(name: str) -> Draft202012Validator:
 
 @cache
 def _fast_validator(name: str) -> Any:
-    if jsonschema_rs is None:
-        return None
     return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
 
 
@@ -77,8 +71,6 @@ def _surely_valid(name: str, instance: dict[str, Any]) -> bool:
     converted, so such instances take the slow path.
     """
     fast = _fast_validator(name)
-    if fast is None:
-        return False
     known = {key: value for key, value in instance.items() if value is not UNKNOWN}
     try:
         return bool(fast.is_valid(known))
