@@ -108,6 +108,15 @@ def request_id(plan_id: str, agent: str, operations: AgentOperations) -> str:
     return h.hexdigest()[:32]
 
 
+def wire_deletes(ops: AgentOperations) -> list[str]:
+    """The names to delete in the call: not those upserted in it too. A resource
+    renamed without `state mv` is a delete of one address and a creation of another
+    with the same application name; on the agent that is one upsert (the agent
+    refuses a name both upserted and deleted)."""
+    upserted = {u.name for u in ops.upserts}
+    return list(dict.fromkeys(d.name for d in ops.deletes if d.name not in upserted))
+
+
 def send_operations(
     operations: dict[str, AgentOperations],
     config: Config,
@@ -149,7 +158,7 @@ def send_operations(
                         answer = client.apply(
                             expected_revision=expected,
                             upsert=[{"name": u.name, "spec": u.spec} for u in ops.upserts],
-                            delete=[d.name for d in ops.deletes],
+                            delete=wire_deletes(ops),
                             request_id=result.request_id,
                         )
                         break

@@ -79,3 +79,25 @@ def test_replacement_with_one_agent_down_finishes_later(fleet: Fleet) -> None:
         assert connect(LISTEN[agent], edge)[1] == origin
     assert fleet.revision("a") == 2  # the upsert a already ran changed nothing there
     assert fleet.l4plan("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_renamed_resource_keeps_its_application(fleet: Fleet) -> None:
+    """A resource block renamed without `state mv` is destroyed and created, like in
+    Terraform; on the agent it is one upsert of the same name, not a delete and an
+    upsert of one name (which the agent would refuse)."""
+    edge, origin = free_port(E2E), fleet.new_origin()
+    place_web_on_both(fleet, "web1", edge, origin)
+    fleet.apply("--target", WEB)
+    text = (fleet.workdir / "web.l4.hcl").read_text()
+    (fleet.workdir / "web.l4.hcl").write_text(text.replace('"web"', '"portal"'))
+
+    planned = fleet.l4plan("plan")
+    assert f"# {WEB} will be destroyed" in planned.stdout
+    assert "# l4_application.portal will be created" in planned.stdout
+    renamed = fleet.apply("--target", "l4_application.portal", "--target", WEB)
+    assert "Resources: 1 added, 0 changed, 1 destroyed." in renamed.stdout
+    addresses = {r["address"] for r in fleet.state()["resources"]}
+    assert "l4_application.portal" in addresses and WEB not in addresses
+    for agent in ("a", "b"):
+        assert "web1.example.com" in fleet.running(agent)
+        assert connect(LISTEN[agent], edge)[1] == origin
