@@ -1,10 +1,23 @@
 """UDP listeners and flows.
 
-A flow is one client address on one listener. Each flow has its own connected
-upstream socket, so replies from the origin map back to the client without a
-lookup. All flows of a process live in one `FlowTable`, ordered by last activity:
-the idle sweep pops from the old end, and when the table is full the least recently
-active flow is evicted (counted in `udp_flow_evictions`).
+A flow is one client address talking to one local address of a listener: on a
+listener bound to a wildcard address (the default `0.0.0.0` / `::`), two clients that
+send to different local addresses of the same port are different flows, and so is one
+client sending to two of them. Each flow has its own connected upstream socket, so
+replies from the origin map back to the client without a lookup. All flows of a
+process live in one `FlowTable`, ordered by last activity: the idle sweep pops from
+the old end, and when the table is full the least recently active flow is evicted
+(counted in `udp_flow_evictions`).
+
+Listeners read their socket themselves (`add_reader`, at most `READ_BATCH` datagrams
+per wake-up) instead of through an asyncio datagram transport, which cannot return
+ancillary data. A wildcard-bound socket has packet info turned on and is read with
+`recvmsg`: each datagram's destination address goes into the flow key and into the
+PROXY v2 / SPP header, and replies are sent with `sendmsg` and a packet-info control
+message so that they leave from the address the client sent to (on a multi-homed node
+the routing table could pick another one, and the client would drop the reply). A
+socket bound to one address is read with `recvfrom`: that address is every
+datagram's destination.
 """
 
 from __future__ import annotations
@@ -14,10 +27,11 @@ import logging
 import socket
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from l4agent.proxyproto import encode_spp, encode_v2, strip_spp_reply
 from l4agent.resolver import ResolveError
+from l4agent.sockets import PACKET_INFO, PacketInfo, is_wildcard
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
@@ -28,6 +42,17 @@ log = logging.getLogger("l4agent.udp")
 
 # Datagrams a new flow queues while its upstream socket is being set up.
 PENDING_LIMIT = 64
+# Datagrams read from a listener socket per wake-up, so that one busy port cannot
+# starve the others (the loop calls back at once while more are waiting).
+READ_BATCH = 64
+# Receive buffer: the largest UDP payload over IPv4 (65507) or IPv6 (65527) fits.
+MAX_DATAGRAM = 65535
+
+Address = tuple[str, int]
+# (the client's socket address, the packed local address it sent to: b"" when the
+# listener is bound to one address)
+FlowKey = tuple[tuple[Any, ...], bytes]
+Control = list[tuple[int, int, bytes]]
 
 
 class FlowTable:
@@ -75,7 +100,7 @@ class FlowTable:
         self._schedule()
 
 
-class UdpListener(asyncio.DatagramProtocol):
+class UdpListener:
     """One bound UDP socket (one port, one family) and its flows."""
 
     def __init__(self, key: ListenerKey, sock: socket.socket, route: Route, table: FlowTable):
@@ -84,41 +109,107 @@ class UdpListener(asyncio.DatagramProtocol):
         self.sock = sock
         self.route = route
         self.table = table
-        self.transport: asyncio.DatagramTransport | None = None
-        self.flows: dict[tuple[str, int], UdpFlow] = {}
+        self.flows: dict[FlowKey, UdpFlow] = {}
         self.draining = False
+        self.closed = False
         self.on_empty: Callable[[], None] | None = None  # set while draining
-        self.address: tuple[str, int] = sock.getsockname()[:2]
+        self.address: Address = sock.getsockname()[:2]
+        # packet info of the family when bound to a wildcard address (bind_listener
+        # turned it on), None when the bound address is every datagram's destination
+        self.packet_info: PacketInfo | None = (
+            PACKET_INFO[key[2]] if is_wildcard(self.address[0]) else None
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    def connections(self) -> dict[tuple[str, int], UdpFlow]:
+    def connections(self) -> dict[FlowKey, UdpFlow]:
         return self.flows
 
     async def start(self, _settings: object = None) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, sock=self.sock)
+        self._loop = asyncio.get_running_loop()
+        if self.packet_info is None:
+            self._loop.add_reader(self.sock.fileno(), self._read_bound)
+        else:
+            self._loop.add_reader(self.sock.fileno(), self._read_with_destination, self.packet_info)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    # ---- the hot path: datagrams from clients -------------------------------------
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        flow = self.flows.get(addr)
-        if flow is not None:
-            flow.from_client(data)
-            return
+    def _read_with_destination(self, packet_info: PacketInfo) -> None:
+        recvmsg = self.sock.recvmsg
+        flows = self.flows
+        space = packet_info.space
+        destination = packet_info.destination
+        for _ in range(READ_BATCH):
+            try:
+                data, ancillary, _flags, client = recvmsg(MAX_DATAGRAM, space)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self._read_failed(e)
+                return
+            # packet info is the only control message enabled on this socket
+            info = ancillary[0][2] if ancillary else b""
+            key = (client, info[destination])
+            flow = flows.get(key)
+            if flow is None:
+                self._new_flow(data, key, info)
+            else:
+                flow.from_client(data)
+
+    def _read_bound(self) -> None:
+        recvfrom = self.sock.recvfrom
+        flows = self.flows
+        for _ in range(READ_BATCH):
+            try:
+                data, client = recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self._read_failed(e)
+                return
+            key = (client, b"")
+            flow = flows.get(key)
+            if flow is None:
+                self._new_flow(data, key, b"")
+            else:
+                flow.from_client(data)
+
+    def _read_failed(self, exc: OSError) -> None:
+        if not self.closed:
+            log.debug("udp listener %s: %r", self.key, exc)
+
+    def _new_flow(self, data: bytes, key: FlowKey, info: bytes) -> None:
         if self.draining:
             return
+        client = key[0]
         route = self.route
-        if route.acl is not None and not route.acl.allows(addr[0]):
+        if route.acl is not None and not route.acl.allows(client[0]):
             route.stats.acl_denials += 1
             return
-        flow = UdpFlow(self, route, addr)
+        local, reply_control = self.address, None
+        packet_info = self.packet_info
+        if packet_info is not None and len(info) == packet_info.size:
+            local = (packet_info.address(info), self.port)
+            reply_control = packet_info.reply_control(info)
+        flow = UdpFlow(self, route, key, local, reply_control)
         self.table.add(flow)
-        self.flows[addr] = flow
+        self.flows[key] = flow
         flow.start(data)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("udp listener %s: %r", self.key, exc)
+    def send_to_client(self, data: bytes, flow: UdpFlow) -> None:
+        """A reply, from the local address the flow's client sent to. A datagram the
+        socket cannot take at once (its send buffer is full) is dropped, as the kernel
+        drops one that finds a full receive buffer: nothing queues without bound."""
+        try:
+            if flow.reply_control is None:
+                self.sock.sendto(data, flow.client)
+            else:
+                self.sock.sendmsg((data,), flow.reply_control, 0, flow.client)
+        except OSError as e:
+            if not self.closed:
+                log.debug("udp reply to %s on %s: %r", flow.client, self.key, e)
+
+    # ---- lifecycle ------------------------------------------------------------------
 
     def stop_accepting(self) -> None:
         """No new flows; existing flows go on until they end or the drain ends."""
@@ -136,24 +227,23 @@ class UdpListener(asyncio.DatagramProtocol):
             flow.close()
 
     def forget(self, flow: UdpFlow) -> None:
-        if self.flows.get(flow.client) is flow:
-            del self.flows[flow.client]
+        if self.flows.get(flow.key) is flow:
+            del self.flows[flow.key]
         if self.draining and not self.flows and self.on_empty is not None:
             self.on_empty()
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-        else:
-            self.sock.close()
-
-    def send_to_client(self, data: bytes, client: tuple[str, int]) -> None:
-        if self.transport is not None:
-            self.transport.sendto(data, client)
+        if self.closed:
+            return
+        self.closed = True
+        if self._loop is not None:
+            self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
 
 
 class UdpFlow(asyncio.DatagramProtocol):
-    """One client address: its upstream socket towards the origin and its counters."""
+    """One client address and the local address it sent to: its upstream socket towards
+    the origin and its counters."""
 
     __slots__ = (
         "_header",
@@ -161,19 +251,32 @@ class UdpFlow(asyncio.DatagramProtocol):
         "_spp",
         "client",
         "closed",
+        "key",
         "last",
         "listener",
+        "local",
         "loop",
+        "reply_control",
         "route",
         "target",
         "task",
         "upstream",
     )
 
-    def __init__(self, listener: UdpListener, route: Route, client: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        listener: UdpListener,
+        route: Route,
+        key: FlowKey,
+        local: Address,
+        reply_control: Control | None,
+    ) -> None:
         self.listener = listener
         self.route = route
-        self.client = client
+        self.key = key
+        self.client = key[0]
+        self.local = local  # the destination of the client's datagrams: the header's
+        self.reply_control = reply_control  # sendmsg ancillary data; None: plain sendto
         self.loop = asyncio.get_running_loop()
         self.last = self.loop.time()
         self.upstream: asyncio.DatagramTransport | None = None
@@ -230,9 +333,9 @@ class UdpFlow(asyncio.DatagramProtocol):
         self.target = target
         self.upstream = transport
         if route.passthrough == "proxy_v2":
-            self._header = encode_v2(client, self.listener.address, dgram=True)
+            self._header = encode_v2(client, self.local, dgram=True)
         elif self._spp:
-            self._header = encode_spp(client, self.listener.address)
+            self._header = encode_spp(client, self.local)
         pending, self._pending = self._pending, []
         for data in pending:
             transport.sendto(self._header + data if self._header else data)
@@ -260,7 +363,7 @@ class UdpFlow(asyncio.DatagramProtocol):
         stats = self.route.stats
         stats.datagrams_out += 1
         stats.bytes_out += len(data)
-        self.listener.send_to_client(data, self.client)
+        self.listener.send_to_client(data, self)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable...) on the connected upstream socket
