@@ -169,6 +169,8 @@ def main() -> None:
             )
     except RuntimeError as e:
         sys.exit(f"configs benchmark: {e}")
+    except KeyboardInterrupt:
+        sys.exit("configs benchmark: interrupted")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["loadavg"]["end"] = os.getloadavg()

@@ -196,7 +196,12 @@ def main() -> None:
         parser.error("--rounds must be 1..20 and --seconds in (0, 10]")
     signal.signal(signal.SIGTERM, _terminate)
     benches = [b for b in BENCHES if b.key in keys]
-    result = run(names, benches, args.rounds, args.seconds)
+    try:
+        result = run(names, benches, args.rounds, args.seconds)
+    except RuntimeError as e:
+        sys.exit(f"dataplane benchmark: {e}")
+    except KeyboardInterrupt:
+        sys.exit("dataplane benchmark: interrupted; every process it started is stopped")
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / f"dataplane-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(result, indent=1))
@@ -234,7 +239,12 @@ def run(names: list[str], benches: list[Bench], rounds: int, seconds: float) -> 
                 print(f"{name}: unavailable: {e}", file=sys.stderr)
                 continue
             result["peers"][name] = {"status": "ok", "ports": dataclasses.asdict(peer.ports)}
+            size = peer.size()
+            if size is not None:
+                result["peers"][name].update(processes=size[0], threads=size[1])
             peers.append(peer)
+        if not peers:
+            raise RuntimeError("no peer could be started")
         for peer in peers:  # warm up: first connections, code paths, allocations
             measure(BENCHES[-1], peer, 0.3, origin)
         for round_ in range(rounds):
@@ -244,7 +254,10 @@ def run(names: list[str], benches: list[Bench], rounds: int, seconds: float) -> 
                     if getattr(peer.ports, bench.port) is None:
                         continue
                     started = time.monotonic()
-                    record = measure(bench, peer, seconds, origin)
+                    try:
+                        record = measure(bench, peer, seconds, origin)
+                    except RuntimeError as e:  # the peer died
+                        record = {"error": str(e)}
                     record.update(bench=bench.key, peer=peer.name, round=round_)
                     result["measurements"].append(record)
                     _progress(record, bench, time.monotonic() - started)

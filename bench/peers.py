@@ -52,6 +52,10 @@ class Peer(ABC):
         """CPU seconds the proxy's processes used so far; None for no proxy."""
         return procs.tree_cpu_seconds(self.proc.pid) if self.proc is not None else None
 
+    def size(self) -> tuple[int, int] | None:
+        """(processes, threads) of the proxy; None for no proxy."""
+        return procs.tree_size(self.proc.pid) if self.proc is not None else None
+
     def stop(self) -> None:
         if self.proc is not None:
             procs.stop(self.proc)

@@ -71,6 +71,17 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def tree_size(pid: int) -> tuple[int, int]:
+    """(processes, threads) of `pid` and its live descendants."""
+    tree = [pid, *descendants(pid)]
+    threads = 0
+    for p in tree:
+        fields = _stat_fields(p)
+        if fields is not None:
+            threads += int(fields[17])  # field 20: num_threads
+    return len(tree), threads
+
+
 def machine_ticks() -> tuple[int, int]:
     """(all, idle) CPU ticks of the whole machine so far, from /proc/stat."""
     with open("/proc/stat") as f:

@@ -40,58 +40,85 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def render_dataplane(result: dict[str, Any]) -> str:
     out = [_dataplane_heading(result)]
-    peer_order = [
-        p for p in result["params"]["peers"] if result["peers"].get(p, {}).get("status") == "ok"
-    ]
     for bench in result["benches"]:
-        rows_of = {
-            p: [
-                m
-                for m in result["measurements"]
-                if m["bench"] == bench["key"] and m["peer"] == p and "error" not in m
-            ]
-            for p in peer_order
-        }
-        values = {p: [m["value"] for m in ms] for p, ms in rows_of.items() if ms}
-        medians = {p: median(v) for p, v in values.items()}
-        refs = [r for r in REFERENCES if r in medians]
         direction = "higher is better" if bench["higher_is_better"] else "lower is better"
-        header = ["peer", bench["unit"], "spread", *(f"÷{r}" for r in refs)]
-        if bench["cpu_unit"]:
-            header.append(f"proxy {bench['cpu_unit']}")
-        if bench["key"] == "tcp_latency":
-            header.append("p99 µs")
-        header += ["gen CPU", "idle", "errors"]
-        rows = []
-        for p in peer_order:
-            ms = rows_of[p]
-            if not ms:
-                failed = [
-                    m
-                    for m in result["measurements"]
-                    if m["bench"] == bench["key"] and m["peer"] == p
-                ]
-                if failed:
-                    rows.append([p, "failed: " + failed[0]["error"][:60]])
-                continue
-            row = [p, _fmt(medians[p]), _pct(spread(values[p]))]
-            row += [_fmt(ratio(medians[p], medians[r]), 2) for r in refs]
-            if bench["cpu_unit"]:
-                cpu = [m["cpu_per_unit"] for m in ms if "cpu_per_unit" in m]
-                row.append(_fmt(median(cpu), 2 if bench["cpu_unit"].startswith("CPU s") else 1))
-            if bench["key"] == "tcp_latency":
-                row.append(_fmt(median([m["output"]["p99_us"] for m in ms])))
-            load = [m["gen_cpu_s"] / m["seconds"] for m in ms if m.get("seconds")]
-            row.append(_pct(median(load)))
-            row.append(_pct(median([m["machine_idle"] for m in ms])))
-            row.append(str(sum(m["errors"] for m in ms)))
-            rows.append(row)
-        unavailable = [p for p in result["params"]["peers"] if p not in peer_order]
-        for p in unavailable:
-            rows.append([p, "unavailable: " + result["peers"][p]["reason"][:60]])
         out.append(f"\n{bench['title']}  [{bench['unit']}, {direction}; ÷X = this peer / X]")
-        out.append(_table(header, [r + [""] * (len(header) - len(r)) for r in rows]))
+        out.append(_bench_table(result, bench))
+    out.append(_cpu_table(result))
     return "\n".join(out)
+
+
+def _cpu_table(result: dict[str, Any]) -> str:
+    """Proxy CPU per unit of work, every benchmark side by side, relative to the agent."""
+    peers = [
+        p
+        for p in result["params"]["peers"]
+        if result["peers"].get(p, {}).get("status") == "ok" and p != "direct"
+    ]
+    rows = []
+    for bench in result["benches"]:
+        if not bench["cpu_unit"]:
+            continue
+        cpu = {
+            p: median(
+                [
+                    m["cpu_per_unit"]
+                    for m in result["measurements"]
+                    if m["bench"] == bench["key"] and m["peer"] == p and "cpu_per_unit" in m
+                ]
+            )
+            for p in peers
+        }
+        digits = 2 if bench["cpu_unit"].startswith("CPU s") else 1
+        row = [bench["key"], bench["cpu_unit"].removeprefix("CPU ")]
+        for p in peers:
+            share = ratio(cpu[p], cpu.get("agent"))
+            row.append("-" if cpu[p] is None else f"{_fmt(cpu[p], digits)} ({_fmt(share, 2)})")
+        rows.append(row)
+    return (
+        "\nProxy CPU per unit of work, median  [lower is better; (this peer / agent)]\n"
+        + _table(["benchmark", "unit", *peers], rows)
+    )
+
+
+def _bench_table(result: dict[str, Any], bench: dict[str, Any]) -> str:
+    """One benchmark: a row per peer that was measured, then a note per peer that was not."""
+    measured: dict[str, list[dict[str, Any]]] = {}
+    notes = []
+    for p in result["params"]["peers"]:
+        info = result["peers"].get(p, {})
+        if info.get("status") != "ok":
+            notes.append(f"  {p}: unavailable: {info.get('reason', 'not started')}")
+            continue
+        ms = [m for m in result["measurements"] if m["bench"] == bench["key"] and m["peer"] == p]
+        ok = [m for m in ms if "error" not in m]
+        if ok:
+            measured[p] = ok
+        if len(ok) < len(ms):
+            failed = next(m for m in ms if "error" in m)
+            notes.append(f"  {p}: {len(ms) - len(ok)} measurement(s) failed: {failed['error']}")
+    medians = {p: median([m["value"] for m in ms]) for p, ms in measured.items()}
+    refs = [r for r in REFERENCES if r in medians]
+    header = ["peer", bench["unit"], "spread", *(f"÷{r}" for r in refs)]
+    if bench["cpu_unit"]:
+        header.append(f"proxy {bench['cpu_unit']}")
+    if bench["key"] == "tcp_latency":
+        header.append("p99 µs")
+    header += ["gen CPU", "idle", "errors"]
+    rows = []
+    for p, ms in measured.items():
+        row = [p, _fmt(medians[p]), _pct(spread([m["value"] for m in ms]))]
+        row += [_fmt(ratio(medians[p], medians[r]), 2) for r in refs]
+        if bench["cpu_unit"]:
+            cpu = [m["cpu_per_unit"] for m in ms if "cpu_per_unit" in m]
+            row.append(_fmt(median(cpu), 2 if bench["cpu_unit"].startswith("CPU s") else 1))
+        if bench["key"] == "tcp_latency":
+            row.append(_fmt(median([m["output"]["p99_us"] for m in ms])))
+        row.append(_pct(median([m["gen_cpu_s"] / m["seconds"] for m in ms])))
+        row.append(_pct(median([m["machine_idle"] for m in ms])))
+        row.append(str(sum(m["errors"] for m in ms)))
+        rows.append(row)
+    return "\n".join([_table(header, rows), *notes]) if rows else "\n".join(notes)
 
 
 def _dataplane_heading(result: dict[str, Any]) -> str:
@@ -104,10 +131,20 @@ def _dataplane_heading(result: dict[str, Any]) -> str:
         f" {m['nginx'] or 'nginx: not installed'}\n"
         f"median of {params['rounds']} rounds of {params['seconds']:g} s per peer;"
         f" load average {load['start'][0]:.1f} at start, {load.get('end', [0])[0]:.1f} at end\n"
+        f"{_sizes(result)}\n"
         "spread = (max - min) / median over the rounds; gen CPU = load generator CPU time"
         " / wall time (100% = one core);\nidle = share of all the machine's CPU time left idle"
         " during the measurement (near 0%: the machine, not the proxy, was the limit)"
     )
+
+
+def _sizes(result: dict[str, Any]) -> str:
+    parts = [
+        f"{name} {info['processes']}/{info['threads']}"
+        for name, info in result["peers"].items()
+        if "processes" in info
+    ]
+    return "proxy processes/threads: " + ", ".join(parts)
 
 
 def render_configs(result: dict[str, Any]) -> str:
