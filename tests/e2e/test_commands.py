@@ -74,6 +74,11 @@ def test_target_then_full_apply_outputs_and_destroy(fleet: Fleet) -> None:
     ]
     assert outputs["regional_domains"]["value"] == ["eu.example.com", "us.example.com"]
 
+    refused = fleet.l4plan("destroy")
+    assert refused.returncode == 1
+    assert "standard input is not a terminal" in refused.stderr
+    assert set(fleet.running("a")) == {"eu.example.com", "dns.example.com"}
+
     destroyed = fleet.l4plan("destroy", "--auto-approve")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert "Destroy complete! Resources: 0 added, 0 changed, 4 destroyed." in destroyed.stdout
@@ -82,14 +87,6 @@ def test_target_then_full_apply_outputs_and_destroy(fleet: Fleet) -> None:
     assert state["resources"] == [] and state["outputs"] == {}
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", fleet.edge_port("eu")), timeout=2).close()
-
-
-def test_destroy_needs_confirmation_without_a_terminal(fleet: Fleet) -> None:
-    fleet.apply()
-    refused = fleet.l4plan("destroy")
-    assert refused.returncode == 1
-    assert "standard input is not a terminal" in refused.stderr
-    assert set(fleet.running("a")) == {"eu.example.com"}
 
 
 def test_import_adopts_an_application_made_over_rpc(fleet: Fleet) -> None:

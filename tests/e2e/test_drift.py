@@ -37,10 +37,12 @@ def test_edit_on_agent_is_drift_and_apply_restores_it(fleet: Fleet) -> None:
     try:
         with backend.lock("apply"):  # a writer at work: drift reads without the lock
             code, report = drift_json(fleet)
+            writer = fleet.l4plan("apply", "--auto-approve", "--lock-timeout", "0.3s")
     finally:
         backend.close()
     assert code == 0 and report["in_sync"], report
     assert [d["code"] for d in report["diagnostics"]] == ["L4W102"]
+    assert writer.returncode == 1 and "lock" in writer.stderr, writer.stderr
 
     # someone points eu at another port directly over RPC, and adds an application
     agent = fleet.agents["a"]
@@ -90,6 +92,15 @@ def test_edit_on_agent_is_drift_and_apply_restores_it(fleet: Fleet) -> None:
         "unbound": 0,
         "unreachable": 0,
     }
+
+    accepted = fleet.l4plan("apply", "--refresh-only", "--auto-approve")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "The state now matches what the agents run." in accepted.stdout
+    edited_hash = fleet.running("a")["eu.example.com"]["spec_hash"]
+    assert fleet.resource('l4_application.regional["eu"]')["agents"]["a"]["spec_hash"] == (
+        edited_hash
+    )
+    assert fleet.revision("a") == 2  # the agents were not touched
 
     fleet.apply()
     assert fleet.running("a")["eu.example.com"]["spec_hash"] == running["spec_hash"]
