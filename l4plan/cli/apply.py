@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -151,21 +152,30 @@ def _carry_out(
     except ApplyInterrupted as e:  # Ctrl-C: record what the agents answered so far
         results, interrupted = e.results, True
     state = next_state(plan, base, results)
-    _write(backend, state, prior, color)
+    _write(backend, state, prior, color, agents_changed=True)
     return ApplyOutcome(state, results, interrupted)
 
 
-def _write(backend: Backend, state: State, prior: State | None, color: bool) -> None:
+def _write(
+    backend: Backend,
+    state: State,
+    prior: State | None,
+    color: bool,
+    *,
+    agents_changed: bool = False,
+) -> None:
     """Compare-and-set: the write fails if the state moved since `prior` was read."""
+    expected = (prior.lineage, prior.serial) if prior is not None else None
     if prior is not None:
         state.lineage = prior.lineage
         state.serial = prior.serial + 1
     else:
         state.serial = 1
     try:
-        backend.write(state, expected=(prior.lineage, prior.serial) if prior else None)
+        backend.write(state, expected=expected)
     except StateError as e:
-        fail(f"the agents were changed, but the state could not be written: {e}", color)
+        changed = "the agents were changed, but " if agents_changed else ""
+        fail(f"{changed}the state could not be written: {e}", color)
 
 
 def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
@@ -516,7 +526,7 @@ def import_(
         )
     with _session(config, "import", lock_timeout, obj.color) as backend:
         prior = backend.read()
-        state = State() if prior is None else prior
+        state = State() if prior is None else copy.deepcopy(prior)
         if address in state.resources:
             fail(
                 f"{address} is already in the state; `l4plan state rm {address}` first "
