@@ -137,3 +137,9 @@ def test_unreachable_then_rebuilt_agent(fleet: Fleet, tmp_path: Path) -> None:
     assert set(fleet.running("b")) == {"us.example.com"}
     assert fleet.served_by("us") == int(fleet.regions["us"]["origin_port"])
     assert fleet.resource('l4_application.regional["us"]')["agents"]["b"]["revision"] == 1
+
+    (fleet.workdir / "broken.l4.hcl").write_text('resource "l4_site" "x" {\n  plan = 5\n}\n')
+    code, report = drift_json(fleet)
+    assert code == 1 and report["errored"] and report["agents"] == []
+    assert {d["code"] for d in report["diagnostics"]} == {"L4E016"}
+    assert report["diagnostics"][0]["file"] == "broken.l4.hcl"
