@@ -93,19 +93,29 @@ def test_edit_on_agent_is_drift_and_apply_restores_it(fleet: Fleet) -> None:
         "unreachable": 0,
     }
 
-    accepted = fleet.l4plan("apply", "--refresh-only", "--auto-approve")
-    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    assert "The state now matches what the agents run." in accepted.stdout
-    edited_hash = fleet.running("a")["eu.example.com"]["spec_hash"]
-    assert fleet.resource('l4_application.regional["eu"]')["agents"]["a"]["spec_hash"] == (
-        edited_hash
-    )
-    assert fleet.revision("a") == 2  # the agents were not touched
-
     fleet.apply()
     assert fleet.running("a")["eu.example.com"]["spec_hash"] == running["spec_hash"]
     assert fleet.served_by("eu") == origin_port
     assert "rogue.example.com" in fleet.running("a")  # not managed: left alone
+
+    # edited again, and this time accepted into the state without touching agents
+    agent.apply({"eu.example.com": edited})
+    accepted = fleet.l4plan("apply", "--refresh-only", "--auto-approve")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "The state now matches what the agents run." in accepted.stdout
+    eu = 'l4_application.regional["eu"]'
+    edited_hash = fleet.running("a")["eu.example.com"]["spec_hash"]
+    assert fleet.resource(eu)["agents"]["a"]["spec_hash"] == edited_hash
+    assert fleet.revision("a") == 4
+
+    # reverted by hand to the configured spec: drift, but nothing for apply to change
+    agent.apply({"eu.example.com": running["spec"]})
+    synced = fleet.l4plan("apply", "--auto-approve")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "No changes." in synced.stdout
+    assert "The state now records the changes made outside l4plan" in synced.stdout
+    assert fleet.resource(eu)["agents"]["a"]["spec_hash"] == running["spec_hash"]
+    assert fleet.revision("a") == 5
     settled = fleet.l4plan("plan", "--detailed-exitcode")
     assert settled.returncode == 0, settled.stdout + settled.stderr
 
