@@ -36,6 +36,8 @@ from tests.ports import free_port
 
 PORTS = range(40000, 45000)
 PEERS = ("direct", "agent", "agent-splice", "agent-w2", "haproxy", "nginx")
+# not run unless named: HAProxy and nginx with their bulk-transfer settings raised
+TUNED_PEERS = ("haproxy-tuned", "nginx-tuned")
 LOAD_TIMEOUT = 30.0  # a load process is killed past this (its own limits are far lower)
 
 
@@ -84,10 +86,10 @@ def make_peer(name: str, origin: Ports) -> Peer:
     if name.startswith("agent"):
         flags = {"agent": (), "agent-splice": ("--splice",), "agent-w2": ("--workers", "2")}
         return Agent(ports, free_port(PORTS), name, flags[name])
-    if name == "haproxy":
-        return HAProxy(Ports(ports.sink, ports.echo, None))
-    if name == "nginx":
-        return Nginx(ports)
+    if name.startswith("haproxy"):
+        return HAProxy(Ports(ports.sink, ports.echo, None), tuned=name == "haproxy-tuned")
+    if name.startswith("nginx"):
+        return Nginx(ports, tuned=name == "nginx-tuned")
     raise ValueError(name)
 
 
@@ -181,13 +183,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.dataplane", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="measurements per peer (median)")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement")
-    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers")
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help=f"comma-separated, from {', '.join(PEERS + TUNED_PEERS)}",
+    )
     parser.add_argument("--benches", default=",".join(b.key for b in BENCHES))
     parser.add_argument("--results", type=Path, default=procs.ROOT / "bench" / "results")
     args = parser.parse_args()
     names = [n for n in args.peers.split(",") if n]
     keys = [k for k in args.benches.split(",") if k]
-    unknown = [n for n in names if n not in PEERS] + [
+    unknown = [n for n in names if n not in PEERS + TUNED_PEERS] + [
         k for k in keys if k not in {b.key for b in BENCHES}
     ]
     if unknown:

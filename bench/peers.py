@@ -138,14 +138,19 @@ def _rule(protocol: str, edge: int, origin: int) -> dict[str, object]:
 
 
 class HAProxy(Peer):
-    name = "haproxy"
+    """HAProxy; `tuned` adds `option splice-auto` (kernel splicing of bulk payload)."""
+
+    def __init__(self, ports: Ports, *, tuned: bool = False) -> None:
+        super().__init__(ports)
+        self.tuned = tuned
+        self.name = "haproxy-tuned" if tuned else "haproxy"
 
     def start(self, origin: Ports, workdir: Path) -> None:
         binary = shutil.which("haproxy")
         if binary is None:
             raise RuntimeError("haproxy is not installed (bench/run.sh installs it)")
         config = workdir / "haproxy.cfg"
-        config.write_text(haproxy_config(self.ports, origin))
+        config.write_text(haproxy_config(self.ports, origin, tuned=self.tuned))
         log = (workdir / "haproxy.log").open("ab")
         # -db: stay in the foreground, no daemon; the process is ours to measure and stop
         self.proc = subprocess.Popen(
@@ -155,12 +160,13 @@ class HAProxy(Peer):
         procs.wait_tcp(self.ports.echo, self.proc, self.name)
 
 
-def haproxy_config(ports: Ports, origin: Ports) -> str:
+def haproxy_config(ports: Ports, origin: Ports, *, tuned: bool = False) -> str:
     """`mode tcp`, otherwise HAProxy's defaults (threads = CPUs, maxconn from the fd limit)."""
+    splice = "    option splice-auto\n" if tuned else ""
     return f"""\
 defaults
     mode tcp
-    timeout connect 5s
+{splice}    timeout connect 5s
     timeout client 1m
     timeout server 1m
 
@@ -175,7 +181,12 @@ listen echo
 
 
 class Nginx(Peer):
-    name = "nginx"
+    """nginx; `tuned` raises `proxy_buffer_size` from 16k to 256k (the agent reads 256 KiB)."""
+
+    def __init__(self, ports: Ports, *, tuned: bool = False) -> None:
+        super().__init__(ports)
+        self.tuned = tuned
+        self.name = "nginx-tuned" if tuned else "nginx"
 
     def start(self, origin: Ports, workdir: Path) -> None:
         binary = shutil.which("nginx")
@@ -186,7 +197,7 @@ class Nginx(Peer):
                 f"{NGINX_STREAM_MODULE} is missing: install the Debian package libnginx-mod-stream"
             )
         config = workdir / "nginx.conf"
-        config.write_text(nginx_config(self.ports, origin, workdir))
+        config.write_text(nginx_config(self.ports, origin, workdir, tuned=self.tuned))
         log = (workdir / "nginx.out").open("ab")
         self.proc = subprocess.Popen(
             [binary, "-p", str(workdir), "-c", str(config), "-e", str(workdir / "error.log")],
@@ -197,12 +208,13 @@ class Nginx(Peer):
         procs.wait_tcp(self.ports.echo, self.proc, self.name)
 
 
-def nginx_config(ports: Ports, origin: Ports, workdir: Path) -> str:
+def nginx_config(ports: Ports, origin: Ports, workdir: Path, *, tuned: bool = False) -> str:
     """`stream {}` proxying, in the foreground. `worker_processes auto` and 4096 worker
     connections are what Debian's packaged nginx.conf and common tuning use;
     `proxy_half_close on` forwards the client's FIN the way HAProxy and the agent do
     (the sink answers after EOF; nginx's default closes both directions instead). The
     rest is nginx's defaults."""
+    buffers = "    proxy_buffer_size 256k;\n" if tuned else ""
     return f"""\
 load_module {NGINX_STREAM_MODULE};
 daemon off;
@@ -216,7 +228,7 @@ events {{
 
 stream {{
     proxy_half_close on;
-
+{buffers}
     server {{
         listen 127.0.0.1:{ports.sink};
         proxy_pass 127.0.0.1:{origin.sink};
