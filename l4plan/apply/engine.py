@@ -18,8 +18,9 @@ so the retry learns the outcome instead of applying twice.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,15 +66,6 @@ class ApplyOutcome:
     @property
     def failures(self) -> list[AgentResult]:
         return [r for r in self.results.values() if not r.ok]
-
-
-class ApplyInterrupted(Exception):
-    """The operator interrupted the apply; `results` holds what each agent answered
-    (the agents not yet called have a CANCELLED error)."""
-
-    def __init__(self, results: dict[str, AgentResult]):
-        super().__init__("apply interrupted")
-        self.results = results
 
 
 # Progress callbacks: (agent, "applying" | "retrying" | "done" | "failed", result or None)
@@ -128,17 +120,25 @@ def send_operations(
     timeout: float = 30.0,
     retries: int = 1,
     progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, AgentResult]:
     """One `Config.Apply` per agent, at most `parallelism` at a time.
 
     `expected_revision` is the revision the refresh saw (`snapshots`), or asked with
     `Agent.Info` when there was no refresh. A call that times out is repeated up to
-    `retries` times with the same request_id (see the module docstring).
+    `retries` times with the same request_id (see the module docstring). Once
+    `cancel` is set, agents not called yet are not called (error CANCELLED); calls
+    under way finish, so their outcome reaches the state.
     """
 
     def run(ops: AgentOperations) -> AgentResult:
         result = AgentResult(ops.agent, ops, request_id=request_id(plan_id, ops.agent, ops))
         agent = config.agents.get(ops.agent)
+        if cancel is not None and cancel.is_set():
+            result.error = AgentError("CANCELLED", "not sent: the apply was interrupted")
+            if progress:
+                progress(ops.agent, "failed", result)
+            return result
         if progress:
             progress(ops.agent, "applying", None)
         try:
@@ -176,27 +176,6 @@ def send_operations(
 
     if not operations:
         return {}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(operations))))
-    futures = {agent: pool.submit(run, ops) for agent, ops in operations.items()}
-    try:
-        wait(futures.values())
-    except KeyboardInterrupt:
-        # calls under way finish (their outcome must reach the state); the rest are
-        # not sent
-        pool.shutdown(wait=True, cancel_futures=True)
-        interrupted = True
-    else:
-        interrupted = False
-    finally:
-        pool.shutdown(wait=True)
-    results = {}
-    for agent, future in futures.items():
-        if future.cancelled():
-            results[agent] = AgentResult(
-                agent, operations[agent], error=AgentError("CANCELLED", "not sent: interrupted")
-            )
-        else:
-            results[agent] = future.result()
-    if interrupted:
-        raise ApplyInterrupted(results)
-    return results
+    workers = max(1, min(parallelism, len(operations)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(operations, pool.map(run, operations.values()), strict=True))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -17,12 +20,7 @@ import click
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentSnapshot, make_client
-from l4plan.apply.engine import (
-    ApplyInterrupted,
-    ApplyOutcome,
-    planned_operations,
-    send_operations,
-)
+from l4plan.apply.engine import ApplyOutcome, planned_operations, send_operations
 from l4plan.apply.record import known_values, next_state
 from l4plan.cli.common import (
     EXIT_ERROR,
@@ -63,7 +61,7 @@ _HINTS = {
     "UNAUTHENTICATED": "check the agent's token",
     "FAILED_PRECONDITION": "nothing changed on that agent",
     "RESOURCE_EXHAUSTED": "nothing changed on that agent",
-    "CANCELLED": "this agent was not called",
+    "CANCELLED": "interrupted before this agent was called",
 }
 
 
@@ -136,8 +134,7 @@ def _carry_out(
 ) -> ApplyOutcome:
     """Send the plan to the agents, then write what they acknowledged."""
     operations = planned_operations(plan, config, base)
-    interrupted = False
-    try:
+    with _graceful_interrupt() as interrupted:
         with ApplyProgress(operations, color=color, live=sys.stdout.isatty()) as progress:
             results = send_operations(
                 operations,
@@ -148,12 +145,35 @@ def _carry_out(
                 parallelism=parallelism,
                 timeout=timeout,
                 progress=progress.update if operations else None,
+                cancel=interrupted,
             )
-    except ApplyInterrupted as e:  # Ctrl-C: record what the agents answered so far
-        results, interrupted = e.results, True
-    state = next_state(plan, base, results)
-    _write(backend, state, prior, color, agents_changed=True)
-    return ApplyOutcome(state, results, interrupted)
+        state = next_state(plan, base, results)
+        _write(backend, state, prior, color, agents_changed=True)
+    return ApplyOutcome(state, results, interrupted.is_set())
+
+
+@contextmanager
+def _graceful_interrupt() -> Iterator[threading.Event]:
+    """While agents are being called, Ctrl-C stops calling more of them instead of
+    killing l4plan: the calls under way finish and the state records them, as
+    Terraform does. A second Ctrl-C stops at once."""
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        click.echo(
+            "\nInterrupt received: waiting for the agents being called, calling no others"
+            " (Ctrl-C again to stop at once, which can lose what they acknowledge).",
+            err=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _write(

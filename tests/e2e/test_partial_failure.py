@@ -123,7 +123,7 @@ def test_interrupted_apply_records_what_was_acknowledged(fleet: Fleet) -> None:
         os.kill(frozen.pid, signal.SIGCONT)
     assert proc.returncode == 1, stdout + stderr
     assert "agent.a: DEADLINE_EXCEEDED" in stderr
-    assert "agent.b: CANCELLED: not sent: interrupted" in stderr
+    assert "agent.b: CANCELLED: not sent: the apply was interrupted" in stderr
     assert "Apply interrupted: 0 of 2 agents applied." in stderr
     assert fleet.revision("b") == 0
     assert {r["address"] for r in fleet.state()["resources"]} == {"l4_site.main"}
