@@ -31,7 +31,7 @@ from l4plan.cli.common import (
 )
 from l4plan.cli.context import CliContext
 from l4plan.cli.main import cli
-from l4plan.cli.options import DURATION, lock_options, target_option, variable_options
+from l4plan.cli.options import DURATION, lock_timeout_option, target_option, variable_options
 from l4plan.cli.progress import ApplyProgress
 from l4plan.configs import load_config
 from l4plan.configs.model import Config
@@ -379,7 +379,7 @@ def _apply_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @variable_options
 @target_option
-@lock_options
+@lock_timeout_option
 @_apply_options
 @click.option(
     "--refresh-only", is_flag=True, help="Only accept changes made outside l4plan into the state."
@@ -393,7 +393,6 @@ def apply(
     var_files: tuple[str, ...],
     targets: tuple[str, ...],
     lock_timeout: float,
-    use_lock: bool,
     auto_approve: bool,
     parallelism: int,
     timeout: float,
@@ -407,8 +406,6 @@ def apply(
     configuration changed since it was made.
     Exit codes: 0 success, 1 error (an agent failed: the others stay applied).
     """
-    if not use_lock:
-        raise click.UsageError("apply always takes the state lock; --no-lock is for plan")
     if planfile is not None:
         if targets or refresh_only or not refresh:
             raise click.UsageError(
@@ -443,7 +440,7 @@ def apply(
 @cli.command()
 @variable_options
 @target_option
-@lock_options
+@lock_timeout_option
 @_apply_options
 @no_color_option
 @click.pass_obj
@@ -453,15 +450,12 @@ def destroy(
     var_files: tuple[str, ...],
     targets: tuple[str, ...],
     lock_timeout: float,
-    use_lock: bool,
     auto_approve: bool,
     parallelism: int,
     timeout: float,
     refresh: bool,
 ) -> None:
     """Remove every managed application from its agents, and the resources from state."""
-    if not use_lock:
-        raise click.UsageError("destroy always takes the state lock")
     _run(
         obj,
         mode="destroy",
@@ -499,7 +493,7 @@ def _running_on_agents(
 @click.argument("address")
 @click.argument("name")
 @variable_options
-@lock_options
+@lock_timeout_option
 @click.option("--timeout", type=DURATION, default="10s", show_default=True)
 @no_color_option
 @click.pass_obj
@@ -510,7 +504,6 @@ def import_(
     var_args: tuple[str, ...],
     var_files: tuple[str, ...],
     lock_timeout: float,
-    use_lock: bool,
     timeout: float,
 ) -> None:
     """Adopt application NAME, already running on its agents, as ADDRESS.
@@ -520,8 +513,6 @@ def import_(
     agent runs, so the next plan shows an update wherever the agent runs something
     else than the configuration says.
     """
-    if not use_lock:
-        raise click.UsageError("import always takes the state lock")
     config = _checked_config(obj.color, var_args=var_args, var_files=var_files)
     res = config.resources.get(address)
     if res is None or res.type != "l4_application":

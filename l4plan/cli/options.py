@@ -58,14 +58,19 @@ def target_option(f: F) -> F:
     )(f)
 
 
-def lock_options(f: F) -> F:
-    f = click.option(
+def lock_timeout_option(f: F) -> F:
+    return click.option(
         "--lock-timeout",
         type=DURATION,
         default="0s",
         show_default=True,
         help="How long to wait for the state lock.",
     )(f)
+
+
+def lock_options(f: F) -> F:
+    """--lock-timeout, and --lock/--no-lock for commands where skipping the lock is safe."""
+    f = lock_timeout_option(f)
     f = click.option(
         "--lock/--no-lock", "use_lock", default=True, help="Take the state lock (default on)."
     )(f)
