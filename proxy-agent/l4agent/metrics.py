@@ -38,6 +38,11 @@ _COUNTERS: dict[str, tuple[str, str, tuple[str, str] | None]] = {
         "UDP flows evicted because the flow table was full.",
         None,
     ),
+    "udp_reply_drops": (
+        "udp_reply_drops",
+        "UDP replies to clients dropped because the listener's send buffer was full.",
+        None,
+    ),
     "acl_denials": (
         "acl_denials",
         "TCP connections closed and UDP datagrams dropped by IP access control.",

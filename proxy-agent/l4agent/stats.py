@@ -21,6 +21,7 @@ COUNTERS = (
     "datagrams_out",  # UDP datagrams from origins to clients
     "udp_flows_total",  # UDP flows created
     "udp_flow_evictions",  # UDP flows evicted because the flow table was full
+    "udp_reply_drops",  # replies to clients dropped: the listener's send buffer was full
     "acl_denials",  # TCP connections closed / UDP datagrams dropped by the ACL
     "origin_connect_failures",  # failed connect attempts to an origin target
     "no_healthy_origin",  # clients closed because no origin target was usable
@@ -44,6 +45,7 @@ class RuleStats:
     datagrams_out: int = 0
     udp_flows_total: int = 0
     udp_flow_evictions: int = 0
+    udp_reply_drops: int = 0
     acl_denials: int = 0
     origin_connect_failures: int = 0
     no_healthy_origin: int = 0

@@ -198,8 +198,9 @@ class UdpListener:
 
     def send_to_client(self, data: bytes, flow: UdpFlow) -> None:
         """A reply, from the local address the flow's client sent to. A datagram the
-        socket cannot take at once (its send buffer is full) is dropped, as the kernel
-        drops one that finds a full receive buffer: nothing queues without bound."""
+        socket cannot take at once (its send buffer is full) is dropped and counted in
+        `udp_reply_drops`, as the kernel drops one that finds a full receive buffer:
+        nothing queues without bound."""
         try:
             if flow.reply_control is None:
                 self.sock.sendto(data, flow.client)
@@ -207,6 +208,7 @@ class UdpListener:
                 self.sock.sendmsg((data,), flow.reply_control, 0, flow.client)
         except OSError as e:
             if not self.closed:
+                flow.route.stats.udp_reply_drops += 1
                 log.debug("udp reply to %s on %s: %r", flow.client, self.key, e)
 
     # ---- lifecycle ------------------------------------------------------------------

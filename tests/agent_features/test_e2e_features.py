@@ -50,8 +50,8 @@ class World:
 
     def __init__(self, tmp: Path) -> None:
         p = {name: free_port(AGENT_FEATURES) for name in ("control", *map(str, range(16)))}
-        # specific bind addresses: a UDP listener on a wildcard address cannot tell which
-        # local address a datagram was sent to, so headers would carry 0.0.0.0 / ::
+        # specific bind addresses; wildcard listeners are covered by
+        # tests/agent/test_udp_destination.py
         self.agent = AgentProcess(
             tmp / "agent",
             p["control"],
