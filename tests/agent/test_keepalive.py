@@ -26,9 +26,10 @@ def keepalive_timers(edge: int, origin: int) -> list[int]:
     assert len(lines) == 2, out
     timers = []
     for line in lines:
-        match = re.search(r"timer:\(keepalive,(?:(\d+)min)?(\d+)(?:\.\d+)?sec", line)
-        if match:
-            timers.append(int(match.group(1) or 0) * 60 + int(match.group(2)))
+        # ss prints the time left as e.g. "1min", "59sec", "1min2sec", "2.5sec" or "800ms"
+        match = re.search(r"timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:\.\d+)?sec)?(\d+ms)?,", line)
+        if match and any(match.groups()):
+            timers.append(int(match.group(1) or 0) * 60 + int(match.group(2) or 0))
     return timers
 
 
