@@ -160,7 +160,9 @@ def main() -> None:
         "loadavg": {"start": os.getloadavg()},
         "sizes": [],
     }
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGINT too: run.sh starts this in the background, where SIGINT starts out ignored
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="l4plan-bench-configs-"))
     try:
         for apps in sizes:

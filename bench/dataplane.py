@@ -200,7 +200,9 @@ def main() -> None:
         parser.error(f"unknown peer or benchmark: {', '.join(unknown)}")
     if not 1 <= args.rounds <= 20 or not 0 < args.seconds <= 10:
         parser.error("--rounds must be 1..20 and --seconds in (0, 10]")
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGINT too: run.sh starts this in the background, where SIGINT starts out ignored
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _terminate)
     benches = [b for b in BENCHES if b.key in keys]
     try:
         result = run(names, benches, args.rounds, args.seconds)
