@@ -157,7 +157,7 @@ class HAProxy(Peer):
             [binary, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        procs.wait_tcp(self.ports.echo, self.proc, self.name)
+        procs.wait_tcp(self.ports.echo, self.proc, self.name, workdir / "haproxy.log")
 
 
 def haproxy_config(ports: Ports, origin: Ports, *, tuned: bool = False) -> str:
@@ -205,7 +205,7 @@ class Nginx(Peer):
             stderr=subprocess.STDOUT,
         )
         log.close()
-        procs.wait_tcp(self.ports.echo, self.proc, self.name)
+        procs.wait_tcp(self.ports.echo, self.proc, self.name, workdir / "error.log")
 
 
 def nginx_config(ports: Ports, origin: Ports, workdir: Path, *, tuned: bool = False) -> str:

@@ -89,12 +89,18 @@ def machine_ticks() -> tuple[int, int]:
     return sum(fields[:8]), fields[3] + fields[4]  # user..steal; idle + iowait
 
 
-def wait_tcp(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 15.0) -> None:
-    """Wait until 127.0.0.1:`port` accepts a connection; fail if `proc` exits first."""
+def wait_tcp(
+    port: int, proc: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 15.0
+) -> None:
+    """Wait until 127.0.0.1:`port` accepts a connection; fail if `proc` exits first,
+    quoting the end of its `log`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {proc.returncode} while starting")
+            tail = log.read_text(errors="replace")[-1500:].strip() if log.exists() else ""
+            raise RuntimeError(
+                f"{what} exited with status {proc.returncode} while starting: {tail}"
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return
         time.sleep(0.05)
