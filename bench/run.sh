@@ -3,7 +3,8 @@
 #
 # Installs the peers from Debian (haproxy, nginx with its stream module), sets up .venv
 # (scripts/setup.sh), then runs the data-plane benchmark (bench/dataplane.py) and the
-# control-plane benchmark (bench/configs.py). Results go to bench/results/ (git-ignored).
+# control-plane benchmark (bench/configs.py). Results go to bench/results/run-DATE/
+# (git-ignored).
 # Everything listens on 127.0.0.1 only; every daemon is a child of this script and is
 # stopped when it ends, however it ends. --quick: one short round of each, for a check
 # that everything runs (about two minutes), not for figures.
@@ -14,7 +15,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $arg (try --help)" >&2; exit 1 ;;
   esac
 done
@@ -75,18 +76,19 @@ fi
 
 scripts/setup.sh
 export PYTHONPATH="$PWD:$PWD/proxy-agent${PYTHONPATH:+:$PYTHONPATH}"
-mkdir -p bench/results
+# this run's own folder: others may run single benchmarks into bench/results meanwhile
+results="bench/results/run-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$results"
 start=$(date +%s)
 
 if [ "$quick" = 1 ]; then
-  run .venv/bin/python -m bench.dataplane --rounds 1 --seconds 1
-  run .venv/bin/python -m bench.configs --sizes 10,100 --rounds 1
+  run .venv/bin/python -m bench.dataplane --rounds 1 --seconds 1 --results "$results"
+  run .venv/bin/python -m bench.configs --sizes 10,100 --rounds 1 --results "$results"
 else
-  run .venv/bin/python -m bench.dataplane --rounds 5 --seconds 2
-  run .venv/bin/python -m bench.configs --sizes 100,1000 --rounds 3
+  run .venv/bin/python -m bench.dataplane --rounds 5 --seconds 2 --results "$results"
+  run .venv/bin/python -m bench.configs --sizes 100,1000 --rounds 3 --results "$results"
 fi
 
 echo
 echo "==================== summary ($(($(date +%s) - start)) s) ===================="
-latest() { ls -t bench/results/"$1"-*.json | head -n1; }
-.venv/bin/python -m bench.report "$(latest dataplane)" "$(latest configs)"
+.venv/bin/python -m bench.report "$results"/dataplane-*.json "$results"/configs-*.json
