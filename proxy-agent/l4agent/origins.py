@@ -11,8 +11,10 @@ target is up or down) and `Steering` (the order in which to try healthy targets)
 `OriginPool` is the thin asyncio layer: it resolves hostnames, keeps one `Target`
 per resolved address, and runs the periodic health-check task.
 
-A pool of IP literals without a health check is static: no task, no DNS, and
-`candidates()` never awaits.
+A pool of IP literals is static: no DNS, and no health-check task without a health
+check. `candidates_now()` answers without awaiting whenever no DNS query is needed
+(IP literals, the hosts file, fresh cache entries), so the relay's hot path needs no
+task; `candidates()` is the same answer for callers that can await a query.
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ class Steering:
     def order(self, healthy: Sequence[Target]) -> list[Target]:
         if self.policy == "failover":
             return list(healthy)
+        if len(healthy) == 1:  # what every policy answers for one target, minus the work
+            return [healthy[0]] if healthy[0].weight > 0 else []
         weighted = [t for t in healthy if t.weight > 0]
         if not weighted:
             return []
@@ -214,7 +218,7 @@ class OriginPool:
         self._errors: dict[str, str] = {}  # host -> why it did not resolve
         self._task: asyncio.Task[None] | None = None
         self._static: list[Target] | None = None
-        if self._check is None and all(ip_literal(m.host) for m in self._members):
+        if all(ip_literal(m.host) for m in self._members):
             self._static = [self._target(m, ip_literal(m.host) or m.host, 1) for m in self._members]
 
     def start(self) -> None:
@@ -228,13 +232,28 @@ class OriginPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def candidates(self, client: tuple[str, int]) -> list[Target]:
-        """Healthy targets in the order to try; empty when none is healthy.
+    def candidates_now(self, client: tuple[str, int]) -> list[Target] | None:
+        """Healthy targets in the order to try (empty when none is healthy), or None
+        when a hostname's addresses are not cached and `candidates()` must query DNS.
 
         `client` is the client's address; steering does not depend on it today
         (affinity is left to the port mapping's client hash).
         """
-        targets = self._static if self._static is not None else await self._resolve_all()
+        if self._static is not None:
+            return self._order(self._static)
+        results = self._peek_all()
+        if None in results:
+            return None
+        return self._order(self._targets_from(results))
+
+    async def candidates(self, client: tuple[str, int]) -> list[Target]:
+        """`candidates_now()`, resolving the names whose cache entries expired."""
+        ready = self.candidates_now(client)
+        if ready is not None:
+            return ready
+        return self._order(await self._resolve_all())
+
+    def _order(self, targets: list[Target]) -> list[Target]:
         now = time.monotonic()
         return self._steering.order([t for t in targets if t.tracker.available(now)])
 
@@ -280,17 +299,21 @@ class OriginPool:
             return HealthTracker(rise=1, fall=None)
         return HealthTracker(rise=1, fall=PASSIVE_FALL, cooldown=PASSIVE_COOLDOWN_S)
 
-    async def _resolve_all(self) -> list[Target]:
-        """Targets for the members' current addresses (cached by the resolver's TTLs).
-
-        A hostname that resolves to several addresses shares its weight among them.
-        """
+    def _peek_all(self) -> list[list[str] | BaseException | None]:
+        """Per member: its cached addresses, its resolution error, or None (must query)."""
         results: list[list[str] | BaseException | None] = []
         for member in self._members:
             try:
                 results.append(self._resolver.peek(member.host))
             except ResolveError as e:
                 results.append(e)
+        return results
+
+    async def _resolve_all(self) -> list[Target]:
+        """Targets for the members' current addresses (cached by the resolver's TTLs)."""
+        if self._static is not None:
+            return self._static
+        results = self._peek_all()
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:  # only names whose cache expired cost a task
             fresh = await asyncio.gather(
@@ -299,6 +322,13 @@ class OriginPool:
             )
             for i, result in zip(missing, fresh, strict=True):
                 results[i] = result
+        return self._targets_from(results)
+
+    def _targets_from(self, results: list[list[str] | BaseException | None]) -> list[Target]:
+        """Targets for the members' resolution results (none of them None).
+
+        A hostname that resolves to several addresses shares its weight among them.
+        """
         targets: list[Target] = []
         for member, result in zip(self._members, results, strict=True):
             if isinstance(result, ResolveError):

@@ -5,6 +5,11 @@ reads straight into the other side's transport (no per-chunk copies in Python);
 back-pressure pauses reading on one side while the other side's write buffer is
 above its high-water mark; half-close forwards EOF with `write_eof()`; the
 connection is closed once both directions have ended, or after the idle timeout.
+
+The connect path is callbacks, not a coroutine per connection: the origin pool
+answers synchronously when no DNS query is needed (`candidates_now`), each connect
+attempt is `loop.create_connection` run as a task with a done callback, and its
+timeout is one timer handle. A coroutine runs only when a hostname must be resolved.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 from l4agent.proxyproto import encode_v1, encode_v2
 from l4agent.resolver import ResolveError
@@ -31,6 +36,9 @@ log = logging.getLogger("l4agent.tcp")
 # resumes below LOW. Large enough for full-size reads to flow without stalling.
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
+# Bytes a client may send while its origin connection is being opened before reading
+# it pauses (a client's first request is usually far smaller, so it costs no pause).
+EARLY_LIMIT = 64 << 10
 # The idle timer checks this many times per idle timeout, so an idle connection is
 # closed between 1 and 1 + 1/IDLE_CHECKS idle timeouts after its last byte.
 IDLE_CHECKS = 4
@@ -46,11 +54,12 @@ class TcpListener:
         self.server: asyncio.AbstractServer | None = None
         self.connections: set[Relay] = set()
         self.settings: RelaySettings | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.on_empty: Callable[[], None] | None = None  # set while draining
 
     async def start(self, settings: RelaySettings) -> None:
         self.settings = settings
-        loop = asyncio.get_running_loop()
+        self.loop = loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: Relay(self), sock=self.sock, backlog=LISTEN_BACKLOG
         )
@@ -82,8 +91,12 @@ class Relay(asyncio.Protocol):
         "_connecting",
         "_done",
         "_early",
+        "_held",
         "_origin_eof",
+        "_peer",
+        "_port",
         "_seen",
+        "_targets",
         "_timer",
         "listener",
         "origin",
@@ -99,13 +112,17 @@ class Relay(asyncio.Protocol):
         self.stats = self.route.stats
         self.transport: asyncio.Transport | None = None
         self.origin: asyncio.Transport | None = None
-        self.target: Target | None = None
-        self._connecting: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self.target: Target | None = None  # the target connected to, or being tried
+        self._connecting: asyncio.Task[Any] | None = None  # resolving or connecting
+        self._timer: asyncio.TimerHandle | None = None  # connect timeout, then idle timer
+        self._targets: Iterator[Target] = iter(())  # the targets left to try
+        self._peer: tuple[str, int] = ("", 0)
+        self._port = 0  # the origin port
         self._client_eof = False
         self._origin_eof = False
         self._done = False
-        self._early: list[bytes] = []
+        self._early: list[bytes] = []  # what the client sent while connecting
+        self._held = 0  # bytes in _early
         self._activity = 0
         self._seen = 0
         self._checks = 0
@@ -125,60 +142,116 @@ class Relay(asyncio.Protocol):
             return
         stats.connections_active += 1
         self.listener.connections.add(self)
-        transport.pause_reading()
-        transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        self._peer = (peer[0], peer[1])
+        self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if route.keepalive:
             set_keepalive(transport.get_extra_info("socket"))
-        self._connecting = asyncio.get_running_loop().create_task(self._connect(peer))
-
-    async def _connect(self, peer: tuple[str, int]) -> None:
-        route = self.route
-        settings = self.listener.settings
-        assert settings is not None and self.transport is not None
         try:
-            targets = await route.pool.candidates((peer[0], peer[1]))
+            targets = route.pool.candidates_now(self._peer)
+        except Exception:
+            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
+            targets = []
+        if targets is None:  # a hostname must be resolved first
+            loop = self.listener.loop
+            assert loop is not None
+            self._connecting = loop.create_task(self._resolve())
+        else:
+            self._start(targets)
+
+    async def _resolve(self) -> None:
+        route = self.route
+        try:
+            targets = await route.pool.candidates(self._peer)
         except ResolveError as e:
             log.warning("%s rule %d: %s", route.app, route.index, e)
             targets = []
         except Exception:
             log.exception("%s rule %d: picking an origin failed", route.app, route.index)
             targets = []
+        self._connecting = None
+        if not self._done:
+            self._start(targets)
+
+    def _start(self, targets: list[Target]) -> None:
+        """Try `targets` in order; close the client when there are none."""
         if not targets:
             self.stats.no_healthy_origin += 1
-            self.transport.close()
+            self.transport.close()  # type: ignore[union-attr]
             return
-        local = self.transport.get_extra_info("sockname")
-        port = route.ports.origin_port(local[1], peer[0])
-        loop = asyncio.get_running_loop()
-        for target in targets:
-            try:
-                async with asyncio.timeout(settings.connect_timeout):
-                    origin, _ = await loop.create_connection(
-                        lambda: OriginSide(self), target.address, port
-                    )
-            except (OSError, TimeoutError) as e:
-                target.failed()
-                self.stats.origin_connect_failures += 1
-                log.debug("connect to %s:%d failed: %r", target.address, port, e)
-                continue
-            break
+        local = self.transport.get_extra_info("sockname")  # type: ignore[union-attr]
+        self._port = self.route.ports.origin_port(local[1], self._peer[0])
+        self._targets = iter(targets)
+        self._try_next()
+
+    def _try_next(self) -> None:
+        """Connect to the next target, or close the client when every one failed."""
+        target = next(self._targets, None)
+        if target is None:
+            self.transport.close()  # type: ignore[union-attr]
+            return
+        self.target = target
+        loop = self.listener.loop
+        settings = self.listener.settings
+        assert loop is not None and settings is not None
+        task = loop.create_task(
+            loop.create_connection(self._origin_side, target.address, self._port)
+        )
+        task.add_done_callback(self._connect_done)
+        self._connecting = task
+        self._timer = loop.call_later(settings.connect_timeout, task.cancel)
+
+    def _origin_side(self) -> OriginSide:
+        return OriginSide(self)
+
+    def _connect_done(self, task: asyncio.Task[tuple[asyncio.BaseTransport, Any]]) -> None:
+        self._connecting = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        target = self.target
+        assert target is not None
+        if task.cancelled():
+            if self._done:  # cancelled by _finish: the client went away
+                self.target = None
+                return
+            error: BaseException | None = TimeoutError("connect timeout")
         else:
-            self.transport.close()
+            error = task.exception()
+        if error is not None:
+            self.target = None
+            if isinstance(error, OSError):  # refused, unreachable, timed out (TimeoutError)
+                log.debug("connect to %s:%d failed: %r", target.address, self._port, error)
+            else:
+                log.error("connect to %s:%d failed", target.address, self._port, exc_info=error)
+            target.failed()
+            self.stats.origin_connect_failures += 1
+            if not self._done:
+                self._try_next()
             return
-        origin = cast(asyncio.Transport, origin)
+        origin = cast(asyncio.Transport, task.result()[0])
         if self._done:  # the client went away while we were connecting
+            self.target = None
             origin.close()
             return
+        self._connected(target, origin)
+
+    def _connected(self, target: Target, origin: asyncio.Transport) -> None:
+        route = self.route
+        settings = self.listener.settings
+        transport = self.transport
+        assert settings is not None and transport is not None
         target.connected()
-        self.target = target
         self.origin = origin
         origin.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if route.keepalive:
             set_keepalive(origin.get_extra_info("socket"))
-        if route.passthrough == "proxy_v1":
-            origin.write(encode_v1((peer[0], peer[1]), (local[0], local[1])))
-        elif route.passthrough == "proxy_v2":
-            origin.write(encode_v2((peer[0], peer[1]), (local[0], local[1]), dgram=False))
+        if route.passthrough in ("proxy_v1", "proxy_v2"):
+            peer = self._peer
+            local = transport.get_extra_info("sockname")
+            if route.passthrough == "proxy_v1":
+                origin.write(encode_v1(peer, (local[0], local[1])))
+            else:
+                origin.write(encode_v2(peer, (local[0], local[1]), dgram=False))
         if self._early:
             origin.writelines(self._early)
             self._early.clear()
@@ -186,27 +259,30 @@ class Relay(asyncio.Protocol):
             origin.write_eof()
         if not route.keepalive and settings.idle_timeout > 0:
             self._arm_idle(settings.idle_timeout / IDLE_CHECKS)
-        if not self._client_eof:
-            self.transport.resume_reading()
+        if self._held >= EARLY_LIMIT and not self._client_eof:
+            transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         origin = self.origin
-        if origin is None:  # still connecting (uvloop may deliver before pause took effect)
+        n = len(data)
+        if origin is None:  # still connecting: hold the bytes, up to EARLY_LIMIT
             self._early.append(data)
-            self.transport.pause_reading()  # type: ignore[union-attr]
+            self._held += n
+            if self._held >= EARLY_LIMIT:
+                self.transport.pause_reading()  # type: ignore[union-attr]
         else:
             origin.write(data)
-        n = len(data)
         self._activity += n
         self.stats.bytes_in += n
 
     def eof_received(self) -> bool:
         self._client_eof = True
+        if self._origin_eof:  # both directions ended: closing sends the FIN (no shutdown)
+            self._finish()
+            return True
         origin = self.origin
         if origin is not None and not origin.is_closing():
             origin.write_eof()
-        if self._origin_eof:
-            self._finish()
         return True
 
     def pause_writing(self) -> None:
@@ -232,11 +308,12 @@ class Relay(asyncio.Protocol):
 
     def origin_eof(self) -> bool:
         self._origin_eof = True
+        if self._client_eof:  # both directions ended: closing sends the FIN (no shutdown)
+            self._finish()
+            return True
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write_eof()
-        if self._client_eof:
-            self._finish()
         return True
 
     def origin_paused(self) -> None:
@@ -254,7 +331,9 @@ class Relay(asyncio.Protocol):
     # ---- lifetime ----------------------------------------------------------------
 
     def _arm_idle(self, interval: float) -> None:
-        self._timer = asyncio.get_running_loop().call_later(interval, self._idle_check, interval)
+        loop = self.listener.loop
+        assert loop is not None
+        self._timer = loop.call_later(interval, self._idle_check, interval)
 
     def _idle_check(self, interval: float) -> None:
         if self._activity != self._seen:
@@ -291,7 +370,7 @@ class Relay(asyncio.Protocol):
             self.transport.close()
         if self.origin is not None:
             self.origin.close()
-        if self.target is not None:
+        if self.target is not None and self.origin is not None:
             self.target.released()
         self.stats.connections_active -= 1
         self.listener.forget(self)
