@@ -95,8 +95,8 @@ def _saved_variables(saved: SavedPlan) -> dict[str, str]:
 
 def _confirm(question: str, detail: str) -> None:
     if not sys.stdin.isatty():
-        raise click.UsageError(
-            "apply needs a confirmation and standard input is not a terminal; "
+        raise click.ClickException(
+            "a confirmation is needed and standard input is not a terminal; "
             "review the plan and run again with --auto-approve (or apply a saved plan file)"
         )
     click.echo(f"\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n")
