@@ -36,11 +36,9 @@ log = logging.getLogger("l4agent.tcp")
 # resumes below LOW. Large enough for full-size reads to flow without stalling.
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
-# Bytes a client may send while its origin connection is being opened before reading
-# it pauses (a client's first request is usually far smaller, so it costs no pause).
-EARLY_LIMIT = 64 << 10
-# The idle timer checks this many times per idle timeout, so an idle connection is
-# closed between 1 and 1 + 1/IDLE_CHECKS idle timeouts after its last byte.
+# Each listener checks its connections for activity this many times per idle timeout
+# (one timer per listener, not one per connection), so an idle connection is closed
+# between 1 and 1 + 1/IDLE_CHECKS idle timeouts after its last byte.
 IDLE_CHECKS = 4
 
 
@@ -56,6 +54,7 @@ class TcpListener:
         self.settings: RelaySettings | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.on_empty: Callable[[], None] | None = None  # set while draining
+        self._sweep: asyncio.TimerHandle | None = None  # the idle check, while one is due
 
     async def start(self, settings: RelaySettings) -> None:
         self.settings = settings
@@ -77,8 +76,30 @@ class TcpListener:
 
     def forget(self, relay: Relay) -> None:
         self.connections.discard(relay)
-        if not self.connections and self.on_empty is not None:
-            self.on_empty()
+        if not self.connections:
+            if self._sweep is not None:
+                self._sweep.cancel()
+                self._sweep = None
+            if self.on_empty is not None:
+                self.on_empty()
+
+    def watch_idle(self) -> None:
+        """A connection is subject to the idle timeout: make sure the check runs."""
+        if self._sweep is None:
+            self._arm_sweep()
+
+    def _arm_sweep(self) -> None:
+        assert self.loop is not None and self.settings is not None
+        interval = self.settings.idle_timeout / IDLE_CHECKS
+        self._sweep = self.loop.call_later(interval, self._check_idle)
+
+    def _check_idle(self) -> None:
+        watched = False
+        for relay in list(self.connections):
+            watched = relay.idle_check() or watched
+        self._sweep = None
+        if watched:
+            self._arm_sweep()
 
 
 class Relay(asyncio.Protocol):
@@ -91,7 +112,7 @@ class Relay(asyncio.Protocol):
         "_connecting",
         "_done",
         "_early",
-        "_held",
+        "_idle_watch",
         "_origin_eof",
         "_peer",
         "_port",
@@ -114,18 +135,18 @@ class Relay(asyncio.Protocol):
         self.origin: asyncio.Transport | None = None
         self.target: Target | None = None  # the target connected to, or being tried
         self._connecting: asyncio.Task[Any] | None = None  # resolving or connecting
-        self._timer: asyncio.TimerHandle | None = None  # connect timeout, then idle timer
+        self._timer: asyncio.TimerHandle | None = None  # the connect timeout
         self._targets: Iterator[Target] = iter(())  # the targets left to try
         self._peer: tuple[str, int] = ("", 0)
         self._port = 0  # the origin port
         self._client_eof = False
         self._origin_eof = False
         self._done = False
-        self._early: list[bytes] = []  # what the client sent while connecting
-        self._held = 0  # bytes in _early
-        self._activity = 0
-        self._seen = 0
-        self._checks = 0
+        self._early: list[bytes] = []
+        self._idle_watch = False  # subject to the idle timeout (connected, no keepalive)
+        self._activity = 0  # bytes relayed either way
+        self._seen = -1  # _activity at the last idle check (-1: none yet)
+        self._checks = 0  # consecutive idle checks without activity
 
     # ---- client side -------------------------------------------------------------
 
@@ -143,6 +164,7 @@ class Relay(asyncio.Protocol):
         stats.connections_active += 1
         self.listener.connections.add(self)
         self._peer = (peer[0], peer[1])
+        self.transport.pause_reading()
         self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if route.keepalive:
             set_keepalive(transport.get_extra_info("socket"))
@@ -178,8 +200,8 @@ class Relay(asyncio.Protocol):
             self.stats.no_healthy_origin += 1
             self.transport.close()  # type: ignore[union-attr]
             return
-        local = self.transport.get_extra_info("sockname")  # type: ignore[union-attr]
-        self._port = self.route.ports.origin_port(local[1], self._peer[0])
+        # the listener's port is the local port: no address to convert
+        self._port = self.route.ports.origin_port(self.listener.key[1], self._peer[0])
         self._targets = iter(targets)
         self._try_next()
 
@@ -258,20 +280,19 @@ class Relay(asyncio.Protocol):
         if self._client_eof:
             origin.write_eof()
         if not route.keepalive and settings.idle_timeout > 0:
-            self._arm_idle(settings.idle_timeout / IDLE_CHECKS)
-        if self._held >= EARLY_LIMIT and not self._client_eof:
+            self._idle_watch = True
+            self.listener.watch_idle()
+        if not self._client_eof:
             transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         origin = self.origin
-        n = len(data)
-        if origin is None:  # still connecting: hold the bytes, up to EARLY_LIMIT
+        if origin is None:  # still connecting (uvloop starts reading after connection_made)
             self._early.append(data)
-            self._held += n
-            if self._held >= EARLY_LIMIT:
-                self.transport.pause_reading()  # type: ignore[union-attr]
+            self.transport.pause_reading()  # type: ignore[union-attr]
         else:
             origin.write(data)
+        n = len(data)
         self._activity += n
         self.stats.bytes_in += n
 
@@ -330,23 +351,20 @@ class Relay(asyncio.Protocol):
 
     # ---- lifetime ----------------------------------------------------------------
 
-    def _arm_idle(self, interval: float) -> None:
-        loop = self.listener.loop
-        assert loop is not None
-        self._timer = loop.call_later(interval, self._idle_check, interval)
-
-    def _idle_check(self, interval: float) -> None:
+    def idle_check(self) -> bool:
+        """One of the listener's idle checks; whether this connection still needs them."""
+        if not self._idle_watch or self._done:
+            return False
         if self._activity != self._seen:
             self._seen = self._activity
             self._checks = 0
-        else:
-            self._checks += 1
-            if self._checks >= IDLE_CHECKS:
-                log.debug("%s rule %d: idle timeout", self.route.app, self.route.index)
-                self._timer = None
-                self.abort()
-                return
-        self._arm_idle(interval)
+            return True
+        self._checks += 1
+        if self._checks < IDLE_CHECKS:
+            return True
+        log.debug("%s rule %d: idle timeout", self.route.app, self.route.index)
+        self.abort()
+        return False
 
     def abort(self) -> None:
         """Drop both sides at once (idle timeout, end of a drain)."""
