@@ -260,22 +260,17 @@ class ConfigEvaluator:
             self.locals[name] = attr
 
     def _declare_output(self, block: Block) -> None:
-        name = block.labels[0]
-        if name in self.output_blocks:
-            self._duplicate(
-                f'output "{name}"', block.pos, self.output_blocks[name].pos, f"output.{name}"
-            )
-            return
-        self.output_blocks[name] = block
+        self._declare_named(block, self.output_blocks, "output")
 
     def _declare_agent(self, block: Block) -> None:
+        self._declare_named(block, self.agent_blocks, "agent")
+
+    def _declare_named(self, block: Block, registry: dict[str, Block], kind: str) -> None:
         name = block.labels[0]
-        if name in self.agent_blocks:
-            self._duplicate(
-                f'agent "{name}"', block.pos, self.agent_blocks[name].pos, f"agent.{name}"
-            )
+        if name in registry:
+            self._duplicate(f'{kind} "{name}"', block.pos, registry[name].pos, f"{kind}.{name}")
             return
-        self.agent_blocks[name] = block
+        registry[name] = block
 
     def _declare_resource(self, block: Block) -> None:
         type_, name = block.labels
