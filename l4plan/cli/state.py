@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,48 @@ def state_show(obj: CliContext, address: str) -> None:
         click.echo(f"# depends on: {', '.join(resource.dependencies)}")
 
 
+def _edit_state(
+    obj: CliContext,
+    operation: str,
+    edit: Callable[[State], list[str]],
+    *,
+    verb: str,
+    dry_run: bool,
+    backup: str | None,
+    use_lock: bool,
+    lock_timeout: float,
+) -> tuple[list[str], str | None]:
+    """Under the lock: read the state, back it up, `edit` it, write it (compare-and-set).
+
+    Returns the lines `edit` reports and where the backup went. With `dry_run` the
+    edit happens on the copy read and nothing is saved or written.
+    """
+    backend = open_for_command(obj)
+    try:
+        with write_lock(backend, operation, use_lock=use_lock, lock_timeout=lock_timeout):
+            state = backend.read()
+            if state is None:
+                raise StateError(f"there is no state yet; nothing to {verb}")
+            before = _expected(state)
+            saved = None if dry_run else _save_backup(obj, state, backup)
+            lines = edit(state)
+            if not dry_run:
+                state.serial += 1
+                backend.write(state, expected=before)
+            return lines, saved
+    finally:
+        backend.close()
+
+
+def _report_edit(lines: list[str], saved: str | None, done: str) -> None:
+    for line in lines:
+        click.echo(line)
+    click.echo(
+        f"Successfully {done} {len(lines)} resource instance(s)."
+        + (f" Previous state saved to {saved}." if saved else "")
+    )
+
+
 @state_group.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
@@ -192,30 +234,24 @@ def state_rm(
     lock_timeout: float,
 ) -> None:
     """Forget resources: l4plan stops managing them; nothing is destroyed on the agents."""
+    done = "Would remove" if dry_run else "Removed"
     with state_errors(obj):
         patterns = [parse_address(a) for a in addresses]
-        backend = open_for_command(obj)
-        try:
-            with write_lock(backend, "state rm", use_lock=use_lock, lock_timeout=lock_timeout):
-                state = backend.read()
-                if state is None:
-                    raise StateError("there is no state yet; nothing to remove")
-                before = _expected(state)
-                saved = None if dry_run else _save_backup(obj, state, backup)
-                removed = remove(state, patterns)
-                verb = "Would remove" if dry_run else "Removed"
-                for address in removed:
-                    click.echo(f"{verb} {address}")
-                if dry_run:
-                    return
-                state.serial += 1
-                backend.write(state, expected=before)
-        finally:
-            backend.close()
-    click.echo(
-        f"Successfully removed {len(removed)} resource instance(s)."
-        + (f" Previous state saved to {saved}." if saved else "")
-    )
+        lines, saved = _edit_state(
+            obj,
+            "state rm",
+            verb="remove",
+            edit=lambda state: [f"{done} {address}" for address in remove(state, patterns)],
+            dry_run=dry_run,
+            backup=backup,
+            use_lock=use_lock,
+            lock_timeout=lock_timeout,
+        )
+    if dry_run:
+        for line in lines:
+            click.echo(line)
+        return
+    _report_edit(lines, saved, "removed")
 
 
 @state_group.command("mv")
@@ -235,30 +271,24 @@ def state_mv(
     lock_timeout: float,
 ) -> None:
     """Rename a resource (or one instance) in the state, e.g. after renaming its block."""
+    done = "Would move" if dry_run else "Move"
     with state_errors(obj):
         src, dst = parse_address(source), parse_address(destination)
-        backend = open_for_command(obj)
-        try:
-            with write_lock(backend, "state mv", use_lock=use_lock, lock_timeout=lock_timeout):
-                state = backend.read()
-                if state is None:
-                    raise StateError("there is no state yet; nothing to move")
-                before = _expected(state)
-                saved = None if dry_run else _save_backup(obj, state, backup)
-                pairs = move(state, src, dst)
-                verb = "Would move" if dry_run else "Move"
-                for old, new in pairs:
-                    click.echo(f"{verb} {old} to {new}")
-                if dry_run:
-                    return
-                state.serial += 1
-                backend.write(state, expected=before)
-        finally:
-            backend.close()
-    click.echo(
-        f"Successfully moved {len(pairs)} resource instance(s)."
-        + (f" Previous state saved to {saved}." if saved else "")
-    )
+        lines, saved = _edit_state(
+            obj,
+            "state mv",
+            verb="move",
+            edit=lambda state: [f"{done} {old} to {new}" for old, new in move(state, src, dst)],
+            dry_run=dry_run,
+            backup=backup,
+            use_lock=use_lock,
+            lock_timeout=lock_timeout,
+        )
+    if dry_run:
+        for line in lines:
+            click.echo(line)
+        return
+    _report_edit(lines, saved, "moved")
 
 
 @state_group.command("pull")

@@ -352,15 +352,8 @@ class ConfigEvaluator:
                     attr.pos,
                 )
                 continue
-            value = self._eval_static(attr, ctx)
-            if value is UNKNOWN:
-                continue
-            if not isinstance(value, str):
-                self.error(
-                    TYPE_ERROR,
-                    f"required_version must be a string, got {type_name(value)}",
-                    attr.expr.pos,
-                )
+            value = self._setting_string(attr, ctx, "required_version")
+            if value is None:
                 continue
             self.config.required_version = value
             problem = check_required_version(value, __version__)
@@ -378,6 +371,18 @@ class ConfigEvaluator:
             )
         if backends:
             self._evaluate_backend(backends[0], ctx)
+
+    def _setting_string(self, attr: Attribute, ctx: Context, what: str) -> str | None:
+        """A string-valued setting of the l4plan block; None (reported) otherwise."""
+        value = self._eval_static(attr, ctx)
+        if value is UNKNOWN:
+            return None
+        if not isinstance(value, str):
+            self.error(
+                TYPE_ERROR, f"{what} must be a string, got {type_name(value)}", attr.expr.pos
+            )
+            return None
+        return value
 
     def _evaluate_backend(self, block: Block, ctx: Context) -> None:
         if len(block.labels) != 1 or block.labels[0] not in BACKEND_OPTIONS:
@@ -399,17 +404,9 @@ class ConfigEvaluator:
                     attr.pos,
                 )
                 continue
-            value = self._eval_static(attr, ctx)
-            if value is UNKNOWN:
-                continue
-            if not isinstance(value, str):
-                self.error(
-                    TYPE_ERROR,
-                    f"backend option {name} must be a string, got {type_name(value)}",
-                    attr.expr.pos,
-                )
-                continue
-            options[name] = value
+            value = self._setting_string(attr, ctx, f"backend option {name}")
+            if value is not None:
+                options[name] = value
         for sub in block.body.blocks:
             self.error(TYPE_ERROR, f'unknown block "{sub.type}" in the backend block', sub.pos)
         self.config.backend = BackendConfig(type_, options, block.pos)
