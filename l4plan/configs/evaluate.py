@@ -342,7 +342,6 @@ class ConfigEvaluator:
         block = self.l4plan_block
         if block is None:
             return
-        ctx = self._var_only_ctx()
         for name, attr in block.body.attributes.items():
             if name != "required_version":
                 self.error(
@@ -352,7 +351,7 @@ class ConfigEvaluator:
                     attr.pos,
                 )
                 continue
-            value = self._setting_string(attr, ctx, "required_version")
+            value = self._static_string(attr, "")
             if value is None:
                 continue
             self.config.required_version = value
@@ -370,21 +369,9 @@ class ConfigEvaluator:
                 extra.pos,
             )
         if backends:
-            self._evaluate_backend(backends[0], ctx)
+            self._evaluate_backend(backends[0])
 
-    def _setting_string(self, attr: Attribute, ctx: Context, what: str) -> str | None:
-        """A string-valued setting of the l4plan block; None (reported) otherwise."""
-        value = self._eval_static(attr, ctx)
-        if value is UNKNOWN:
-            return None
-        if not isinstance(value, str):
-            self.error(
-                TYPE_ERROR, f"{what} must be a string, got {type_name(value)}", attr.expr.pos
-            )
-            return None
-        return value
-
-    def _evaluate_backend(self, block: Block, ctx: Context) -> None:
+    def _evaluate_backend(self, block: Block) -> None:
         if len(block.labels) != 1 or block.labels[0] not in BACKEND_OPTIONS:
             self.error(
                 TYPE_ERROR,
@@ -404,7 +391,7 @@ class ConfigEvaluator:
                     attr.pos,
                 )
                 continue
-            value = self._setting_string(attr, ctx, f"backend option {name}")
+            value = self._static_string(attr, "")
             if value is not None:
                 options[name] = value
         for sub in block.body.blocks:
@@ -642,7 +629,7 @@ class ConfigEvaluator:
         out = OutputValue(name, None, pos=block.pos)
         ctx = self._ctx()
         if "description" in attrs:
-            out.description = self._static_string(attrs["description"], node.key)
+            out.description = self._static_string(attrs["description"], node.key) or ""
         if "sensitive" in attrs:
             out.sensitive = self._static_bool(attrs["sensitive"], node.key)
         if "depends_on" in attrs:
@@ -666,7 +653,8 @@ class ConfigEvaluator:
             out.value = UNKNOWN
         self.config.outputs[name] = out
 
-    def _static_string(self, attr: Attribute, address: str) -> str:
+    def _static_string(self, attr: Attribute, address: str) -> str | None:
+        """A string from literals and variables; None when unknown or (reported) not a string."""
         value = self._eval_static(attr, self._var_only_ctx(), address)
         if isinstance(value, str):
             return value
@@ -677,7 +665,7 @@ class ConfigEvaluator:
                 attr.expr.pos,
                 address,
             )
-        return ""
+        return None
 
     def _static_bool(self, attr: Attribute, address: str) -> bool:
         value = self._eval_static(attr, self._var_only_ctx(), address)

@@ -42,11 +42,6 @@ def load(tmp_path: Path) -> Loader:
     return _load
 
 
-def errors(config: Config) -> list[tuple[str, str, int, int]]:
-    """(code, file, line, column) of every diagnostic, for compact assertions."""
-    return [(d.code, d.file, d.line, d.column) for d in config.diagnostics]
-
-
 @pytest.fixture
 def value_of(load: Loader) -> Callable[..., object]:
     """value_of(expression, prelude=""): the value of an expression, via an output.

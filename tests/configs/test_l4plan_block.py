@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import errors
 
 from l4plan import __version__
 from l4plan.configs.model import BackendConfig
 from l4plan.configs.versions import check_required_version
+from tests.configs.support import errors
 
 
 def test_default_backend_is_local(load):

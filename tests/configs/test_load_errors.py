@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import errors
 
 from l4plan.configs import load_config
+from tests.configs.support import errors
 
 
 @pytest.mark.parametrize(

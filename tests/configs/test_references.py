@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import errors
+
+from tests.configs.support import errors
 
 SITE = 'resource "l4_site" "main" {\n  name = "example.com"\n  plan = "enterprise"\n}\n'
 

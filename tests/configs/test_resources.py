@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import errors
 
 from l4plan.configs.model import UNKNOWN, Lifecycle
+from tests.configs.support import errors
 
 AGENTS = """
 agent "hz1" {

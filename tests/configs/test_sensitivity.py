@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import errors
+from tests.configs.support import errors
 
 BASE = """
 variable "token" {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import errors
+
+from tests.configs.support import errors
 
 DECLS = """
 variable "port" {
