@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
+from l4plan.configs.expressions import type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
 
@@ -94,22 +95,8 @@ def dotted_path(path: Sequence[str | int]) -> str:
     return ".".join(str(p) for p in path)
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return "null" if value is None else type(value).__name__
-
-
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, dict | list) else _type_name(value)
+    text = json.dumps(value) if not isinstance(value, dict | list) else type_name(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -145,7 +132,7 @@ def _messages(error: ValidationError) -> list[tuple[list[str | int], str]]:
         wanted = error.validator_value
         wanted = wanted if isinstance(wanted, list) else [wanted]
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-        return [(path, f"{name} must be {expected}, not {_type_name(instance)} {_show(instance)}")]
+        return [(path, f"{name} must be {expected}, not {type_name(instance)} {_show(instance)}")]
     if kind == "enum":
         choices = ", ".join(json.dumps(c) for c in error.validator_value)
         hint = _suggest(str(instance), [str(c) for c in error.validator_value])
