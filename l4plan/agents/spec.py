@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from l4plan.configs.constraints import expires_at
 from l4plan.configs.model import Config, ResourceInstance, is_wholly_known
 from l4plan.durations import parse_duration
 from l4plan.ports import parse_origin_ports, parse_ports
@@ -25,19 +26,13 @@ def spec_hash(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def parse_timestamp(text: str) -> datetime:
-    """An RFC 3339 timestamp such as 2027-06-30T00:00:00Z, as an aware datetime."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def ddos_protection_active(site: ResourceInstance, now: datetime) -> bool:
     """Full DDoS protection that has not expired: what keep-alive protection needs."""
     ddos = site.attrs.get("ddos_protection") or {}
     if ddos.get("mode") != "full":
         return False
-    expires = ddos.get("expires_at")
-    return not expires or parse_timestamp(expires) > now
+    expires = expires_at(site)
+    return expires is None or expires > now
 
 
 class SpecRenderer:
