@@ -1,0 +1,372 @@
+"""Sans-IO compiler: application specs → one nftables JSON transaction.
+
+The transaction replaces the agent's own table whole, in one atomic batch
+(``add table; delete table; add table; …``: the leading ``add`` makes the
+``delete`` valid when the table does not exist yet). netfilter applies a batch all
+or nothing, and conntrack entries keep their NAT bindings across it, so flows that
+are open keep going while every new flow sees the new rules.
+
+Layout of the table (all chains ``policy accept``: the table only ever adds NAT,
+counting and the ACL's refusals, it never drops what is not its own):
+
+===============  ===========================  =============================================
+chain            hook / priority              what it does
+===============  ===========================  =============================================
+``acl_pre``      filter prerouting  -150      new flows to a rule's edge ports → ``acl``
+``acl_out``      filter output      -150      the same for clients on this host
+``dnat_pre``     nat    prerouting  -100      flows addressed to this host → ``dnat``
+``dnat_out``     nat    output      -100      the same for clients on this host (loopback)
+``snat_post``    nat    postrouting  100      masquerade what ``dnat`` translated, so
+                                              replies come back through this host
+``count_post``   filter postrouting  300      per-rule byte/packet counters, both
+``count_in``     filter input        300      directions (input: not from ``lo``, which
+                                              postrouting already counted)
+===============  ===========================  =============================================
+
+Per rule ``rN`` (N: position in the sorted list of compiled rules) there are named
+counters ``rN_flows`` (new flows translated), ``rN_in`` / ``rN_out`` (client →
+origin / origin → client, IP bytes including headers), ``rN_deny`` (ACL refusals)
+and ``rN_nohealthy`` (new flows refused because no target was healthy).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from l4agent.kernel.eligibility import eligible, family_of, target_addresses
+from l4agent.mapping import PortMap
+
+FAMILY = "inet"
+NFPROTO = {"ipv4": "ipv4", "ipv6": "ipv6"}
+NAT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}
+ADDR_TYPE = {"ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
+SADDR = {"ipv4": ("ip", "saddr"), "ipv6": ("ip6", "saddr")}
+DADDR = {"ipv4": ("ip", "daddr"), "ipv6": ("ip6", "daddr")}
+# jhash seed of the client-hash mapping: fixed, so a client keeps its origin port
+# across every rebuild of the table and every restart of the agent.
+CLIENT_HASH_SEED = 0x4C34504C
+MAX_WEIGHT_SLOTS = 65536
+COUNTER_KINDS = ("flows", "in", "out", "deny", "nohealthy")
+BASE_CHAINS = (
+    ("acl_pre", "filter", "prerouting", -150),
+    ("acl_out", "filter", "output", -150),
+    ("dnat_pre", "nat", "prerouting", -100),
+    ("dnat_out", "nat", "output", -100),
+    ("snat_post", "nat", "postrouting", 100),
+    ("count_post", "filter", "postrouting", 300),
+    ("count_in", "filter", "input", 300),
+)
+
+RuleKey = tuple[str, int]  # (application, rule index)
+Health = Callable[[str, int, str], bool]  # (application, rule index, address) → healthy
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    app: str
+    index: int
+    rid: str  # "r0", "r1", …: the prefix of this rule's chains and counters
+    protocol: str
+    edge_ports: list[tuple[int, int]]
+    families: tuple[str, ...]
+    targets: dict[str, list[tuple[str, int]]]  # family → [(address, slots)] in use
+
+    def counter(self, kind: str) -> str:
+        return f"{self.rid}_{kind}"
+
+
+@dataclass(slots=True)
+class Compiled:
+    table: str
+    transaction: dict[str, Any]
+    rules: dict[RuleKey, CompiledRule] = field(default_factory=dict)
+    skipped: dict[RuleKey, str] = field(default_factory=dict)  # rule → why it stays on the relay
+
+
+def always_healthy(app: str, index: int, address: str) -> bool:
+    return True
+
+
+def table_name(node: str) -> str:
+    """``l4plan_<node>`` with the node id reduced to what nft accepts in a name."""
+    safe = "".join(c if c.isalnum() else "_" for c in node.lower())
+    return f"l4plan_{safe}"[:64]
+
+
+def compile_table(
+    table: str,
+    apps: Sequence[tuple[str, dict[str, Any]]],
+    resolved: Mapping[str, Sequence[str]] | None = None,
+    health: Health | Mapping[tuple[str, int, str], bool] | None = None,
+    *,
+    bind: Mapping[str, str | None] | None = None,
+) -> Compiled:
+    """The transaction that makes `table` forward every eligible rule of `apps`.
+
+    `resolved` maps hostnames to addresses (IP literals need no entry); `health`
+    answers whether an address of a rule's pool is healthy (default: all are).
+    `bind` restricts the edge addresses per family (None or the wildcard: every
+    local address), as the relay's ``--bind`` does.
+    """
+    is_healthy = _health_fn(health)
+    out = Compiled(table, {"nftables": []})
+    cmds: list[dict[str, Any]] = out.transaction["nftables"]
+    cmds.append({"metainfo": {"json_schema_version": 1}})
+    tbl = {"family": FAMILY, "name": table}
+    cmds += [{"add": {"table": tbl}}, {"delete": {"table": tbl}}, {"add": {"table": tbl}}]
+    for name, kind, hook, prio in BASE_CHAINS:
+        chain = {"family": FAMILY, "table": table, "name": name, "type": kind, "hook": hook,
+                 "prio": prio, "policy": "accept"}  # fmt: skip
+        cmds.append({"add": {"chain": chain}})
+    for name in ("acl", "dnat", "count"):
+        cmds.append({"add": {"chain": {"family": FAMILY, "table": table, "name": name}}})
+    emit = _Emitter(table, cmds)
+    for match in _local_destination(bind):
+        for chain in ("acl_pre", "acl_out"):
+            emit.rule(chain, [_ct_state_new(), *match, {"jump": {"target": "acl"}}])
+        for chain in ("dnat_pre", "dnat_out"):
+            emit.rule(chain, [*match, {"jump": {"target": "dnat"}}])
+    emit.rule("count_post", [{"jump": {"target": "count"}}])
+    iif = {"match": {"op": "!=", "left": {"meta": {"key": "iif"}}, "right": "lo"}}
+    emit.rule("count_in", [iif, {"jump": {"target": "count"}}])
+
+    n = 0
+    for app_number, (app, spec) in enumerate(sorted(apps, key=lambda a: a[0])):
+        fams = ("ipv4", "ipv6") if spec.get("ipv6", False) else ("ipv4",)
+        acl_sets = _acl_sets(emit, f"a{app_number}", spec.get("acl"))
+        for index, rule in enumerate(spec["rules"]):
+            reason = eligible(rule, ipv6=spec.get("ipv6", False), resolved=resolved)
+            if reason is None and any(
+                target_addresses(t["host"], resolved) is None for t in rule["origin"]["targets"]
+            ):
+                reason = "origin hostname not resolved yet"
+            if reason is not None:
+                out.skipped[(app, index)] = reason
+                continue
+            compiled = _compile_rule(emit, f"r{n}", app, index, rule, fams, acl_sets,
+                                     resolved, is_healthy)  # fmt: skip
+            out.rules[(app, index)] = compiled
+            n += 1
+    return out
+
+
+class _Emitter:
+    def __init__(self, table: str, cmds: list[dict[str, Any]]) -> None:
+        self.table = table
+        self.cmds = cmds
+
+    def add(self, kind: str, **body: Any) -> None:
+        self.cmds.append({"add": {kind: {"family": FAMILY, "table": self.table, **body}}})
+
+    def rule(self, chain: str, expr: list[dict[str, Any]], comment: str | None = None) -> None:
+        body: dict[str, Any] = {"chain": chain, "expr": expr}
+        if comment:
+            body["comment"] = comment[:120]
+        self.add("rule", **body)
+
+
+def _health_fn(health: Health | Mapping[tuple[str, int, str], bool] | None) -> Health:
+    if health is None:
+        return always_healthy
+    if callable(health):
+        return health
+    table = health
+    return lambda app, index, address: table.get((app, index, address), True)
+
+
+def _ct_state_new() -> dict[str, Any]:
+    return {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}
+
+
+def _payload(protocol: str, fieldname: str) -> dict[str, Any]:
+    return {"payload": {"protocol": protocol, "field": fieldname}}
+
+
+def _match(left: dict[str, Any], right: Any, op: str = "==") -> dict[str, Any]:
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _port_set(ports: Sequence[tuple[int, int]]) -> Any:
+    items: list[Any] = [lo if lo == hi else {"range": [lo, hi]} for lo, hi in ports]
+    return items[0] if len(items) == 1 else {"set": items}
+
+
+def _local_destination(bind: Mapping[str, str | None] | None) -> list[list[dict[str, Any]]]:
+    """Matches for "addressed to this host" (one list of expressions per alternative)."""
+    wildcard = {None, "", "0.0.0.0", "::"}
+    addresses = [a for a in (bind or {}).values() if a not in wildcard]
+    any_local = [_match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")]
+    if not bind or any(a in wildcard for a in (bind or {}).values()):
+        return [any_local]  # a wildcard bind of either family: every local address
+    return [[_match(_payload(*DADDR[family_of(a)]), a)] for a in addresses]
+
+
+def _acl_sets(
+    emit: _Emitter, prefix: str, acl: list[dict[str, Any]] | None
+) -> list[tuple[str, dict[str, str]]]:
+    """One named set per ACL entry and family; [(action, {family: set name})]."""
+    entries: list[tuple[str, dict[str, str]]] = []
+    for e, entry in enumerate(acl or []):
+        nets: dict[str, list[Any]] = {"ipv4": [], "ipv6": []}
+        for source in entry["sources"]:
+            net = ipaddress.ip_network(source, strict=False)
+            nets["ipv6" if net.version == 6 else "ipv4"].append(net)
+        names: dict[str, str] = {}
+        for fam, found in nets.items():
+            if not found:
+                continue
+            name = f"{prefix}_e{e}_{fam[-1]}"
+            elems = [
+                {"prefix": {"addr": str(n.network_address), "len": n.prefixlen}}
+                for n in ipaddress.collapse_addresses(found)  # type: ignore[type-var]
+            ]
+            emit.add("set", name=name, type=ADDR_TYPE[fam], flags=["interval"], elem=elems)
+            names[fam] = name
+        entries.append((entry["action"], names))
+    return entries
+
+
+def _compile_rule(
+    emit: _Emitter,
+    rid: str,
+    app: str,
+    index: int,
+    rule: dict[str, Any],
+    fams: tuple[str, ...],
+    acl_sets: list[tuple[str, dict[str, str]]],
+    resolved: Mapping[str, Sequence[str]] | None,
+    is_healthy: Health,
+) -> CompiledRule:
+    protocol = rule["protocol"]
+    ports = [(lo, hi) for lo, hi in rule["edge_ports"]]
+    compiled = CompiledRule(app, index, rid, protocol, ports, fams, {})
+    comment = f"{app} rule {index}"
+    for kind in COUNTER_KINDS:
+        emit.add("counter", name=compiled.counter(kind))
+    l4 = _match({"meta": {"key": "l4proto"}}, protocol)
+    dport = _match(_payload(protocol, "dport"), _port_set(ports))
+    refuse = {"reject": {"type": "tcp reset"}} if protocol == "tcp" else {"drop": None}
+
+    # ACL: first matching entry wins, default allow
+    if acl_sets:
+        chain = f"acl_{rid}"
+        emit.add("chain", name=chain)
+        emit.rule("acl", [dport, {"jump": {"target": chain}}], comment)
+        for action, names in acl_sets:
+            for fam, set_name in names.items():
+                if fam not in fams:
+                    continue
+                saddr = _match(_payload(*SADDR[fam]), f"@{set_name}")
+                if action == "allow":
+                    emit.rule(chain, [saddr, {"return": None}])
+                else:
+                    emit.rule(chain, [saddr, {"counter": compiled.counter("deny")}, refuse])
+
+    # DNAT: one rule per family
+    portmap = PortMap(rule["edge_ports"], rule.get("origin_ports"))
+    origin_ports = rule.get("origin_ports")
+    for fam in fams:
+        nfproto = _match({"meta": {"key": "nfproto"}}, NFPROTO[fam])
+        slots = _pool(app, index, rule["origin"], fam, resolved, is_healthy)
+        compiled.targets[fam] = slots
+        if not slots:
+            emit.rule("dnat", [nfproto, dport, {"counter": compiled.counter("nohealthy")},
+                               refuse], comment)  # fmt: skip
+            continue
+        dnat: dict[str, Any] = {"family": NAT_FAMILY[fam], "addr": _address_expr(slots)}
+        port = _port_expr(portmap.kind, protocol, fam, ports, origin_ports)
+        if port is not None:
+            dnat["port"] = port
+        emit.rule("dnat", [nfproto, dport, {"counter": compiled.counter("flows")},
+                           {"dnat": dnat}], comment)  # fmt: skip
+
+    # masquerade what was translated, and count both directions
+    translated = _match({"ct": {"key": "status"}}, "dnat", "in")
+    orig_dport = _match({"ct": {"key": "proto-dst", "dir": "original"}}, _port_set(ports))
+    emit.rule("snat_post", [translated, l4, orig_dport, {"masquerade": None}], comment)
+    for direction, kind in (("original", "in"), ("reply", "out")):
+        way = _match({"ct": {"key": "direction"}}, direction)
+        emit.rule("count", [translated, l4, orig_dport, way,
+                            {"counter": compiled.counter(kind)}], comment)  # fmt: skip
+    return compiled
+
+
+def _pool(
+    app: str,
+    index: int,
+    origin: dict[str, Any],
+    fam: str,
+    resolved: Mapping[str, Sequence[str]] | None,
+    is_healthy: Health,
+) -> list[tuple[str, int]]:
+    """[(address, slots)] for new flows of one family: healthy addresses only; failover
+    keeps the first; a hostname's weight is shared among its addresses (as the relay
+    does), in integer slots of ``numgen``."""
+    members: list[tuple[list[str], int]] = []
+    for target in origin["targets"]:
+        weight = int(target.get("weight", 1))
+        addresses = [
+            a for a in target_addresses(target["host"], resolved) or () if family_of(a) == fam
+        ]
+        members.append((addresses, weight))
+    if (origin.get("steering") or "weighted") == "failover":
+        for addresses, weight in members:
+            up = [a for a in addresses if is_healthy(app, index, a)]
+            if up:
+                return [(up[0], 1)] if weight > 0 else []
+        return []
+    scale = math.lcm(*[len(a) for a, _ in members if a]) if any(a for a, _ in members) else 1
+    if sum(w for _, w in members) * scale > MAX_WEIGHT_SLOTS:
+        scale = 1
+        members = [(a[:1], w) for a, w in members]
+    slots: list[tuple[str, int]] = []
+    for addresses, weight in members:
+        if not addresses or weight == 0:
+            continue
+        share = weight * scale // len(addresses)
+        for address in addresses:
+            if share and is_healthy(app, index, address):
+                slots.append((address, share))
+    return slots
+
+
+def _address_expr(slots: list[tuple[str, int]]) -> Any:
+    if len(slots) == 1:
+        return slots[0][0]
+    total = sum(s for _, s in slots)
+    pairs: list[list[Any]] = []
+    lo = 0
+    for address, share in slots:
+        key: Any = lo if share == 1 else {"range": [lo, lo + share - 1]}
+        pairs.append([key, address])
+        lo += share
+    return {"map": {"key": {"numgen": {"mode": "random", "mod": total}},
+                    "data": {"set": pairs}}}  # fmt: skip
+
+
+def _port_expr(
+    kind: str,
+    protocol: str,
+    fam: str,
+    ports: list[tuple[int, int]],
+    origin_ports: list[int] | None,
+) -> Any:
+    """None (keep the edge port), a port, or an expression giving the origin port."""
+    if kind == "same" or origin_ports is None:
+        return None
+    if kind == "single":
+        return origin_ports[0]
+    if kind == "offset":
+        (edge_lo, edge_hi), delta = ports[0], origin_ports[0] - ports[0][0]
+        pairs = [[p, p + delta] for p in range(edge_lo, edge_hi + 1)]
+        return {"map": {"key": _payload(protocol, "dport"), "data": {"set": pairs}}}
+    # jhash yields a 32-bit host-order number: its ``offset`` form does not make a valid
+    # port, so the hash indexes a map of the origin ports instead
+    size = origin_ports[1] - origin_ports[0] + 1
+    key = {"jhash": {"expr": _payload(*SADDR[fam]), "mod": size, "seed": CLIENT_HASH_SEED}}
+    pairs = [[i, origin_ports[0] + i] for i in range(size)]
+    return {"map": {"key": key, "data": {"set": pairs}}}

@@ -1,0 +1,130 @@
+"""Conntrack entries of the kernel path: read (to count flows) and delete (to end a drain).
+
+The entries come from the ``conntrack`` tool (Debian's ``conntrack`` package) when it
+is installed, else from ``/proc/net/nf_conntrack``. Both print one entry a line as
+``key=value`` tokens, the original tuple first and the reply tuple second; parsing
+is a pure function. A flow belongs to the kernel path when it was translated
+(its reply source is not its original destination) and its original destination
+port is one of a rule's edge ports.
+
+Deleting needs the tool: without it a drained flow ends by conntrack's own timeout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from l4agent.kernel.nft import Runner
+
+ENDED_STATES = {"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "FIN_WAIT"}
+MAX_DELETES = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    family: str  # ipv4 | ipv6
+    protocol: str  # tcp | udp | …
+    state: str | None  # TCP state, None for UDP
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    reply_src: str
+    reply_sport: int
+
+    @property
+    def translated(self) -> bool:
+        return self.reply_src != self.dst or self.reply_sport != self.dport
+
+    @property
+    def active(self) -> bool:
+        return self.state not in ENDED_STATES
+
+
+def parse_line(line: str) -> Entry | None:
+    """One entry of ``conntrack -L`` or ``/proc/net/nf_conntrack``; None if unusable."""
+    tokens = line.split()
+    if not tokens:
+        return None
+    family = "ipv4"
+    if tokens[0] in ("ipv4", "ipv6"):  # /proc format: "ipv4 2 tcp 6 …"
+        family, tokens = tokens[0], tokens[2:]
+    if len(tokens) < 3:
+        return None
+    protocol = tokens[0]
+    state = None
+    pairs: list[tuple[str, str]] = []
+    for token in tokens[3:]:
+        key, eq, value = token.partition("=")
+        if eq:
+            pairs.append((key, value))
+        elif token.isupper() and not token.startswith("[") and not pairs:
+            state = token
+    original: dict[str, str] = {}
+    reply: dict[str, str] = {}
+    for key, value in pairs:
+        target = original if key not in original else reply
+        if key in ("src", "dst", "sport", "dport"):
+            target.setdefault(key, value)
+    try:
+        src, dst = original["src"], original["dst"]
+        sport, dport = int(original["sport"]), int(original["dport"])
+        reply_src, reply_sport = reply["src"], int(reply["sport"])
+    except (KeyError, ValueError):
+        return None
+    if ":" in src:
+        family = "ipv6"
+    return Entry(family, protocol, state, src, dst, sport, dport, reply_src, reply_sport)
+
+
+def parse(text: str) -> list[Entry]:
+    return [e for e in (parse_line(line) for line in text.splitlines()) if e is not None]
+
+
+def for_ports(
+    entries: Iterable[Entry], protocol: str, ports: Sequence[tuple[int, int]]
+) -> list[Entry]:
+    """The translated entries of one rule."""
+    return [
+        e
+        for e in entries
+        if e.protocol == protocol and e.translated and any(lo <= e.dport <= hi for lo, hi in ports)
+    ]
+
+
+class Conntrack:
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.tool = shutil.which("conntrack") is not None
+
+    @property
+    def source(self) -> str:
+        return "conntrack" if self.tool else "/proc/net/nf_conntrack"
+
+    def entries(self) -> list[Entry]:
+        if self.tool:
+            out: list[Entry] = []
+            for family in ("ipv4", "ipv6"):
+                proc = self.runner.run(["conntrack", "-L", "-f", family], check=False)
+                out += parse(proc.stdout)
+            return out
+        proc = self.runner.run(["cat", "/proc/net/nf_conntrack"], check=False)
+        return parse(proc.stdout) if proc.returncode == 0 else []
+
+    def delete(self, entries: Sequence[Entry]) -> int:
+        """Delete these entries (the tool is needed); the number deleted."""
+        if not self.tool:
+            return 0
+        deleted = 0
+        for e in entries[:MAX_DELETES]:
+            args = ["conntrack", "-D", "-f", e.family, "-p", e.protocol, "-s", e.src, "-d", e.dst,
+                    "--sport", str(e.sport), "--dport", str(e.dport)]  # fmt: skip
+            try:
+                proc = self.runner.run(args, check=False)
+            except subprocess.TimeoutExpired:
+                continue
+            deleted += proc.returncode == 0
+        return deleted
