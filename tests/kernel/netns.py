@@ -78,10 +78,17 @@ class Namespace:
         self.name = name
         sh("ip", "netns", "add", name)
         self._pool = ThreadPoolExecutor(4, f"ns-{name}", initializer=_enter, initargs=(name,))
-        self.sh("ip", "link", "set", "lo", "up")
 
     def sh(self, *args: str, check: bool = True) -> str:
         return sh(*args, ns=self.name, check=check)
+
+    def ip_batch(self, commands: list[str]) -> None:
+        """Several ``ip`` commands in one process (``ip -n NS -batch -``)."""
+        argv = ["ip", "-n", self.name, "-batch", "-"]
+        proc = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True,
+                              text=True, timeout=20, check=False)  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"ip -batch in {self.name}: {proc.stderr.strip()}")
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn` in a thread inside this namespace (sockets it opens live here)."""
@@ -145,12 +152,13 @@ class Topology:
             (a, f"{tag}a1", [f"{AGENT4_O}/24"], [AGENT6_O]),
             (o, f"{tag}o0", [f"{x}/24" for x in ORIGIN4], ORIGIN6),
         ]
+        batches: dict[str, list[str]] = {ns.name: ["link set lo up"] for ns in (c, a, o)}
         for ns, dev, v4, v6 in plan:
-            for addr in v4:
-                ns.sh("ip", "addr", "add", addr, "dev", dev)
-            for addr in v6:
-                ns.sh("ip", "-6", "addr", "add", f"{addr}/64", "dev", dev, "nodad")
-            ns.sh("ip", "link", "set", dev, "up")
+            batches[ns.name] += [f"addr add {addr} dev {dev}" for addr in v4]
+            batches[ns.name] += [f"addr add {addr}/64 dev {dev} nodad" for addr in v6]
+            batches[ns.name].append(f"link set {dev} up")
+        for ns in (c, a, o):
+            ns.ip_batch(batches[ns.name])
 
     def close(self) -> None:
         for ns in reversed(self.namespaces):
