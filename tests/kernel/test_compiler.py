@@ -1,0 +1,251 @@
+"""The sans-IO parts as pure functions: eligibility, the compiled transaction,
+conntrack parsing, drain arithmetic and the capability check. No root needed."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from l4agent.kernel import compile_table, eligible, table_name
+from l4agent.kernel.conntrack import for_ports, parse_line
+from l4agent.kernel.driver import _minus
+from l4agent.kernel.nft import Runner, capability, has_cap_net_admin
+
+TABLE = "l4plan_n1"
+
+
+def rule(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "protocol": "tcp",
+        "edge_ports": [[3050, 3052]],
+        "origin_ports": [5050, 5052],
+        "passthrough": "off",
+        "origin": {"type": "ip", "steering": "weighted", "health_check": None,
+                   "targets": [{"host": "198.51.100.2", "weight": 1}]},
+    }  # fmt: skip
+    base.update(over)
+    return base
+
+
+def pool(*targets: tuple[str, int], steering: str = "weighted") -> dict[str, Any]:
+    return {"type": "load_balancer", "steering": steering, "health_check": None,
+            "targets": [{"host": h, "weight": w} for h, w in targets]}  # fmt: skip
+
+
+def dnat_of(compiled: Any, family: str = "ip") -> list[dict[str, Any]]:
+    """The dnat statements of the `dnat` chain."""
+    found = []
+    for cmd in compiled.transaction["nftables"]:
+        body = cmd.get("add", {}).get("rule")
+        if body and body["chain"] == "dnat":
+            for stmt in body["expr"]:
+                if "dnat" in stmt and stmt["dnat"]["family"] == family:
+                    found.append(stmt["dnat"])
+    return found
+
+
+def rules_of(compiled: Any, chain: str) -> list[list[dict[str, Any]]]:
+    return [
+        cmd["add"]["rule"]["expr"]
+        for cmd in compiled.transaction["nftables"]
+        if cmd.get("add", {}).get("rule", {}).get("chain") == chain
+    ]
+
+
+# ---- eligibility -----------------------------------------------------------------
+
+
+def test_eligibility_reasons() -> None:
+    assert eligible(rule()) is None
+    assert "proxy_v2" in (eligible(rule(passthrough="proxy_v2")) or "")
+    assert "spp" in (eligible(rule(protocol="udp", passthrough="spp")) or "")
+    lc = eligible(rule(origin=pool(("198.51.100.2", 1), steering="least_connections")))
+    assert lc and lc.startswith("steering least_connections")
+    assert "ipv6" in (eligible(rule(), ipv6=True) or "")  # IPv4 origin, IPv6 listeners
+    assert eligible(rule(origin=pool(("2001:db8::2", 1)))) is not None
+    named = rule(origin=pool(("game.example.net", 1)))
+    assert eligible(named) is None  # hostnames pass until their addresses are known
+    assert "not resolved" in (eligible(named, resolved={}) or "")
+    both = {"game.example.net": ["192.0.2.9", "2001:db8::9"]}
+    assert eligible(named, ipv6=True, resolved=both) is None
+    assert eligible(named, ipv6=True, resolved={"game.example.net": ["192.0.2.9"]})
+
+
+def test_table_name_is_a_valid_nft_identifier() -> None:
+    assert table_name("62d2389f-12de-4453-92E9-1d3d5cbb1f09") == (
+        "l4plan_62d2389f_12de_4453_92e9_1d3d5cbb1f09"
+    )
+
+
+# ---- the transaction -------------------------------------------------------------
+
+
+def test_transaction_replaces_only_the_agents_table_atomically() -> None:
+    compiled = compile_table(TABLE, [("a.example", {"rules": [rule()]})])
+    cmds = compiled.transaction["nftables"]
+    assert cmds[0] == {"metainfo": {"json_schema_version": 1}}
+    table = {"family": "inet", "name": TABLE}
+    assert cmds[1:4] == [{"add": {"table": table}}, {"delete": {"table": table}},
+                         {"add": {"table": table}}]  # fmt: skip
+    for cmd in cmds[4:]:
+        (body,) = cmd["add"].values()
+        assert body["family"] == "inet" and body["table"] == TABLE
+    assert "flush" not in json.dumps(cmds) and "ruleset" not in json.dumps(cmds)
+    hooks = {(b["name"], b.get("hook")) for c in cmds if (b := c.get("add", {}).get("chain"))}
+    assert {
+        ("dnat_pre", "prerouting"),
+        ("dnat_out", "output"),
+        ("snat_post", "postrouting"),
+    } <= hooks
+
+
+def test_port_mappings() -> None:
+    apps = [("m.example", {"rules": [
+        rule(),  # offset
+        rule(edge_ports=[[3060, 3060]], origin_ports=[6000, 6009]),  # client hash
+        rule(edge_ports=[[3070, 3070], [3080, 3090]], origin_ports=[7000, 7000]),  # list → one
+        rule(edge_ports=[[3100, 3101]], origin_ports=None),  # same port
+    ]})]  # fmt: skip
+    offset, hashed, single, same = dnat_of(compile_table(TABLE, apps))
+    assert offset["port"]["map"]["key"] == {"payload": {"protocol": "tcp", "field": "dport"}}
+    assert offset["port"]["map"]["data"]["set"] == [[3050, 5050], [3051, 5051], [3052, 5052]]
+    jhash = hashed["port"]["map"]["key"]["jhash"]
+    assert jhash["mod"] == 10 and jhash["expr"] == {"payload": {"protocol": "ip", "field": "saddr"}}
+    assert hashed["port"]["map"]["data"]["set"][0] == [0, 6000]
+    assert single["port"] == 7000
+    assert "port" not in same
+    matches = rules_of(compile_table(TABLE, apps), "dnat")[2]
+    assert matches[1]["match"]["right"] == {"set": [3070, {"range": [3080, 3090]}]}
+
+
+def test_weighted_pool_is_a_numgen_map_and_weight_zero_is_left_out() -> None:
+    spec = {"rules": [rule(origin=pool(("198.51.100.2", 3), ("198.51.100.3", 1),
+                                       ("198.51.100.4", 0)))]}  # fmt: skip
+    (dnat,) = dnat_of(compile_table(TABLE, [("w.example", spec)]))
+    assert dnat["addr"]["map"]["key"] == {"numgen": {"mode": "random", "mod": 4}}
+    assert dnat["addr"]["map"]["data"]["set"] == [
+        [{"range": [0, 2]}, "198.51.100.2"],
+        [3, "198.51.100.3"],
+    ]
+
+
+def test_a_hostnames_weight_is_shared_among_its_addresses() -> None:
+    spec = {"rules": [rule(origin=pool(("two.test", 1), ("198.51.100.9", 1)))]}
+    resolved = {"two.test": ["198.51.100.2", "198.51.100.3"]}
+    compiled = compile_table(TABLE, [("h.example", spec)], resolved)
+    slots = compiled.rules[("h.example", 0)].targets["ipv4"]
+    assert slots == [("198.51.100.2", 1), ("198.51.100.3", 1), ("198.51.100.9", 2)]
+
+
+def test_failover_and_health() -> None:
+    targets = pool(("198.51.100.2", 1), ("198.51.100.3", 1), steering="failover")
+    spec = {"rules": [rule(origin=targets)]}
+    (dnat,) = dnat_of(compile_table(TABLE, [("f.example", spec)]))
+    assert dnat["addr"] == "198.51.100.2"
+    down = {("f.example", 0, "198.51.100.2"): False}
+    (dnat,) = dnat_of(compile_table(TABLE, [("f.example", spec)], health=down))
+    assert dnat["addr"] == "198.51.100.3"
+    down[("f.example", 0, "198.51.100.3")] = False
+    compiled = compile_table(TABLE, [("f.example", spec)], health=down)
+    assert dnat_of(compiled) == []
+    (refusal,) = rules_of(compiled, "dnat")
+    assert refusal[-2:] == [{"counter": "r0_nohealthy"}, {"reject": {"type": "tcp reset"}}]
+    udp = {"rules": [rule(protocol="udp", origin=targets)]}
+    (refusal,) = rules_of(compile_table(TABLE, [("f.example", udp)], health=down), "dnat")
+    assert refusal[-1] == {"drop": None}
+
+
+def test_acl_sets_in_priority_order() -> None:
+    acl = [{"action": "allow", "sources": ["192.0.2.7", "10.0.0.0/8", "10.1.0.0/16"]},
+           {"action": "block", "sources": ["0.0.0.0/0", "::/0"]}]  # fmt: skip
+    compiled = compile_table(TABLE, [("a.example", {"ipv6": False, "acl": acl, "rules": [rule()]})])
+    sets = {b["name"]: b for c in compiled.transaction["nftables"]
+            if (b := c.get("add", {}).get("set"))}  # fmt: skip
+    assert sets["a0_e0_4"]["elem"] == [  # overlapping sources merged, as interval sets need
+        {"prefix": {"addr": "10.0.0.0", "len": 8}},
+        {"prefix": {"addr": "192.0.2.7", "len": 32}},
+    ]
+    assert sets["a0_e1_6"]["type"] == "ipv6_addr"
+    allow, block = rules_of(compiled, "acl_r0")  # IPv6 entries skipped: no IPv6 listener
+    assert allow[-1] == {"return": None} and allow[0]["match"]["right"] == "@a0_e0_4"
+    assert block[-2:] == [{"counter": "r0_deny"}, {"reject": {"type": "tcp reset"}}]
+
+
+def test_ineligible_rules_are_skipped_with_their_reason() -> None:
+    spec = {"rules": [rule(), rule(edge_ports=[[4000, 4000]], passthrough="proxy_v1")]}
+    compiled = compile_table(TABLE, [("s.example", spec)])
+    assert list(compiled.rules) == [("s.example", 0)]
+    assert "proxy_v1" in compiled.skipped[("s.example", 1)]
+
+
+def test_bind_restricts_the_edge_addresses() -> None:
+    compiled = compile_table(TABLE, [], bind={"ipv4": "192.0.2.1", "ipv6": None})
+    assert rules_of(compiled, "dnat_pre")[0][0]["match"]["left"]["fib"]  # a wildcard: any local
+    compiled = compile_table(TABLE, [], bind={"ipv4": "192.0.2.1"})
+    (match,) = rules_of(compiled, "dnat_pre")
+    assert match[0]["match"] == {"op": "==", "left": {"payload": {"protocol": "ip",
+                                 "field": "daddr"}}, "right": "192.0.2.1"}  # fmt: skip
+
+
+# ---- conntrack and drains --------------------------------------------------------
+
+TOOL_LINE = (
+    "tcp      6 431999 ESTABLISHED src=192.0.2.2 dst=192.0.2.1 sport=40000 dport=3050 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=5050 dport=40000 [ASSURED] mark=0 use=1"
+)
+PROC_LINE = ("ipv6     10 udp      17 28 src=2001:db8:1::2 dst=2001:db8:1::1 sport=5353 "
+             "dport=4060 [UNREPLIED] src=2001:db8:1::1 dst=2001:db8:1::2 sport=4060 dport=5353 "
+             "mark=0 zone=0 use=2")  # fmt: skip
+
+
+def test_conntrack_lines() -> None:
+    entry = parse_line(TOOL_LINE)
+    assert entry is not None
+    summary = (entry.family, entry.protocol, entry.state, entry.dport)
+    assert summary == ("ipv4", "tcp", "ESTABLISHED", 3050)
+    assert entry.translated and entry.active
+    local = parse_line(PROC_LINE)
+    assert local is not None and local.family == "ipv6" and local.state is None
+    assert not local.translated  # a flow to a local socket, not one of the kernel path
+    assert for_ports([entry, local], "tcp", [(3050, 3050)]) == [entry]
+    assert for_ports([entry, local], "udp", [(4060, 4060)]) == []
+    assert parse_line("icmp 1 29 src=192.0.2.2 dst=192.0.2.1 type=8 code=0 id=1") is None
+
+
+def test_drain_keeps_only_ports_no_rule_owns_again() -> None:
+    live = {("tcp", 3051), ("udp", 3052)}
+    assert _minus("tcp", [(3050, 3053)], live) == [(3050, 3050), (3052, 3053)]
+    assert _minus("udp", [(3052, 3052)], live) == []
+
+
+# ---- capability ------------------------------------------------------------------
+
+
+def test_capability_without_nft_on_path(tmp_path: Any) -> None:
+    assert capability(Runner(), path=str(tmp_path)) == (
+        "nft (nftables) is not installed or not on PATH"
+    )
+
+
+def test_cap_net_admin_is_read_from_capeff(tmp_path: Any) -> None:
+    status = tmp_path / "status"
+    status.write_text("Name:\tx\nCapEff:\t0000000000000000\n")
+    assert has_cap_net_admin(str(status)) is False
+    status.write_text("Name:\tx\nCapEff:\t0000000000001000\n")
+    assert has_cap_net_admin(str(status)) is True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop a capability")
+def test_capability_without_cap_net_admin_names_the_privilege() -> None:
+    import subprocess
+    import sys
+
+    code = "from l4agent.kernel import capability; print(capability())"
+    argv = ["setpriv", "--inh-caps=-all", "--bounding-set=-net_admin", sys.executable, "-c", code]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    except FileNotFoundError:
+        pytest.skip("setpriv (util-linux) is not installed")
+    assert "CAP_NET_ADMIN" in out
