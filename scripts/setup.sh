@@ -24,3 +24,17 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   .venv/bin/python -m pip install -q -e ".[pg,test]" -e ./proxy-agent
   echo "$inputs" > "$stamp"
 fi
+
+# The kernel fast path (docs/kernel-fast-path.md) and its tests use nft, ip and conntrack.
+# Installed from Debian when missing, only as root; a failure leaves the relay path usable.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=""
+  command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+  command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+  command -v conntrack >/dev/null 2>&1 || missing="$missing conntrack"
+  if [ -n "$missing" ]; then
+    echo "Installing$missing (kernel fast path) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } \
+      || echo "warning: could not install$missing; the kernel fast path will fall back to the relay" >&2
+  fi
+fi
