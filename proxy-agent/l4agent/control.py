@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from l4agent import jsonrpc
+from l4agent import jsonrpc, strictjson
 from l4agent.api import Api, CallContext
 from l4agent.errors import INVALID_REQUEST, RpcError
 from l4agent.http11 import CONTINUE, ExpectContinue, HttpError, Request, RequestParser
@@ -34,7 +33,7 @@ MetricsSource = Callable[[], Awaitable[tuple[bytes, str]]]
 
 
 def error_body(error: RpcError) -> bytes:
-    return json.dumps(jsonrpc.reply_error(None, error), separators=(",", ":")).encode()
+    return strictjson.dumps(jsonrpc.reply_error(None, error))
 
 
 class ControlServer:

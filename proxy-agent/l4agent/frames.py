@@ -6,9 +6,10 @@ object). `FrameDecoder.feed` returns the complete messages received so far.
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
+
+from l4agent import strictjson
 
 MAX_FRAME = 256 << 20
 _LENGTH = struct.Struct(">I")
@@ -19,7 +20,7 @@ class FrameError(ValueError):
 
 
 def encode_frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode()
+    body = strictjson.dumps(message)
     if len(body) > MAX_FRAME:
         raise FrameError(f"message of {len(body)} bytes exceeds the frame limit")
     return _LENGTH.pack(len(body)) + body
@@ -40,7 +41,7 @@ class FrameDecoder:
             if len(self._buf) < end:
                 break
             try:
-                message = json.loads(self._buf[_LENGTH.size : end])
+                message = strictjson.loads(self._buf[_LENGTH.size : end])
             except ValueError as e:
                 raise FrameError(f"frame is not JSON: {e}") from e
             if not isinstance(message, dict):

@@ -8,12 +8,12 @@ or None when every call was a notification (HTTP 204).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from l4agent import strictjson
 from l4agent.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -43,17 +43,13 @@ class Parsed:
     entries: list[Call | dict[str, Any]]  # a dict is an error reply decided at parse time
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse(body: bytes, *, max_batch: int) -> Parsed:
+    """The calls of one body. Non-finite numbers (`1e400`) are a parse error: they have
+    no JSON representation, so neither an id nor a param may hold one."""
     try:
-        message = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        message = strictjson.loads(body)
     except UnicodeDecodeError as e:
         return _single(RpcError("INVALID_ARGUMENT", f"body is not UTF-8: {e}", code=PARSE_ERROR))
-    except RecursionError:
-        return _single(RpcError("INVALID_ARGUMENT", "JSON nested too deeply", code=PARSE_ERROR))
     except ValueError as e:
         return _single(RpcError("INVALID_ARGUMENT", f"invalid JSON: {e}", code=PARSE_ERROR))
     if isinstance(message, list):
@@ -110,10 +106,23 @@ def reply_error(id_: Any, error: RpcError) -> dict[str, Any]:
 
 
 def encode(parsed: Parsed, replies: list[dict[str, Any]]) -> bytes | None:
+    """The body to send; a reply that cannot be strict JSON becomes an INTERNAL error."""
     if not replies:
         return None
-    payload: Any = replies if parsed.batch else replies[0]
-    return json.dumps(payload, separators=(",", ":")).encode()
+    try:
+        return strictjson.dumps(replies if parsed.batch else replies[0])
+    except ValueError:
+        replies = [_encodable(reply) for reply in replies]
+        return strictjson.dumps(replies if parsed.batch else replies[0])
+
+
+def _encodable(reply: dict[str, Any]) -> dict[str, Any]:
+    try:
+        strictjson.dumps(reply)
+    except ValueError:
+        log.error("a reply to id %r holds a non-finite number; answering INTERNAL", reply["id"])
+        return reply_error(reply["id"], RpcError("INTERNAL", "the result is not valid JSON"))
+    return reply
 
 
 async def dispatch(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from l4agent import strictjson
 from l4agent.errors import Detail, detail
 from l4agent.mapping import mapping_problem
 
@@ -26,7 +26,7 @@ SINGLE_TARGET_TYPES = ("ip", "domain", "object_storage")
 
 
 def canonical_json(spec: Any) -> bytes:
-    return json.dumps(spec, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return strictjson.dumps(spec, sort_keys=True)
 
 
 def spec_hash(spec: Any) -> str:

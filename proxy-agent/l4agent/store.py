@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from l4agent import strictjson
 from l4agent.idempotency import RequestLog
 from l4agent.schemas import problems, validator
 
@@ -101,7 +101,7 @@ class ConfigStore:
         except OSError as e:
             raise StateDirError(f"cannot read {self.path}: {e.strerror}") from e
         try:
-            data = json.loads(text)
+            data = strictjson.loads(text)
         except ValueError as e:
             raise StateDirError(f"{self.path} is not valid JSON: {e}") from e
         where = str(self.path)
@@ -127,7 +127,7 @@ class ConfigStore:
         return Snapshot(revision, apps, log)
 
     def save(self, snapshot: Snapshot) -> None:
-        data = json.dumps(snapshot.to_json(), separators=(",", ":")).encode()
+        data = strictjson.dumps(snapshot.to_json())
         _atomic_write(self.path, data, self.dir)
 
 

@@ -99,3 +99,25 @@ def test_malformed(body: bytes, code: int, id_: Any) -> None:
 def test_unknown_status_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         RpcError("TEAPOT", "x")
+
+
+async def infinite(params: dict[str, Any], ctx: Any) -> Any:
+    return {"ratio": float("inf")}
+
+
+def test_a_non_finite_result_becomes_an_internal_error() -> None:
+    parsed = jsonrpc.parse(
+        b'[{"jsonrpc":"2.0","id":1,"method":"Inf"},{"jsonrpc":"2.0","id":2,"method":"Ok"}]',
+        max_batch=3,
+    )
+    out = asyncio.run(jsonrpc.dispatch(parsed, {"Inf": infinite, "Ok": ok}))
+    assert out is not None and b"Infinity" not in out
+    first, second = json.loads(out)
+    assert first["error"]["data"]["status"] == "INTERNAL"
+    assert second["result"]["params"] == {}
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1E999", b"Infinity", b"NaN"])
+def test_non_finite_numbers_do_not_parse(number: bytes) -> None:
+    reply = run(b'{"jsonrpc":"2.0","id":' + number + b',"method":"Ok"}')
+    assert reply["error"]["code"] == -32700 and reply["id"] is None

@@ -91,6 +91,48 @@ def test_malformed_json_is_a_parse_error(shared_agent: Agent) -> None:
     assert body["id"] is None
 
 
+def _strict(name: str) -> object:
+    raise AssertionError(f"{name} in a reply: not JSON")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"jsonrpc":"2.0","id":1e400,"method":"Health.Check"}',
+        b'{"jsonrpc":"2.0","id":-1e400,"method":"Health.Check"}',
+        b'[{"jsonrpc":"2.0","id":1E999,"method":"Health.Check"}]',
+        b'{"jsonrpc":"2.0","id":1,"method":"Config.Apply",'
+        b'"params":{"request_id":"r","expected_revision":1e400}}',
+        b'{"jsonrpc":"2.0","id":NaN,"method":"Health.Check"}',
+    ],
+)
+def test_non_finite_numbers_are_a_parse_error(shared_agent: Agent, body: bytes) -> None:
+    """An id or param such as 1e400 has no JSON form: refused at parse time (-32700),
+    never echoed as Infinity."""
+    status, reply = shared_agent.post(body)
+    assert status == 200
+    raw = json.dumps(reply)
+    json.loads(raw, parse_constant=_strict)
+    assert error_of(reply) == (-32700, "INVALID_ARGUMENT")
+    assert reply["id"] is None
+    assert "finite" in reply["error"]["message"] or "not valid JSON" in reply["error"]["message"]
+
+
+def test_replies_are_strict_json_on_the_wire(shared_agent: Agent) -> None:
+    data = call("Health.Check", None, id_=10**30)
+    reply = raw(shared_agent, http_post(data, shared_agent.control_port))
+    body = reply.partition(b"\r\n\r\n")[2]
+    assert json.loads(body, parse_constant=_strict)["id"] == 10**30
+
+
+def http_post(body: bytes, port_: int) -> bytes:
+    head = (
+        f"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1:{port_}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def test_unknown_method(shared_agent: Agent) -> None:
     _, body = shared_agent.post(call("Apps.Explode", {}))
     assert error_of(body) == (-32601, "NOT_FOUND")
