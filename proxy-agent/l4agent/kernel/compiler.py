@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,7 @@ def compile_table(
     health: Health | Mapping[tuple[str, int, str], bool] | None = None,
     *,
     bind: Mapping[str, str | None] | None = None,
+    only: Collection[RuleKey] | None = None,
 ) -> Compiled:
     """The transaction that makes `table` forward every eligible rule of `apps`.
 
@@ -111,6 +112,12 @@ def compile_table(
     answers whether an address of a rule's pool is healthy (default: all are).
     `bind` restricts the edge addresses per family (None or the wildcard: every
     local address), as the relay's ``--bind`` does.
+
+    `only`: the rules the caller put on the kernel path when it applied them. Then
+    the path of a rule never changes with a DNS answer: a family a hostname lost
+    addresses for refuses new flows (counted as no healthy origin) instead of
+    moving the rule to the relay behind the caller's back. Without `only`, every
+    rule that is eligible with the current answers is compiled.
     """
     is_healthy = _health_fn(health)
     out = Compiled(table, {"nftables": []})
@@ -139,11 +146,14 @@ def compile_table(
         fams = ("ipv4", "ipv6") if spec.get("ipv6", False) else ("ipv4",)
         acl_sets = _acl_sets(emit, f"a{app_number}", spec.get("acl"))
         for index, rule in enumerate(spec["rules"]):
-            reason = eligible(rule, ipv6=spec.get("ipv6", False), resolved=resolved)
-            if reason is None and any(
-                target_addresses(t["host"], resolved) is None for t in rule["origin"]["targets"]
-            ):
-                reason = "origin hostname not resolved yet"
+            if only is not None:
+                reason = eligible(rule) if (app, index) in only else "not on the kernel path"
+            else:
+                reason = eligible(rule, ipv6=spec.get("ipv6", False), resolved=resolved)
+                if reason is None and any(
+                    target_addresses(t["host"], resolved) is None for t in rule["origin"]["targets"]
+                ):
+                    reason = "origin hostname not resolved yet"
             if reason is not None:
                 out.skipped[(app, index)] = reason
                 continue

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +99,9 @@ class KernelForwarder:
         apps: Sequence[tuple[str, dict[str, Any]]],
         resolved: Mapping[str, Sequence[str]] | None = None,
         health: Health | Mapping[tuple[str, int, str], bool] | None = None,
+        only: Collection[RuleKey] | None = None,
     ) -> Prepared:
-        compiled = compile_table(self.table, apps, resolved, health, bind=self.bind)
+        compiled = compile_table(self.table, apps, resolved, health, bind=self.bind, only=only)
         self.runner.nft_json(compiled.transaction, check_only=True)
         return Prepared(compiled)
 

@@ -1,0 +1,270 @@
+"""The kernel path inside the agent's event loop: applies, rebuilds, drains, ports.
+
+`KernelForwarder` is blocking and knows nothing of pools or DNS. `KernelPath` is
+what a data plane holds:
+
+- `prepare(apps)` decides each rule's path (`eligible` with the hostnames' current
+  answers), resolves, reads the pools' health, binds a *reserving* socket for every
+  listener key of a kernel rule and checks the batch. Any failure closes what was
+  bound and raises; nothing changed.
+- `commit(prepared)` runs the batch and keeps the reserving sockets; `abort` closes
+  the new ones.
+- A background task (`start`/`close`) re-resolves hostnames and re-reads health
+  every `refresh_interval`; when an answer or a target's health changed it rebuilds
+  the table (same rules, new targets: one batch, open flows kept). It also ends
+  drains when their timeout passes.
+
+Reserving sockets: the kernel translates a flow before any socket sees it, so
+nothing would stop another process from binding an edge port, and a port already
+in use would go unnoticed. Holding the port (TCP bound but not listening, UDP
+bound) makes a port in use fail the apply exactly as it fails for the relay, and
+keeps the port ours while the rule exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from l4agent.kernel.compiler import RuleKey
+from l4agent.kernel.driver import KernelForwarder
+from l4agent.kernel.driver import Prepared as TablePrepared
+from l4agent.kernel.eligibility import eligible
+from l4agent.resolver import ResolveError, Resolver, ip_literal
+
+log = logging.getLogger("l4agent.kernel")
+
+ListenerKey = tuple[str, int, str]  # (protocol, port, family)
+FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
+KINDS = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
+WILDCARD = {"ipv4": "0.0.0.0", "ipv6": "::"}
+
+
+class HealthSource(Protocol):
+    """What the kernel path reads of a rule's origin pool (`OriginPool.health`)."""
+
+    def health(self) -> list[dict[str, Any]]: ...
+
+
+class ReserveFailure(OSError):
+    """A listener key of a kernel rule could not be reserved; nothing was changed."""
+
+    def __init__(self, failures: list[tuple[ListenerKey, int, str]]) -> None:
+        self.failures = failures  # (key, errno, message), like dataplane.BindFailure
+        super().__init__("; ".join(message for _, _, message in failures))
+
+
+@dataclass(slots=True)
+class PathPrepared:
+    apps: list[tuple[str, dict[str, Any]]]
+    kernel: frozenset[RuleKey]
+    skipped: dict[RuleKey, str]
+    table: TablePrepared
+    signature: tuple[Any, ...]
+    pools: Mapping[RuleKey, HealthSource] | None = None
+    sockets: dict[ListenerKey, socket.socket] = field(default_factory=dict)
+
+
+def reserve(key: ListenerKey, host: str) -> socket.socket:
+    """Hold (protocol, port, family) on `host` without serving it."""
+    protocol, port, family = key
+    sock = socket.socket(FAMILIES[family], KINDS[protocol])
+    try:
+        if protocol == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == "ipv6":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class KernelPath:
+    def __init__(
+        self,
+        forwarder: KernelForwarder,
+        resolver: Resolver,
+        *,
+        bind: Mapping[str, str] | None = None,
+        refresh_interval: float = 1.0,
+    ) -> None:
+        self.forwarder = forwarder
+        self.resolver = resolver
+        self.bind = dict(bind or WILDCARD)
+        self.refresh_interval = refresh_interval
+        self.pools: Mapping[RuleKey, HealthSource] = {}
+        self.current: PathPrepared | None = None
+        self.reserved: dict[ListenerKey, socket.socket] = {}
+        self.lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- apply -------------------------------------------------------------------
+
+    async def prepare(
+        self,
+        apps: Sequence[tuple[str, dict[str, Any]]],
+        pools: Mapping[RuleKey, HealthSource] | None = None,
+    ) -> PathPrepared:
+        apps = sorted(apps, key=lambda a: a[0])
+        resolved = await self._resolve(apps)
+        kernel: set[RuleKey] = set()
+        skipped: dict[RuleKey, str] = {}
+        for name, spec in apps:
+            for index, rule in enumerate(spec["rules"]):
+                why = eligible(rule, ipv6=spec.get("ipv6", False), resolved=resolved)
+                if why is None:
+                    kernel.add((name, index))
+                else:
+                    skipped[(name, index)] = why
+        health = _health(pools if pools is not None else self.pools)
+        table = await asyncio.to_thread(self.forwarder.prepare, apps, resolved, health, kernel)
+        prepared = PathPrepared(apps, frozenset(kernel), skipped, table, (resolved, health), pools)
+        prepared.sockets = self._reserve(apps, kernel)
+        return prepared
+
+    async def commit(self, prepared: PathPrepared) -> None:
+        async with self.lock:
+            await asyncio.to_thread(self.forwarder.commit, prepared.table)
+            wanted = set(_keys(prepared.apps, prepared.kernel))
+            for key in [k for k in self.reserved if k not in wanted]:
+                self.reserved.pop(key).close()
+            self.reserved.update(prepared.sockets)
+            prepared.sockets = {}
+            self.current = prepared
+            if prepared.pools is not None:
+                self.pools = prepared.pools
+
+    def set_pools(self, pools: Mapping[RuleKey, HealthSource]) -> None:
+        """The origin pools of the rules (the data plane builds them at commit): their
+        health is read at every refresh."""
+        self.pools = pools
+
+    def abort(self, prepared: PathPrepared) -> None:
+        for sock in prepared.sockets.values():
+            sock.close()
+        prepared.sockets = {}
+        self.forwarder.abort(prepared.table)
+
+    def path_of(self, app: str, index: int) -> str:
+        return self.forwarder.path_of(app, index)
+
+    def _reserve(
+        self, apps: list[tuple[str, dict[str, Any]]], kernel: set[RuleKey]
+    ) -> dict[ListenerKey, socket.socket]:
+        got: dict[ListenerKey, socket.socket] = {}
+        failures: list[tuple[ListenerKey, int, str]] = []
+        for key in _keys(apps, kernel):
+            if key in self.reserved:
+                continue
+            host = self.bind[key[2]]
+            try:
+                got[key] = reserve(key, host)
+            except OSError as e:
+                failures.append((key, e.errno or 0, f"cannot bind {key[0]} port {key[1]} "
+                                 f"({key[2]} {host}): {e.strerror or e}"))  # fmt: skip
+        if failures:
+            for sock in got.values():
+                sock.close()
+            raise ReserveFailure(failures)
+        return got
+
+    # ---- refresh -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+
+    async def close(self, *, remove_table: bool = False) -> None:
+        """Stop the background task and release the ports. The table stays (the
+        kernel keeps forwarding) unless `remove_table`."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sock in self.reserved.values():
+            sock.close()
+        self.reserved.clear()
+        if remove_table:
+            await asyncio.to_thread(self.forwarder.remove)
+
+    async def refresh(self) -> bool:
+        """Rebuild when a hostname's answer or a target's health changed; True if it did."""
+        async with self.lock:
+            current = self.current
+            if current is None:
+                return False
+            resolved = await self._resolve(current.apps)
+            health = _health(self.pools)
+            if (resolved, health) == current.signature:
+                return False
+            table = await asyncio.to_thread(self.forwarder.prepare, current.apps, resolved,
+                                            health, current.kernel)  # fmt: skip
+            await asyncio.to_thread(self.forwarder.commit, table)
+            self.current = PathPrepared(current.apps, current.kernel, current.skipped, table,
+                                        (resolved, health), self.pools)  # fmt: skip
+            log.info("kernel path: origins changed, table rebuilt")
+            return True
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_interval)
+            try:
+                await self.refresh()
+                deadline = self.forwarder.next_drain_deadline()
+                if deadline is not None and deadline <= time.monotonic():
+                    await asyncio.to_thread(self.forwarder.expire_drains)
+            except Exception:  # keep refreshing; the next round may succeed
+                log.exception("kernel path: refresh failed")
+
+    async def _resolve(self, apps: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, list[str]]:
+        hosts = sorted({
+            t["host"]
+            for _, spec in apps
+            for rule in spec["rules"]
+            for t in rule["origin"]["targets"]
+            if ip_literal(t["host"]) is None
+        })  # fmt: skip
+        answers = await asyncio.gather(
+            *(self.resolver.resolve(h) for h in hosts), return_exceptions=True
+        )
+        out: dict[str, list[str]] = {}
+        for host, answer in zip(hosts, answers, strict=True):
+            if isinstance(answer, ResolveError):
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
+            out[host] = sorted(answer)
+        return out
+
+
+def _keys(
+    apps: Sequence[tuple[str, dict[str, Any]]], kernel: set[RuleKey] | frozenset[RuleKey]
+) -> Iterator[ListenerKey]:
+    for name, spec in apps:
+        fams = ("ipv4", "ipv6") if spec.get("ipv6", False) else ("ipv4",)
+        for index, rule in enumerate(spec["rules"]):
+            if (name, index) not in kernel:
+                continue
+            for lo, hi in rule["edge_ports"]:
+                for port in range(lo, hi + 1):
+                    for family in fams:
+                        yield (rule["protocol"], port, family)
+
+
+def _health(pools: Mapping[RuleKey, HealthSource]) -> dict[tuple[str, int, str], bool]:
+    """(app, rule, address) → healthy, for the addresses a pool knows."""
+    out: dict[tuple[str, int, str], bool] = {}
+    for (app, index), pool in pools.items():
+        for row in pool.health():
+            if row.get("address"):
+                out[(app, index, row["address"])] = bool(row["healthy"])
+    return out
