@@ -249,3 +249,20 @@ def test_capability_without_cap_net_admin_names_the_privilege() -> None:
     except FileNotFoundError:
         pytest.skip("setpriv (util-linux) is not installed")
     assert "CAP_NET_ADMIN" in out
+
+
+def test_kernel_stats_under_the_relays_counter_names() -> None:
+    from l4agent.kernel.driver import as_rule_counters
+    from l4agent.stats import COUNTERS, GAUGES, RuleStats
+
+    names = ("bytes_in", "bytes_out", "packets_in", "packets_out", "flows_active", "flows_total")
+    stats = dict(zip(names, (10, 20, 1, 2, 3, 4), strict=True))
+    stats.update(acl_denials=5, no_healthy_origin=6)
+    tcp = as_rule_counters(stats, "tcp")
+    assert tcp["connections_total"] == 15 and tcp["connections_active"] == 3
+    udp = as_rule_counters(stats, "udp")
+    assert (udp["datagrams_in"], udp["udp_flows_total"], udp["udp_flows_active"]) == (1, 4, 3)
+    assert set(tcp) | set(udp) <= set(COUNTERS) | set(GAUGES)
+    merged = RuleStats("udp")
+    merged.add(udp)
+    assert merged.bytes_out == 20

@@ -169,3 +169,20 @@ def test_udp_flow_counts_and_conntrack(
     stats = kernel.stats()[("u.example", 1)]
     assert stats["flows_total"] == 3 and stats["flows_active"] == 3
     assert stats["packets_in"] == 3 and stats["packets_out"] == 3
+
+
+def test_flows_are_read_from_proc_without_the_conntrack_tool(
+    topo: Topology, origins: EchoServer, kernel: KernelForwarder
+) -> None:
+    kernel.conntrack.tool = False  # as on a host without Debian's conntrack package
+    assert kernel.conntrack.source == "/proc/net/nf_conntrack"
+    kernel.apply([("p.example", app(ORIGIN4[0]))])
+    with topo.client.connect(AGENT4_C, 3050) as tcp:
+        read_line(tcp)
+        udp_ask(topo.client, AGENT4_C, 3050)
+        stats = kernel.stats()
+        assert stats[("p.example", 0)]["flows_active"] == 1
+        assert stats[("p.example", 1)]["flows_active"] == 1
+        kernel.apply([])
+        assert kernel.expire_drains(time.monotonic() + 1.0) == 0  # cannot delete without it
+        roundtrip(tcp, b"lives on until conntrack's own timeout")

@@ -265,3 +265,27 @@ def _minus(
                 out.append((start, p - 1))
                 start = None
     return out
+
+
+def as_rule_counters(stats: Mapping[str, int], protocol: str) -> dict[str, int]:
+    """A kernel rule's `stats()` under the relay's counter names (l4agent/stats.py),
+    so Status.Get and /metrics read the same fields on both paths. As on the relay,
+    TCP ``connections_total`` includes the flows the ACL or a missing healthy origin
+    refused. Bytes are IP bytes (headers included), packets may be GRO super-packets."""
+    out = {
+        "bytes_in": stats["bytes_in"],
+        "bytes_out": stats["bytes_out"],
+        "acl_denials": stats["acl_denials"],
+        "no_healthy_origin": stats["no_healthy_origin"],
+    }
+    if protocol == "tcp":
+        out["connections_active"] = stats["flows_active"]
+        out["connections_total"] = (
+            stats["flows_total"] + stats["acl_denials"] + stats["no_healthy_origin"]
+        )
+    else:
+        out["udp_flows_active"] = stats["flows_active"]
+        out["udp_flows_total"] = stats["flows_total"]
+        out["datagrams_in"] = stats["packets_in"]
+        out["datagrams_out"] = stats["packets_out"]
+    return out
