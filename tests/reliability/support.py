@@ -150,3 +150,38 @@ def process_rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` for the duration (the tests run as root)."""
+    import subprocess
+
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], check=True
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(directory: Path, name: str = "filler") -> Path:
+    """Write a file in `directory` until its file system is full."""
+    import errno
+
+    path = directory / name
+    chunk = b"\0" * 4096
+    with open(path, "ab", buffering=0) as f:
+        while True:
+            try:
+                f.write(chunk)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                break
+    with contextlib.suppress(OSError), open(path, "ab", buffering=0) as f:
+        while True:
+            f.write(b"\0")
+    return path
