@@ -35,7 +35,7 @@ def origins(topo: Topology) -> Iterator[EchoServer]:
     endpoints = [
         (proto, address, port)
         for address in [*ORIGIN4, *ORIGIN6]
-        for port in [5050, 5051, 5052, *range(6000, 6010)]
+        for port in [3050, 5050, 5051, 5052, *range(6000, 6010)]
         for proto in ("tcp", "udp")
     ]
     with echo(topo.origin, endpoints) as server:

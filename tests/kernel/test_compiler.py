@@ -180,13 +180,14 @@ def test_ineligible_rules_are_skipped_with_their_reason() -> None:
     assert "proxy_v1" in compiled.skipped[("s.example", 1)]
 
 
-def test_bind_restricts_the_edge_addresses() -> None:
-    compiled = compile_table(TABLE, [], bind={"ipv4": "192.0.2.1", "ipv6": None})
-    assert rules_of(compiled, "dnat_pre")[0][0]["match"]["left"]["fib"]  # a wildcard: any local
-    compiled = compile_table(TABLE, [], bind={"ipv4": "192.0.2.1"})
-    (match,) = rules_of(compiled, "dnat_pre")
-    assert match[0]["match"] == {"op": "==", "left": {"payload": {"protocol": "ip",
-                                 "field": "daddr"}}, "right": "192.0.2.1"}  # fmt: skip
+def test_bind_restricts_the_edge_addresses_per_family() -> None:
+    (only,) = rules_of(compile_table(TABLE, []), "dnat_pre")
+    assert only[0]["match"]["left"] == {"fib": {"result": "type", "flags": ["daddr"]}}
+    compiled = compile_table(TABLE, [], bind={"ipv4": "192.0.2.1", "ipv6": "::"})
+    v4, v6 = rules_of(compiled, "dnat_pre")
+    daddr = {"payload": {"protocol": "ip", "field": "daddr"}}
+    assert v4[0]["match"] == {"op": "==", "left": daddr, "right": "192.0.2.1"}
+    assert v6[0]["match"]["right"] == "ipv6" and "fib" in v6[1]["match"]["left"]
 
 
 # ---- conntrack and drains --------------------------------------------------------

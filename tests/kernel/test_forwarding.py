@@ -214,3 +214,18 @@ def test_failover_uses_the_first_healthy_target_and_no_healthy_refuses(
     assert stats[("fo.example", 0)]["no_healthy_origin"] == 1
     assert stats[("fo.example", 1)]["no_healthy_origin"] == 1
     assert stats[("fo.example", 0)]["flows_total"] == 20
+
+
+def test_bind_address_limits_which_destinations_are_translated(
+    topo: Topology, origins: EchoServer
+) -> None:
+    from l4agent.kernel import Runner
+
+    bound = KernelForwarder("l4plan_bound", Runner(topo.agent.name), bind={"ipv4": AGENT4_C})
+    try:
+        bound.apply([("b.example", {"rules": [rule("tcp", [[3050, 3050]], None, [ORIGIN4[0]])]})])
+        assert tcp_hello(topo.client, AGENT4_C, 3050)[0] == ORIGIN4[0]
+        with pytest.raises(ConnectionRefusedError):  # the agent's other address: not bound
+            tcp_hello(topo.agent, AGENT4_O, 3050)
+    finally:
+        bound.remove()

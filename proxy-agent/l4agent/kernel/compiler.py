@@ -206,13 +206,20 @@ def _port_set(ports: Sequence[tuple[int, int]]) -> Any:
 
 
 def _local_destination(bind: Mapping[str, str | None] | None) -> list[list[dict[str, Any]]]:
-    """Matches for "addressed to this host" (one list of expressions per alternative)."""
-    wildcard = {None, "", "0.0.0.0", "::"}
-    addresses = [a for a in (bind or {}).values() if a not in wildcard]
-    any_local = [_match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")]
-    if not bind or any(a in wildcard for a in (bind or {}).values()):
-        return [any_local]  # a wildcard bind of either family: every local address
-    return [[_match(_payload(*DADDR[family_of(a)]), a)] for a in addresses]
+    """Matches for "addressed to this host" (one list of expressions per alternative):
+    per family, the bound address, or every local address for a wildcard bind (the
+    relay's default, ``0.0.0.0`` and ``::``)."""
+    any_local = _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")
+    if not bind:
+        return [[any_local]]
+    out: list[list[dict[str, Any]]] = []
+    for family in ("ipv4", "ipv6"):
+        address = bind.get(family)
+        if address in (None, "", "0.0.0.0", "::"):
+            out.append([_match({"meta": {"key": "nfproto"}}, NFPROTO[family]), any_local])
+        else:
+            out.append([_match(_payload(*DADDR[family]), address)])
+    return out
 
 
 def _acl_sets(
