@@ -12,11 +12,28 @@ import os
 import random
 import socket
 
-AGENT_CORE = range(20000, 25000)
-AGENT_FEATURES = range(25000, 30000)
-E2E = range(30000, 35000)
-STATES = range(35000, 37000)
-PLANS = range(37000, 40000)
+# Every range lies below the kernel's ephemeral ports (32768-60999 by default), so
+# a port checked free here cannot be taken meanwhile by an outgoing connection.
+# L4PLAN_TEST_SLOT (0 or 1) selects a disjoint block of ranges, so that two copies
+# of the suite can run at once on one machine (README, "Contributing").
+SLOT_SIZE = 10000
+SLOT = int(os.environ.get("L4PLAN_TEST_SLOT", "0"))
+if SLOT not in (0, 1):
+    raise RuntimeError(f"L4PLAN_TEST_SLOT must be 0 or 1, not {SLOT}")
+_BASE = 12000 + SLOT * SLOT_SIZE
+
+
+def _block(offset: int, size: int) -> range:
+    return range(_BASE + offset, _BASE + offset + size)
+
+
+AGENT_CORE = _block(0, 2000)
+AGENT_FEATURES = _block(2000, 2000)
+E2E = _block(4000, 2000)
+STATES = _block(6000, 1000)
+PLANS = _block(7000, 1000)
+KERNEL = _block(8000, 1000)
+RELIABILITY = _block(9000, 1000)
 
 _cursors: dict[range, itertools.count[int]] = {}
 

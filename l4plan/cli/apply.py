@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,12 @@ import click
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentSnapshot, make_client
-from l4plan.apply.engine import ApplyOutcome, planned_operations, send_operations
+from l4plan.apply.engine import (
+    ApplyOutcome,
+    Cancellation,
+    planned_operations,
+    send_operations,
+)
 from l4plan.apply.record import known_values, next_state
 from l4plan.cli.common import (
     EXIT_ERROR,
@@ -153,16 +157,16 @@ def _carry_out(
 
 
 @contextmanager
-def _graceful_interrupt() -> Iterator[threading.Event]:
+def _graceful_interrupt() -> Iterator[Cancellation]:
     """While agents are being called, Ctrl-C stops calling more of them instead of
     killing l4plan: the calls under way finish and the state records them, as
     Terraform does. A second Ctrl-C stops at once."""
-    interrupted = threading.Event()
+    interrupted = Cancellation()
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if interrupted.is_set():
             raise KeyboardInterrupt
-        interrupted.set()
+        interrupted.cancel()
         click.echo(
             "\nInterrupt received: waiting for the agents being called, calling no others"
             " (Ctrl-C again to stop at once, which can lose what they acknowledge).",
