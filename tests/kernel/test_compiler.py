@@ -267,3 +267,15 @@ def test_kernel_stats_under_the_relays_counter_names() -> None:
     merged = RuleStats("udp")
     merged.add(udp)
     assert merged.bytes_out == 20
+
+
+def test_with_only_a_family_without_addresses_refuses_instead_of_moving_the_rule() -> None:
+    spec = {"ipv6": True, "rules": [rule(origin=pool(("dual.test", 1)))]}
+    resolved = {"dual.test": ["198.51.100.2"]}  # the IPv6 answer went away
+    free = compile_table(TABLE, [("o.example", spec)], resolved)
+    assert ("o.example", 0) in free.skipped  # would now be a relay rule
+    pinned = compile_table(TABLE, [("o.example", spec)], resolved, only={("o.example", 0)})
+    assert pinned.rules[("o.example", 0)].targets == {"ipv4": [("198.51.100.2", 1)], "ipv6": []}
+    v4, v6 = rules_of(pinned, "dnat")
+    assert "dnat" in v4[-1] and v6[-2:] == [{"counter": "r0_nohealthy"},
+                                             {"reject": {"type": "tcp reset"}}]  # fmt: skip

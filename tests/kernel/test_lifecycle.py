@@ -186,3 +186,21 @@ def test_flows_are_read_from_proc_without_the_conntrack_tool(
         kernel.apply([])
         assert kernel.expire_drains(time.monotonic() + 1.0) == 0  # cannot delete without it
         roundtrip(tcp, b"lives on until conntrack's own timeout")
+
+
+def test_a_refused_batch_fails_prepare_and_changes_nothing(
+    topo: Topology, origins: EchoServer, kernel: KernelForwarder
+) -> None:
+    from l4agent.kernel import NftError
+
+    kernel.apply([("ok.example", app(ORIGIN4[0]))])
+    tcp_hello(topo.client, AGENT4_C, 3050)
+    broken = kernel.prepare([("ok.example", app(ORIGIN4[1]))])
+    broken.compiled.transaction["nftables"].append({"add": {"rule": {"family": "inet",
+        "table": TABLE, "chain": "no_such_chain", "expr": [{"accept": None}]}}})  # fmt: skip
+    with pytest.raises(NftError):
+        kernel.runner.nft_json(broken.compiled.transaction, check_only=True)
+    with pytest.raises(NftError):  # a batch is all or nothing: the good part is not applied
+        kernel.commit(broken)
+    assert tcp_hello(topo.client, AGENT4_C, 3050)[0] == ORIGIN4[0]
+    assert kernel.stats()[("ok.example", 0)]["flows_total"] == 2  # counted once, not twice

@@ -107,8 +107,9 @@ class KernelForwarder:
 
     def commit(self, prepared: Prepared, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        self._carry_counters()
+        before = self.runner.counters(self.table) if self.compiled is not None else {}
         self.runner.nft_json(prepared.compiled.transaction)
+        self._carry_counters(before)
         old, self.compiled = self.compiled, prepared.compiled
         self._start_drains(old, prepared.compiled, now)
         keys = {(r.app, r.index, r.protocol) for r in prepared.compiled.rules.values()}
@@ -196,10 +197,10 @@ class KernelForwarder:
 
     # ---- statistics --------------------------------------------------------------
 
-    def _carry_counters(self) -> None:
+    def _carry_counters(self, values: Mapping[str, tuple[int, int]]) -> None:
+        """Add the counters the replaced table had reached to the rules' totals."""
         if self.compiled is None:
             return
-        values = self.runner.counters(self.table)
         for rule in self.compiled.rules.values():
             totals = self._totals.setdefault((rule.app, rule.index, rule.protocol), RuleTotals())
             for kind, pair in _rule_counters(rule, values).items():
