@@ -50,7 +50,10 @@ class Api:
             "Status.Get": self.status_get,
             "Health.Check": self.health_check,
         }
-        self.methods: dict[str, Handler] = {name: _checked(name, fn) for name, fn in table.items()}
+        # Config.Apply checks its params itself, in a thread (applier.check_request)
+        self.methods: dict[str, Handler] = {
+            name: _checked(name, fn, validate=name != "Config.Apply") for name, fn in table.items()
+        }
 
     async def agent_info(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         settings = self.agent.settings
@@ -145,14 +148,19 @@ class Api:
         return {"status": "SERVING" if self.agent.serving else "NOT_SERVING"}
 
 
-def _checked(method: str, fn: Callable[[dict[str, Any], CallContext], Awaitable[Any]]) -> Handler:
-    """Deadline and schema checks before the method runs."""
+def _checked(
+    method: str,
+    fn: Callable[[dict[str, Any], CallContext], Awaitable[Any]],
+    *,
+    validate: bool,
+) -> Handler:
+    """Deadline and (when `validate`) schema checks before the method runs."""
     validator = params_validator(method)
 
     async def handler(params: dict[str, Any], ctx: CallContext) -> Any:
         if ctx.deadline is not None and asyncio.get_running_loop().time() >= ctx.deadline:
             raise RpcError("DEADLINE_EXCEEDED", f"the deadline passed before {method} started")
-        found = problems(validator, params)
+        found = problems(validator, params) if validate else []
         if found:
             head = found[0]
             where = f"{head['field']}: " if head["field"] else ""

@@ -2,11 +2,14 @@
 
 Order of one apply (under the cluster lock, so applies are serialised):
 
-1. params checked against the schema (by the API layer) and by `spec.check_spec`;
+1. params checked, off the event loop (`check_request`, run in a thread): the listener
+   count on ranges (before any per-item work, so a request asking for too many is
+   refused at once), the schema, `spec.check_spec`, and each spec's hash;
 2. a known `request_id` with the same params returns the recorded result;
 3. `expected_revision` must equal the current revision, else ABORTED;
-4. the new application set is computed; listener conflicts between applications,
-   the listener limit and the fd budget are checked;
+4. the new application set is computed; listener conflicts between applications
+   (a sweep over port ranges), the listener limit (counted on ranges) and the fd
+   budget are checked;
 5. `dry_run` stops here and reports what would change;
 6. every new socket is bound in every process (prepare); a failure closes what was
    bound and answers FAILED_PRECONDITION / RESOURCE_EXHAUSTED naming the ports;
@@ -21,12 +24,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from l4agent.dataplane import BindFailure, desired_listeners
 from l4agent.errors import Detail, RpcError, detail, invalid_argument
+from l4agent.schemas import params_validator, problems
 from l4agent.sockets import EXHAUSTION, nofile_limit, open_fds
-from l4agent.spec import check_spec, spec_hash
+from l4agent.spec import ListenerKey, check_spec, listener_count, overlaps, spec_hash
 from l4agent.store import ConfigStore, Snapshot
 from l4agent.workers import Cluster
 
@@ -36,6 +41,91 @@ log = logging.getLogger("l4agent.apply")
 # checking whether an apply's new listeners fit under RLIMIT_NOFILE.
 FD_RESERVE_MIN = 256
 FD_RESERVE_FRACTION = 0.1
+
+
+@dataclass(slots=True, frozen=True)
+class ApplyRequest:
+    """A checked `Config.Apply`: what `Applier.apply` needs, hashes included."""
+
+    request_id: str
+    expected_revision: int | None
+    upserts: list[dict[str, Any]]
+    deletes: list[str]
+    dry_run: bool
+    params_hash: str  # what the change is, with defaults filled in
+    hashes: list[str]  # spec_hash of each upsert
+
+
+@dataclass(slots=True, frozen=True)
+class Plan:
+    """What an apply changes: the next application set and its listeners."""
+
+    apps: dict[str, dict[str, Any]]
+    results: list[dict[str, Any]]
+    desired: dict[ListenerKey, tuple[str, int]]
+    upsert_index: dict[str, int]  # application name -> its index in `upsert`
+    added: int  # listeners to bind
+    removed: int  # listeners to drain
+
+
+def check_request(params: Any, max_listeners: int) -> ApplyRequest:
+    """Validate `Config.Apply` params (thread-safe: reads nothing shared).
+
+    Raises RESOURCE_EXHAUSTED when the upserts alone need more than `max_listeners`
+    sockets, INVALID_ARGUMENT for anything the schema or the spec checks refuse."""
+    wanted = requested_listeners(params)
+    if wanted > max_listeners:
+        raise RpcError(
+            "RESOURCE_EXHAUSTED",
+            f"the upserted applications need {wanted} listening sockets; the limit is "
+            f"{max_listeners} (--max-listeners)",
+            [detail("upsert", f"{wanted} listening sockets requested")],
+        )
+    found = problems(params_validator("Config.Apply"), params)
+    if found:
+        head = found[0]
+        where = f"{head['field']}: " if head["field"] else ""
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise invalid_argument(f"{where}{head['description']}{more}", found)
+    upserts: list[dict[str, Any]] = params.get("upsert", [])
+    deletes: list[str] = params.get("delete", [])
+    _check_params(upserts, deletes)
+    expected = params.get("expected_revision")
+    return ApplyRequest(
+        request_id=params["request_id"],
+        expected_revision=expected,
+        upserts=upserts,
+        deletes=deletes,
+        dry_run=params.get("dry_run", False),
+        params_hash=spec_hash(
+            {"expected_revision": expected, "upsert": upserts, "delete": deletes}
+        ),
+        hashes=[spec_hash(entry["spec"]) for entry in upserts],
+    )
+
+
+def requested_listeners(params: Any) -> int:
+    """Sockets the upserts ask for, counted on ranges, on params not yet validated:
+    anything malformed counts as nothing (the schema reports it)."""
+    total = 0
+    upserts = params.get("upsert") if isinstance(params, dict) else None
+    for entry in upserts if isinstance(upserts, list) else ():
+        spec = entry.get("spec") if isinstance(entry, dict) else None
+        rules = spec.get("rules") if isinstance(spec, dict) else None
+        if not isinstance(rules, list):
+            continue
+        families = 2 if spec.get("ipv6") is True else 1
+        for rule in rules:
+            ranges = rule.get("edge_ports") if isinstance(rule, dict) else None
+            for pair in ranges if isinstance(ranges, list) else ():
+                if (
+                    isinstance(pair, list)
+                    and len(pair) == 2
+                    and all(type(p) is int for p in pair)
+                    and pair[0] <= pair[1]
+                ):
+                    total += (pair[1] - pair[0] + 1) * families
+    return total
 
 
 class Applier:
@@ -66,22 +156,13 @@ class Applier:
             log.warning("restore: %s (retrying every few seconds)", message)
 
     async def apply(self, params: dict[str, Any], deadline: float | None) -> dict[str, Any]:
-        upserts: list[dict[str, Any]] = params.get("upsert", [])
-        deletes: list[str] = params.get("delete", [])
-        dry_run: bool = params.get("dry_run", False)
-        _check_params(upserts, deletes)
+        request = await asyncio.to_thread(check_request, params, self.max_listeners)
+        dry_run = request.dry_run
         async with self._locked(deadline):
             if not self.accepting:
                 raise RpcError("UNAVAILABLE", "the agent is not serving (starting or stopping)")
-            request_id: str = params["request_id"]
-            # what the change is, with defaults filled in (an omitted key equals its default)
-            params_hash = spec_hash(
-                {
-                    "expected_revision": params.get("expected_revision"),
-                    "upsert": upserts,
-                    "delete": deletes,
-                }
-            )
+            request_id = request.request_id
+            params_hash = request.params_hash
             if not dry_run and (seen := self.snapshot.requests.get(request_id)) is not None:
                 if seen[0] == params_hash:
                     return seen[1]
@@ -91,7 +172,7 @@ class Applier:
                     [detail("request_id", "use a new request_id for a new change")],
                 )
             current = self.snapshot.revision
-            expected = params.get("expected_revision")
+            expected = request.expected_revision
             if expected is not None and expected != current:
                 raise RpcError(
                     "ABORTED",
@@ -100,12 +181,11 @@ class Applier:
                     [detail("expected_revision", f"the current revision is {current}")],
                     extra={"current_revision": current},
                 )
-            apps, results = self._next_apps(upserts, deletes)
-            upsert_index = {u["name"]: i for i, u in enumerate(upserts)}
-            _check_conflicts(apps, upsert_index)
-            desired = desired_listeners(apps)
-            added, removed = self.cluster.local.diff(desired)
-            self._check_limits(len(desired), len(added))
+            # computed beside the loop: the snapshot and the plane's listener set change
+            # only under the lock held here
+            plan = await asyncio.to_thread(self._plan, request)
+            apps, results, desired = plan.apps, plan.results, plan.desired
+            upsert_index = plan.upsert_index
             changed = any(r["action"] != "none" for r in results)
             result: dict[str, Any] = {
                 "revision": current,
@@ -113,9 +193,9 @@ class Applier:
                 "dry_run": dry_run,
                 "results": results,
                 "listeners": {
-                    "added": len(added),
-                    "removed": len(removed),
-                    "kept": len(desired) - len(added),
+                    "added": plan.added,
+                    "removed": plan.removed,
+                    "kept": len(desired) - plan.added,
                 },
             }
             if dry_run:
@@ -144,7 +224,9 @@ class Applier:
             except BaseException:
                 await self.cluster.abort(prepared)
                 raise
-            self.hashes = {name: spec_hash(spec) for name, spec in apps.items()}
+            hashes = {name: h for name, h in self.hashes.items() if name in apps}
+            hashes.update((r["name"], r["spec_hash"]) for r in results if r["spec_hash"])
+            self.hashes = hashes
             await self.cluster.commit(prepared, current + 1)
             log.info(
                 "applied revision %d: %s",
@@ -169,14 +251,24 @@ class Applier:
         finally:
             lock.release()
 
+    def _plan(self, request: ApplyRequest) -> Plan:
+        """The configuration after `request`, checked for conflicts and limits."""
+        apps, results = self._next_apps(request)
+        upsert_index = {u["name"]: i for i, u in enumerate(request.upserts)}
+        _check_conflicts(apps, upsert_index)
+        self._check_listener_limit(sum(listener_count(spec) for spec in apps.values()))
+        desired = desired_listeners(apps)
+        added, removed = self.cluster.local.diff(desired)
+        self._check_fds(len(added))
+        return Plan(apps, results, desired, upsert_index, len(added), len(removed))
+
     def _next_apps(
-        self, upserts: list[dict[str, Any]], deletes: list[str]
+        self, request: ApplyRequest
     ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
         apps = dict(self.snapshot.apps)
         results: list[dict[str, Any]] = []
-        for entry in upserts:
+        for entry, new_hash in zip(request.upserts, request.hashes, strict=True):
             name, spec = entry["name"], entry["spec"]
-            new_hash = spec_hash(spec)
             if name not in apps:
                 action = "create"
             elif self.hashes.get(name) == new_hash:
@@ -185,18 +277,20 @@ class Applier:
                 action = "update"
             apps[name] = spec
             results.append({"name": name, "action": action, "spec_hash": new_hash})
-        for name in deletes:
+        for name in request.deletes:
             action = "delete" if apps.pop(name, None) is not None else "none"
             results.append({"name": name, "action": action, "spec_hash": None})
         return apps, results
 
-    def _check_limits(self, total: int, added: int) -> None:
+    def _check_listener_limit(self, total: int) -> None:
         if total > self.max_listeners:
             raise RpcError(
                 "RESOURCE_EXHAUSTED",
                 f"the configuration needs {total} listening sockets; the limit is "
                 f"{self.max_listeners} (--max-listeners)",
             )
+
+    def _check_fds(self, added: int) -> None:
         limit = nofile_limit()
         reserve = max(FD_RESERVE_MIN, int(limit * FD_RESERVE_FRACTION))
         if open_fds() + added + reserve > limit:
@@ -240,26 +334,25 @@ def _check_params(upserts: list[dict[str, Any]], deletes: list[str]) -> None:
 
 def _check_conflicts(apps: dict[str, dict[str, Any]], upsert_index: dict[str, int]) -> None:
     """Two applications may not listen on the same (protocol, port)."""
-    owner: dict[tuple[str, int], tuple[str, int]] = {}
-    for name, spec in apps.items():
-        for index, rule in enumerate(spec["rules"]):
-            protocol = rule["protocol"]
-            for lo, hi in rule["edge_ports"]:
-                for port in range(lo, hi + 1):
-                    other = owner.setdefault((protocol, port), (name, index))
-                    if other[0] == name:
-                        continue
-                    both_new = name in upsert_index and other[0] in upsert_index
-                    mine = name if name in upsert_index else other[0]
-                    rule_index = index if mine == name else other[1]
-                    field = f"upsert[{upsert_index[mine]}].spec.rules[{rule_index}].edge_ports"
-                    message = f"{protocol} port {port} is used by both {other[0]} and {name}"
-                    raise RpcError(
-                        "INVALID_ARGUMENT" if both_new else "FAILED_PRECONDITION",
-                        message,
-                        [detail(field, message, protocol=protocol, port=port, app=other[0])],
-                        code=-32602 if both_new else -32000,
-                    )
+    order = {name: i for i, name in enumerate(apps)}
+    ranges = [
+        (rule["protocol"], lo, hi, (name, index))
+        for name, spec in apps.items()
+        for index, rule in enumerate(spec["rules"])
+        for lo, hi in rule["edge_ports"]
+    ]
+    for a, b, protocol, port in overlaps(ranges):
+        (first, first_rule), (second, second_rule) = sorted((a, b), key=lambda o: order[o[0]])
+        both_new = first in upsert_index and second in upsert_index
+        mine, rule_index = (second, second_rule) if second in upsert_index else (first, first_rule)
+        field = f"upsert[{upsert_index[mine]}].spec.rules[{rule_index}].edge_ports"
+        message = f"{protocol} port {port} is used by both {first} and {second}"
+        raise RpcError(
+            "INVALID_ARGUMENT" if both_new else "FAILED_PRECONDITION",
+            message,
+            [detail(field, message, protocol=protocol, port=port, app=first)],
+            code=-32602 if both_new else -32000,
+        )
 
 
 def _bind_error(

@@ -27,6 +27,9 @@ LINGER = 2.0  # after refusing a request, read and discard for this long before 
 MAX_CONNECTIONS = 256
 MAX_PIPELINED = 8
 MAX_TIMEOUT_MS = 24 * 3600 * 1000
+# Bodies up to this size are decoded on the event loop (well under a millisecond);
+# larger ones in a thread, so that decoding never holds up the relay.
+INLINE_BODY = 64 << 10
 
 Response = tuple[int, bytes, str, list[tuple[str, str]]]
 MetricsSource = Callable[[], Awaitable[tuple[bytes, str]]]
@@ -86,8 +89,15 @@ class ControlServer:
                 deadline = _deadline(request.header("l4-timeout-ms"))
             except RpcError as e:
                 return 400, error_body(e), "application/json", []
-            parsed = jsonrpc.parse(request.body, max_batch=self.max_batch)
-            body = await jsonrpc.dispatch(parsed, self.api.methods, CallContext(deadline))
+            if len(request.body) > INLINE_BODY:  # decoded beside the loop, not on it
+                parsed = await asyncio.to_thread(
+                    jsonrpc.parse, request.body, max_batch=self.max_batch
+                )
+            else:
+                parsed = jsonrpc.parse(request.body, max_batch=self.max_batch)
+            replies = await jsonrpc.run_calls(parsed, self.api.methods, CallContext(deadline))
+            # a reply can be large (Apps.List, an apply of many applications)
+            body = await asyncio.to_thread(jsonrpc.encode, parsed, replies)
             if body is None:
                 return 204, b"", "application/json", []
             return 200, body, "application/json", []

@@ -128,6 +128,13 @@ def _encodable(reply: dict[str, Any]) -> dict[str, Any]:
 async def dispatch(
     parsed: Parsed, methods: Mapping[str, Handler], context: Any = None
 ) -> bytes | None:
+    return encode(parsed, await run_calls(parsed, methods, context))
+
+
+async def run_calls(
+    parsed: Parsed, methods: Mapping[str, Handler], context: Any = None
+) -> list[dict[str, Any]]:
+    """The replies to send, in order (notifications have none)."""
     replies: list[dict[str, Any]] = []
     for entry in parsed.entries:
         if isinstance(entry, dict):
@@ -136,7 +143,7 @@ async def dispatch(
         reply = await _run(entry, methods, context)
         if not entry.notification:
             replies.append(reply)
-    return encode(parsed, replies)
+    return replies
 
 
 async def _run(call: Call, methods: Mapping[str, Handler], context: Any) -> dict[str, Any]:

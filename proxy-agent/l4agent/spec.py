@@ -57,31 +57,51 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def listener_count(spec: dict[str, Any]) -> int:
+    """How many sockets the (valid) application needs, counted on ranges."""
+    ports = sum(hi - lo + 1 for rule in spec["rules"] for lo, hi in rule["edge_ports"])
+    return ports * len(families(spec))
+
+
+def overlaps(ranges: list[tuple[str, int, int, Any]]) -> Iterator[tuple[Any, Any, str, int]]:
+    """(earlier owner, later owner, protocol, first shared port) for every range of
+    `ranges` (protocol, lo, hi, owner) that shares a port with a range before it in
+    port order. Owners must not overlap themselves. A sweep over sorted ranges: the
+    cost follows the number of ranges, not of ports."""
+    widest: dict[str, tuple[int, Any]] = {}  # protocol -> (highest port so far, its owner)
+    for protocol, lo, hi, owner in sorted(ranges, key=lambda r: (r[0], r[1], r[2])):
+        top = widest.get(protocol)
+        if top is not None and lo <= top[0]:
+            yield top[1], owner, protocol, lo
+        if top is None or hi > top[0]:
+            widest[protocol] = (hi, owner)
+
+
 def check_spec(spec: dict[str, Any], prefix: str) -> list[Detail]:
     """Problems the schema cannot express; `prefix` is the spec's field path."""
     problems: list[Detail] = []
     for i, rule in enumerate(spec["rules"]):
         problems += _check_rule(rule, f"{prefix}.rules[{i}]")
-    seen: dict[tuple[str, int], int] = {}
-    for i, rule in enumerate(spec["rules"]):
-        for lo, hi in rule["edge_ports"]:
-            if hi < lo:
-                continue  # reported by _check_rule
-            for port in range(lo, hi + 1):
-                other = seen.setdefault((rule["protocol"], port), i)
-                if other != i:
-                    problems.append(
-                        detail(
-                            f"{prefix}.rules[{i}].edge_ports",
-                            f"rules {other} and {i} both listen on {rule['protocol']} port {port}",
-                            protocol=rule["protocol"],
-                            port=port,
-                        )
-                    )
-                    break
-            else:
-                continue
-            break
+    ranges = [
+        (rule["protocol"], lo, hi, i)
+        for i, rule in enumerate(spec["rules"])
+        for lo, hi in rule["edge_ports"]
+        if lo <= hi
+    ]
+    reported: set[int] = set()
+    for a, b, protocol, port in overlaps(ranges):
+        other, i = min(a, b), max(a, b)
+        if other == i or i in reported:
+            continue  # a rule's own ranges are checked by _check_rule
+        reported.add(i)
+        problems.append(
+            detail(
+                f"{prefix}.rules[{i}].edge_ports",
+                f"rules {other} and {i} both listen on {protocol} port {port}",
+                protocol=protocol,
+                port=port,
+            )
+        )
     for i, entry in enumerate(spec.get("acl") or []):
         for j, source in enumerate(entry["sources"]):
             try:

@@ -146,10 +146,14 @@ class Agent:
         )
 
     def post(
-        self, body: bytes, headers: dict[str, str] | None = None, path: str = "/rpc"
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        path: str = "/rpc",
+        timeout: float = 10.0,
     ) -> tuple[int, Any]:
         """Raw HTTP POST; (status, decoded JSON body or None)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=timeout)
         try:
             all_headers = {"Content-Type": "application/json"}
             if self.token is not None:
