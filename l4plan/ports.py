@@ -89,10 +89,14 @@ def _merge(sorted_ranges: list[Range]) -> tuple[Range, ...]:
 
 
 def _check_port(value: str, item: str, column: int) -> int:
-    port = int(value)
+    # more than 5 significant digits is out of range; int() of a huge digit string
+    # would also hit Python's conversion limit
+    port = int(value) if len(value.lstrip("0")) <= 5 else MAX_PORT + 1
     if not MIN_PORT <= port <= MAX_PORT:
+        shown = value if len(value) <= 12 else f"{value[:6]}...({len(value)} digits)"
+        item = item if len(item) <= 30 else f"{item[:24]}..."
         raise PortSyntaxError(
-            f'port {port} in item "{item}" at column {column} is out of range;'
+            f'port {shown} in item "{item}" at column {column} is out of range;'
             f" ports are {MIN_PORT}-{MAX_PORT}",
             column,
         )

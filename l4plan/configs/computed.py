@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from l4plan.configs.model import UNKNOWN, AgentConfig, is_wholly_known
+from l4plan.ports import parse_ports
 
 
 def instance_key_suffix(key: int | str | None) -> str:
@@ -66,8 +67,20 @@ def _public_ips(agent: AgentConfig, ipv6: bool) -> list[tuple[str, str]]:
     return out
 
 
+def _rule_order(rule: dict[str, Any]) -> tuple[Any, ...]:
+    """Rules by protocol and edge ports, as the agent spec sorts them: rule blocks never
+    share a port (L4E004), so their order in the configuration carries no meaning."""
+    ports = rule.get("edge_port")
+    try:
+        parsed = parse_ports(ports).to_spec() if isinstance(ports, str | int) else []
+    except ValueError:  # reported by the constraints (L4E003)
+        parsed = []
+    return (str(rule.get("protocol")), parsed, str(ports))
+
+
 def endpoints(attrs: dict[str, Any], agents: list[AgentConfig]) -> Any:
-    """`{protocol, address, ports}` per rule and agent public IP (rule order, then agents).
+    """`{protocol, address, ports}` per rule and agent public IP: rules by protocol and
+    ports, then agents by name, so reordering rule blocks or agents changes nothing.
 
     UNKNOWN while the rules, `ipv6` or the agents' addresses are not known.
     """
@@ -76,10 +89,9 @@ def endpoints(attrs: dict[str, Any], agents: list[AgentConfig]) -> Any:
     if not is_wholly_known(rules) or ipv6 is UNKNOWN or not _agents_known(agents):
         return UNKNOWN
     out: list[dict[str, Any]] = []
-    for rule in rules if isinstance(rules, list) else []:
-        if not isinstance(rule, dict):
-            continue
-        for agent in agents:
+    blocks = [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+    for rule in sorted(blocks, key=_rule_order):
+        for agent in _by_name(agents):
             for _kind, address in _public_ips(agent, ipv6 is True):
                 out.append(
                     {
@@ -92,18 +104,23 @@ def endpoints(attrs: dict[str, Any], agents: list[AgentConfig]) -> Any:
 
 
 def dns_records(fqdn_: Any, attrs: dict[str, Any], agents: list[AgentConfig]) -> Any:
-    """The A (and, with `ipv6 = true`, AAAA) records the application's domain must have."""
+    """The A (and, with `ipv6 = true`, AAAA) records the application's domain must have,
+    agents by name."""
     ipv6 = attrs.get("ipv6", False)
     if fqdn_ is UNKNOWN or ipv6 is UNKNOWN or not _agents_known(agents):
         return UNKNOWN
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    for agent in agents:
+    for agent in _by_name(agents):
         for kind, address in _public_ips(agent, ipv6 is True):
             if (kind, address) not in seen:
                 seen.add((kind, address))
                 out.append({"type": kind, "name": fqdn_, "value": address})
     return out
+
+
+def _by_name(agents: list[AgentConfig]) -> list[AgentConfig]:
+    return sorted(agents, key=lambda a: a.name)
 
 
 def _agents_known(agents: list[AgentConfig]) -> bool:

@@ -7,12 +7,45 @@ a reference to an invalid site is not reported a second time as a missing one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance
-from l4plan.configs.schema import SchemaFailures
+from l4plan.configs.schema import SENSITIVE_VALUE, SchemaFailures
 from l4plan.diagnostics import Diagnostic, Pos, Severity
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _value_at(attrs: dict[str, Any], path: str) -> Any:
+    value: Any = attrs
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _masked(message: str, value: Any) -> str:
+    """`message` without the sensitive `value`: quoted parts of it and the value itself.
+
+    Constraint messages quote what they check ("domain "x"", "label "x""), often a
+    part of the value, so every quoted text found inside the value is hidden.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not text:
+        return message
+    message = _QUOTED.sub(
+        lambda m: (
+            SENSITIVE_VALUE if m.group(1) and m.group(1).lower() in text.lower() else m.group(0)
+        ),
+        message,
+    )
+    return message.replace(text, SENSITIVE_VALUE)
 
 
 def known(value: Any) -> bool:
@@ -66,6 +99,8 @@ class Context:
         severity: Severity = "error",
     ) -> None:
         where = pos or (resource.pos_of(path) if path else resource.pos)
+        if path and resource.is_sensitive(path):
+            message = _masked(message, _value_at(resource.attrs, path))
         self.diagnostics.append(Diagnostic.at(code, message, where, resource.address, severity))
 
     def site_of(self, resource: ResourceInstance) -> ResourceInstance | None:

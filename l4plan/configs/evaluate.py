@@ -69,6 +69,7 @@ from l4plan.configs.syntax import (
     Literal,
     Name,
     Node,
+    ObjectExpr,
     TupleExpr,
 )
 from l4plan.configs.variables import VariableDecl, declare_variable, resolve_variables
@@ -95,13 +96,42 @@ _SENSITIVE_CALL = re.compile(r"\bsensitive\s*\(")
 
 
 @cache
-def schema_attributes(type_: str) -> tuple[str, ...]:
-    """Attribute names a resource type's schema declares (unset ones read as null)."""
+def schema_attributes(type_: str, block: str = "") -> tuple[str, ...]:
+    """Attribute names a resource type's schema declares, or one of its nested blocks'.
+
+    Unset ones read as null in references.
+    """
     try:
         with open(SCHEMA_DIR / f"{type_}.schema.json", encoding="utf-8") as f:
-            return tuple(json.load(f).get("properties", {}))
+            schema = json.load(f)
     except (OSError, ValueError):
         return ()
+    node = schema
+    if block:
+        node = schema.get("properties", {}).get(block, {})
+        node = node.get("items", node)
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            node = schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {})
+    return tuple(node.get("properties", {}))
+
+
+def _reference_value(type_: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """What a reference to a resource instance reads: unset declared attributes are null."""
+    value = dict.fromkeys(schema_attributes(type_))
+    value.update(attrs)
+    for block in NESTED_BLOCKS[type_]:
+        given = attrs.get(block)
+        names = schema_attributes(type_, block)
+        if isinstance(given, dict):
+            value[block] = {**dict.fromkeys(names), **given}
+        elif isinstance(given, list):
+            value[block] = [
+                {**dict.fromkeys(names), **item} if isinstance(item, dict) else item
+                for item in given
+            ]
+    value["revisions"] = UNKNOWN
+    return value
 
 
 @dataclass(slots=True)
@@ -335,7 +365,7 @@ class ConfigEvaluator:
                     )
             return self.evaluator.eval(attr.expr, ctx)
         except EvalError as e:
-            self.error(e.code, e.message, e.pos, address)
+            self.error(e.code, e.shown_message(self._sensitive_inputs(attr.expr)), e.pos, address)
             return UNKNOWN
 
     def _evaluate_l4plan_block(self) -> None:
@@ -545,7 +575,7 @@ class ConfigEvaluator:
         try:
             return self.evaluator.eval(expr, ctx)
         except EvalError as e:
-            self.error(e.code, e.message, e.pos, address)
+            self.error(e.code, e.shown_message(self._sensitive_inputs(expr)), e.pos, address)
             return failed
 
     def _resource_dependencies(self, node: _GraphNode) -> list[str]:
@@ -566,13 +596,20 @@ class ConfigEvaluator:
         return list(out)
 
     def _is_sensitive(self, expr: Node) -> bool:
+        return bool(self._sensitive_inputs(expr))
+
+    def _sensitive_inputs(self, expr: Node) -> list[str]:
+        """What makes `expr` sensitive: its sensitive references and sensitive() calls."""
         if not self.may_be_sensitive:
-            return False
+            return []
+        out = [
+            ref.text()
+            for ref in references(expr, frozenset({"nonsensitive"}))
+            if self._ref_sensitive(ref)
+        ]
         if any(call.name == "sensitive" for call in calls(expr)):
-            return True
-        return any(
-            self._ref_sensitive(ref) for ref in references(expr, frozenset({"nonsensitive"}))
-        )
+            out.append("sensitive()")
+        return out
 
     def _ref_sensitive(self, ref: Reference) -> bool:
         steps = [v for _, v in ref.steps]
@@ -700,7 +737,7 @@ class ConfigEvaluator:
                     node.key,
                 )
                 continue
-            attr_pos[attr_name] = attr.pos
+            attr_pos[attr_name] = attr.expr.pos
             if self._is_sensitive(attr.expr):
                 sensitive.add(attr_name)
             values[attr_name] = (
@@ -716,6 +753,7 @@ class ConfigEvaluator:
             public_ipv6=values["public_ipv6"],
             pos=block.pos,
             attr_pos=attr_pos,
+            sensitive=sensitive,
         )
         self.agent_refs[name] = AgentRef(name, {"name": name, **values})
 
@@ -744,8 +782,9 @@ class ConfigEvaluator:
             ctx = self._ctx(extra)
             attrs: dict[str, Any] = {}
             attr_pos: dict[str, Pos] = {}
+            name_pos: dict[str, Pos] = {}
             self._evaluate_body(
-                body, NESTED_BLOCKS[type_], "", ctx, attrs, attr_pos, address, top=True
+                body, NESTED_BLOCKS[type_], "", ctx, attrs, (attr_pos, name_pos), address, top=True
             )
             instance = ResourceInstance(
                 address=address,
@@ -755,16 +794,14 @@ class ConfigEvaluator:
                 attrs=attrs,
                 pos=block.pos,
                 attr_pos=attr_pos,
+                name_pos=name_pos,
                 depends_on=[d for d in depends if d != address],
                 lifecycle=lifecycle,
                 sensitive=set(self.sensitive_paths[key]),
             )
             self._add_computed(instance)
             self.config.resources[address] = instance
-            value = dict.fromkeys(schema_attributes(type_))
-            value.update(attrs)
-            value["revisions"] = UNKNOWN
-            values.append(value)
+            values.append(_reference_value(type_, attrs))
         if kind == "single":
             self.resource_values[type_][name] = values[0]
         elif kind == "count":
@@ -808,7 +845,8 @@ class ConfigEvaluator:
             ):
                 self.error(
                     TYPE_ERROR,
-                    f"count must be a whole number of 0 or more, got {_show(value)}",
+                    "count must be a whole number of 0 or more, got "
+                    + _show(value, self._is_sensitive(count.expr)),
                     count.expr.pos,
                     key,
                 )
@@ -852,7 +890,8 @@ class ConfigEvaluator:
                 return None
             self.error(
                 TYPE_ERROR,
-                f"for_each must be a map or a set of strings, got {_show(value)}",
+                "for_each must be a map or a set of strings, got "
+                + _show(value, self._is_sensitive(for_each.expr)),
                 for_each.expr.pos,
                 key,
             )
@@ -866,15 +905,21 @@ class ConfigEvaluator:
         prefix: str,
         ctx: Context,
         attrs: dict[str, Any],
-        attr_pos: dict[str, Pos],
+        positions: tuple[dict[str, Pos], dict[str, Pos]],
         address: str,
         top: bool = False,
     ) -> None:
+        """Evaluate `body` into `attrs`; `positions` are (values, attribute names) by path."""
+        attr_pos, name_pos = positions
         for name, attr in body.attributes.items():
             if top and name in META_ARGUMENTS:
                 continue
-            attr_pos[prefix + name] = attr.pos
-            attrs[name] = plain(self._eval(attr.expr, ctx, address))
+            value = plain(self._eval(attr.expr, ctx, address))
+            if value is None:
+                continue  # null is the same as leaving the attribute out (Terraform's rule)
+            attrs[name] = value
+            name_pos[prefix + name] = attr.pos
+            _value_positions(attr.expr, prefix + name, attr_pos)
         seen_single: dict[str, Block] = {}
         for block in body.blocks:
             if top and block.type == "lifecycle":
@@ -901,7 +946,7 @@ class ConfigEvaluator:
                 path = f"{prefix}{block.type}.{len(items)}"
                 items.append(sub_attrs)
             attr_pos[path] = block.pos
-            self._evaluate_body(block.body, {}, path + ".", ctx, sub_attrs, attr_pos, address)
+            self._evaluate_body(block.body, {}, path + ".", ctx, sub_attrs, positions, address)
 
     def _sensitive_body_paths(self, body: Body, nested: Mapping[str, str], prefix: str) -> set[str]:
         out: set[str] = set()
@@ -1048,6 +1093,18 @@ def _acyclic(graph: nx.DiGraph) -> nx.DiGraph:
     return out
 
 
+def _value_positions(expr: Node, path: str, attr_pos: dict[str, Pos]) -> None:
+    """Record where the value at `path` is written, and each element of a literal list or object."""
+    attr_pos[path] = expr.pos
+    if isinstance(expr, TupleExpr):
+        for i, item in enumerate(expr.items):
+            _value_positions(item, f"{path}.{i}", attr_pos)
+    elif isinstance(expr, ObjectExpr):
+        for key, value in expr.items:
+            if isinstance(key, Literal) and isinstance(key.value, str):
+                _value_positions(value, f"{path}.{key.value}", attr_pos)
+
+
 def _body_expressions(body: Body, skip_blocks: tuple[str, ...] = ()) -> list[Node]:
     out = [attr.expr for attr in body.attributes.values()]
     for block in body.blocks:
@@ -1075,7 +1132,9 @@ def _attribute_path(node: Node) -> str | None:
     return ".".join(reversed(parts))
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, sensitive: bool = False) -> str:
+    if sensitive:
+        return f"a sensitive {type_name(value)}"
     if isinstance(value, str):
         return f'string "{value}"'
     if isinstance(value, int | float) and not isinstance(value, bool):

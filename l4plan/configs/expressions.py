@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from l4plan.configs.model import UNKNOWN, is_wholly_known
+from l4plan.configs.numbers import NumberRangeError, normalize_number, parse_number
 from l4plan.configs.syntax import (
     Binary,
     Call,
@@ -46,11 +47,36 @@ TYPE_ERROR = "L4E016"
 
 
 class EvalError(Exception):
-    def __init__(self, code: str, message: str, pos: Pos):
+    """A problem in an expression: its code, message and the position it names.
+
+    `subject` names what failed without quoting any value ("tonumber()",
+    'operator "+"'); it is what remains of the message when the expression uses
+    sensitive values (see `shown_message`).
+    """
+
+    def __init__(self, code: str, message: str, pos: Pos, subject: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
         self.pos = pos
+        self.subject = subject
+
+    def shown_message(self, sensitive_inputs: list[str]) -> str:
+        """The message, or when `sensitive_inputs` is not empty one that shows no value.
+
+        Any message may quote a value the expression computed (a function's
+        argument, an operand, a key), and a value computed from a sensitive one is
+        as secret as it; so an error in an expression that uses sensitive values
+        keeps only what failed and the names of the sensitive inputs.
+        """
+        if not sensitive_inputs:
+            return self.message
+        names = ", ".join(sorted(set(sensitive_inputs)))
+        what = f"{self.subject} failed" if self.subject else "this expression failed"
+        return (
+            f"{what}; the reason is hidden because it may show a sensitive value "
+            f"(the expression uses {names})"
+        )
 
 
 class AgentRef(str):
@@ -104,27 +130,6 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def normalize_number(value: float | int) -> int | float:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-        return int(value)
-    return value
-
-
-def parse_number(text: str) -> int | float | None:
-    s = text.strip()
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        value = float(s)
-    except ValueError:
-        return None
-    if math.isnan(value) or math.isinf(value):
-        return None
-    return normalize_number(value)
-
-
 def to_number(value: Any) -> int | float:
     """Convert to a number like Terraform; raises ValueError with a reason."""
     if isinstance(value, bool) or value is None:
@@ -132,7 +137,7 @@ def to_number(value: Any) -> int | float:
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
-        number = parse_number(value)
+        number = parse_number(value)  # raises NumberRangeError (a ValueError)
         if number is None:
             raise ValueError(f'a number is required, got string "{value}"')
         return number
@@ -595,13 +600,13 @@ class Evaluator:
         try:
             return to_bool(value)
         except ValueError as e:
-            raise EvalError(TYPE_ERROR, f"{what}: {e}", pos) from None
+            raise EvalError(TYPE_ERROR, f"{what}: {e}", pos, what) from None
 
     def _number(self, value: Any, pos: Pos, op: str) -> int | float:
         try:
             return to_number(value)
         except ValueError as e:
-            raise EvalError(TYPE_ERROR, f'operator "{op}": {e}', pos) from None
+            raise EvalError(TYPE_ERROR, f'operator "{op}": {e}', pos, f'operator "{op}"') from None
 
     def _unary(self, node: Unary, ctx: Context, b: dict[str, Any]) -> Any:
         value = self.eval(node.operand, ctx, b)
@@ -609,7 +614,7 @@ class Evaluator:
             return UNKNOWN
         if node.op == "!":
             return not self._bool(value, node.operand.pos, 'operator "!"')
-        return -self._number(value, node.operand.pos, "-")
+        return -self._number(value, node.operand.pos, "-")  # the range is symmetric
 
     def _binary(self, node: Binary, ctx: Context, b: dict[str, Any]) -> Any:
         op = node.op
@@ -632,22 +637,8 @@ class Evaluator:
             return a and c
         if op == "||":
             return a or c
-        if op == "+":
-            return normalize_number(a + c)
-        if op == "-":
-            return normalize_number(a - c)
-        if op == "*":
-            return normalize_number(a * c)
-        if op in ("/", "%"):
-            if c == 0:
-                raise EvalError(TYPE_ERROR, f'operator "{op}": division by zero', node.right.pos)
-            if op == "/":
-                return normalize_number(a / c)
-            return (
-                normalize_number(math.fmod(a, c))
-                if isinstance(a, float) or isinstance(c, float)
-                else _int_mod(a, c)
-            )
+        if op in _ARITHMETIC:
+            return self._arithmetic(op, a, c, node)
         if op == "<":
             return a < c
         if op == ">":
@@ -655,6 +646,27 @@ class Evaluator:
         if op == "<=":
             return a <= c
         return a >= c
+
+    def _arithmetic(self, op: str, a: int | float, c: int | float, node: Binary) -> int | float:
+        subject = f'operator "{op}"'
+        if op in ("/", "%") and c == 0:
+            raise EvalError(TYPE_ERROR, f"{subject}: division by zero", node.right.pos, subject)
+        try:
+            if op == "+":
+                return normalize_number(a + c)
+            if op == "-":
+                return normalize_number(a - c)
+            if op == "*":
+                return normalize_number(a * c)
+            if op == "/":
+                return normalize_number(a / c)
+            if isinstance(a, float) or isinstance(c, float):
+                return normalize_number(math.fmod(a, c))
+            return _int_mod(a, c)
+        except (NumberRangeError, OverflowError):
+            raise EvalError(
+                TYPE_ERROR, f"{subject}: the result is out of range", node.pos, subject
+            ) from None
 
     def _operand(self, op: str, value: Any, pos: Pos) -> Any:
         if op in ("&&", "||"):

@@ -23,7 +23,6 @@ from l4plan.configs.expressions import (
     Context,
     EvalError,
     hcl_equal,
-    normalize_number,
     plain,
     to_bool,
     to_number,
@@ -31,6 +30,7 @@ from l4plan.configs.expressions import (
     type_name,
 )
 from l4plan.configs.model import UNKNOWN, is_wholly_known
+from l4plan.configs.numbers import check_range, normalize_number
 from l4plan.configs.syntax import Call
 
 MAX_RANGE = 1_000_000
@@ -57,18 +57,20 @@ class Function:
                 TYPE_ERROR,
                 f"{self.name}() takes {self._arity()}, got {n}; usage: {self.signature}",
                 node.pos,
+                f"{self.name}()",
             )
         if self.partial:
             if any(a is UNKNOWN for a in args):
                 return UNKNOWN
         elif not all(is_wholly_known(a) for a in args):
             return UNKNOWN
+        subject = f"{self.name}()"
         try:
-            if self.needs_context:
-                return self.impl(ctx, *args)
-            return self.impl(*args)
-        except (FunctionError, ValueError) as e:
-            raise EvalError(TYPE_ERROR, f"{self.name}(): {e}", node.pos) from None
+            result = self.impl(ctx, *args) if self.needs_context else self.impl(*args)
+            check_range(result)
+        except (FunctionError, ValueError, OverflowError) as e:
+            raise EvalError(TYPE_ERROR, f"{subject}: {e}", node.pos, subject) from None
+        return result
 
     def _arity(self) -> str:
         if self.max_args is None:

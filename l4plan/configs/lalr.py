@@ -11,9 +11,11 @@ reduction calls a `Builder` method named after the rule, or passes a single
 child through for the grammar's `?rule` levels, so the result is the syntax tree
 itself.
 
-It accepts exactly what lark accepts; on any input it cannot parse it returns
-None and the caller asks lark for the precise error (tests compare both on valid
-and invalid inputs).
+It accepts exactly what lark accepts, up to a nesting limit: on any input it
+cannot parse it returns None and the caller asks lark for the precise error
+(tests compare both on valid and invalid inputs); input nested deeper than
+`syntax.MAX_NESTING` rule levels is a `SyntaxProblem` at the construct that
+crosses the limit.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 from hcl2.postlexer import OPERATOR_TYPES  # a newline right before these continues the line
 from lark import Lark
 from lark.parsers.lalr_analysis import Shift
+
+from l4plan.configs.syntax import MAX_NESTING, SyntaxProblem
 
 # A token on the value stack: (type, text, line, column).
 Tok = tuple[str, str, int, int]
@@ -91,8 +95,19 @@ def tables(lark: Lark) -> Tables:
     return Tables(actions, rules, scanners, ignore, start, end)
 
 
-def parse(tables_: Tables, text: str, builder: Any) -> Any:
-    """The value of the `start` rule for `text`, or None when `text` does not parse."""
+# Rules that splice their children into a list or only carry layout: a list of N
+# items or N lines is not N levels deep.
+_FLAT = frozenset({"repeat", "new_line_or_comment"})
+
+
+def parse(tables_: Tables, text: str, builder: Any, base_depth: int = 0) -> Any:
+    """The value of the `start` rule for `text`, or None when `text` does not parse.
+
+    Every value on the stack carries its nesting depth (`base_depth` for tokens: the
+    depth of the construct `text` is nested in, for heredoc interpolations). Before
+    each reduction `builder.depth` is set to the depth of the result, so a builder
+    that parses nested text passes it on.
+    """
     actions = tables_.actions
     scanners = tables_.scanners
     ignore = tables_.ignore
@@ -102,8 +117,10 @@ def parse(tables_: Tables, text: str, builder: Any) -> Any:
         (size, origin, getattr(builder, name) if name else None)
         for size, origin, name in tables_.rules
     ]
+    flat = [name in _FLAT for _, _, name in tables_.rules]
     states = [tables_.start]
     values: list[Any] = []
+    depths: list[int] = []
     chains = tables_.chains
     text = text + "\n"  # as hcl2.parses_to_tree does: the grammar needs a final newline
     n = len(text)
@@ -160,6 +177,7 @@ def parse(tables_: Tables, text: str, builder: Any) -> Any:
                 if act >= 0:
                     states.append(act)
                     values.append(tok)
+                    depths.append(base_depth)
                     break
                 size, origin, handler = rules[-act - 1]
                 if handler is None:
@@ -174,11 +192,25 @@ def parse(tables_: Tables, text: str, builder: Any) -> Any:
                     continue
                 if size:
                     children = values[-size:]
+                    depth = max(depths[-size:])
                     del values[-size:]
+                    del depths[-size:]
                     del states[-size:]
                 else:
                     children = []
+                    depth = base_depth
+                if not flat[-act - 1]:
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        raise SyntaxProblem(
+                            f"this is nested too deeply: more than {MAX_NESTING} levels of "
+                            "brackets, operators, attribute accesses and blocks; "
+                            "split it into local values",
+                            _first_pos(children, builder, tok),
+                        )
+                builder.depth = depth
                 values.append(handler(children))
+                depths.append(depth)
                 states.append(actions[states[-1]][origin])
                 if type_ == "$END" and states[-1] == end_state:
                     return values[-1] if len(values) == 1 else None
@@ -199,3 +231,16 @@ def _pass_through(
         if act is None or act >= 0 or rules[-act - 1][2] is not None:
             return top
         top = actions[below][rules[-act - 1][1]]
+
+
+def _first_pos(children: list[Any], builder: Any, lookahead: Tok) -> Any:
+    """The position of the first token under `children`, else of the lookahead token."""
+    for child in children:
+        if isinstance(child, tuple):
+            return builder.pos(child)
+        pos = getattr(child, "pos", None)
+        if pos is not None:
+            return pos
+        if isinstance(child, list) and child:
+            return _first_pos(child, builder, lookahead)
+    return builder.pos(lookahead)

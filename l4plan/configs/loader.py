@@ -26,6 +26,7 @@ from l4plan.configs.syntax import (
     Body,
     Builder,
     Directive,
+    Interpolation,
     Node,
     SyntaxProblem,
     assemble_template,
@@ -37,11 +38,26 @@ VARS_SUFFIX = ".l4vars"
 LOAD_ERROR = "L4E000"
 
 
+# python-hcl2's grammar lacks HCL's strip markers in interpolations (`${~ x ~}`);
+# its directives have them. The one rule is extended the same way.
+_INTERPOLATION_RULE = "interpolation: INTERP_START expression RBRACE"
+_INTERPOLATION_WITH_STRIP = (
+    "interpolation: INTERP_START STRIP_MARKER? expression STRIP_MARKER? RBRACE"
+)
+
+
+def grammar() -> str:
+    """python-hcl2's `hcl2.lark`, with strip markers allowed in interpolations."""
+    text = (Path(hcl2.__file__).parent / "hcl2.lark").read_text(encoding="utf-8")
+    if _INTERPOLATION_RULE not in text:
+        raise RuntimeError(f"hcl2.lark has no rule {_INTERPOLATION_RULE!r} to extend")
+    return text.replace(_INTERPOLATION_RULE, _INTERPOLATION_WITH_STRIP)
+
+
 @cache
 def parser() -> Lark:
-    return Lark.open(
-        "hcl2.lark",
-        rel_to=hcl2.__file__,
+    return Lark(
+        grammar(),
         parser="lalr",
         propagate_positions=False,
         postlex=PostLexer(),
@@ -107,15 +123,16 @@ def _lark_diagnostic(name: str, text: str) -> Diagnostic:
     return Diagnostic.at(LOAD_ERROR, "syntax error (the parsers disagree)", Pos(name, 1, 1))
 
 
-def parse_expression(text: str, name: str, line: int = 1, column: int = 1) -> Node:
+def parse_expression(text: str, name: str, line: int = 1, column: int = 1, depth: int = 0) -> Node:
     """Parse a standalone expression (a `--var` value, a heredoc interpolation).
 
-    Raises SyntaxProblem with the position translated to where `text` starts.
+    `depth` is the nesting depth the text sits at (inside a heredoc). Raises
+    SyntaxProblem with the position translated to where `text` starts.
     """
     prefix = "_ = "
     source = prefix + text
     builder = Builder(name, _HeredocParser(name).parse, (line, column, len(prefix)))
-    body = lalr.parse(lalr.tables(parser()), source, builder)
+    body = lalr.parse(lalr.tables(parser()), source, builder, depth)
     if body is None:
         diag = _lark_diagnostic(name, source)
         message = diag.message.split(", in: ")[0]
@@ -144,7 +161,7 @@ class _HeredocParser:
     def __init__(self, name: str):
         self.name = name
 
-    def parse(self, raw: str, pos: Pos) -> Node:
+    def parse(self, raw: str, pos: Pos, depth: int) -> Node:
         head = _HEREDOC_HEAD.match(raw)
         assert head is not None  # the grammar's terminal guarantees the shape
         trim = head.group(1) == "-"
@@ -153,15 +170,17 @@ class _HeredocParser:
         content = [ln.rstrip("\r") for ln in lines[:-2]]
         indent = 0
         if trim:
-            widths = [len(ln) - len(ln.lstrip(" \t")) for ln in content if ln.strip()]
+            # HCL: the smallest number of leading whitespace characters (any Unicode
+            # space counts as one) over the lines that are not blank
+            widths = [_indentation(ln) for ln in content if not ln.isspace() and ln]
             indent = min(widths, default=0)
             content = [ln[indent:] for ln in content]
         text = "".join(ln + "\n" for ln in content)
-        return self.template(text, pos.line + 1, indent + 1)
+        return self.template(text, pos.line + 1, indent + 1, depth)
 
-    def template(self, text: str, first_line: int, first_column: int) -> Node:
+    def template(self, text: str, first_line: int, first_column: int, depth: int) -> Node:
         """Split heredoc text into literal runs, interpolations and directives."""
-        raw: list[str | Node | Directive] = []
+        raw: list[str | Node | Directive | Interpolation] = []
         literal: list[str] = []
         i, n = 0, len(text)
         while i < n:
@@ -181,9 +200,9 @@ class _HeredocParser:
                 inner = text[i + 2 : end]
                 inner_at = self._pos(text, i + 2, first_line, first_column)
                 if c == "$":
-                    raw.append(parse_expression(inner, self.name, inner_at.line, inner_at.column))
+                    raw.append(self._interpolation(inner, inner_at, depth))
                 else:
-                    raw.append(self._directive(inner, at, inner_at))
+                    raw.append(self._directive(inner, at, inner_at, depth))
                 i = end + 1
                 continue
             literal.append(c)
@@ -192,7 +211,17 @@ class _HeredocParser:
             raw.append("".join(literal))
         return assemble_template(raw, Pos(self.name, first_line, first_column))
 
-    def _directive(self, inner: str, at: Pos, inner_at: Pos) -> Directive:
+    def _interpolation(self, inner: str, at: Pos, depth: int) -> Node | Interpolation:
+        """`${ expr }` in a heredoc, with `~` strip markers right inside the braces."""
+        left, right = inner.startswith("~"), inner.endswith("~")
+        if not (left or right):
+            return parse_expression(inner, self.name, at.line, at.column, depth)
+        start = 1 if left else 0
+        expr = inner[start : len(inner) - 1 if right else len(inner)]
+        node = parse_expression(expr, self.name, at.line, at.column + start, depth)
+        return Interpolation(node, left, right)
+
+    def _directive(self, inner: str, at: Pos, inner_at: Pos, depth: int) -> Directive:
         m = _DIRECTIVE.match(inner)
         if m is None:
             raise SyntaxProblem(
@@ -206,14 +235,14 @@ class _HeredocParser:
         elif m.group("if") is not None:
             d.kind = "if"
             d.expr = parse_expression(
-                m.group("if"), self.name, inner_at.line, inner_at.column + m.start("if")
+                m.group("if"), self.name, inner_at.line, inner_at.column + m.start("if"), depth
             )
         else:
             d.kind = "for"
             names = [s.strip() for s in m.group("names").split(",")]
             d.key_var, d.value_var = (names[0], names[1]) if len(names) == 2 else (None, names[0])
             d.expr = parse_expression(
-                m.group("for"), self.name, inner_at.line, inner_at.column + m.start("for")
+                m.group("for"), self.name, inner_at.line, inner_at.column + m.start("for"), depth
             )
         return d
 
@@ -222,6 +251,16 @@ class _HeredocParser:
         return Pos(
             self.name, first_line + text.count("\n", 0, offset), first_column + offset - line_start
         )
+
+
+def _indentation(line: str) -> int:
+    """Leading whitespace characters of `line`: HCL counts any Unicode space as one."""
+    n = 0
+    for c in line:
+        if not (c in "\t\v\f " or c.isspace()):
+            break
+        n += 1
+    return n
 
 
 def _closing_brace(text: str, i: int) -> int:

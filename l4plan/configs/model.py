@@ -85,6 +85,8 @@ class AgentConfig:
     public_ipv6: str | None = None
     pos: Pos = NO_POS
     attr_pos: dict[str, Pos] = field(default_factory=dict)
+    # attributes whose values derive from sensitive inputs
+    sensitive: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -102,8 +104,11 @@ class ResourceInstance:
     key: int | str | None
     attrs: dict[str, Any]
     pos: Pos
-    # dotted attribute path -> position: "domain", "rule.0", "rule.0.edge_port"
+    # dotted path -> position of the value: "domain", "rule.0" (the block),
+    # "rule.0.edge_port", "sources.1" (an element of a list written in place)
     attr_pos: dict[str, Pos] = field(default_factory=dict)
+    # dotted attribute path -> position of the attribute's name
+    name_pos: dict[str, Pos] = field(default_factory=dict)
     # instance addresses this instance depends on (references and depends_on)
     depends_on: list[str] = field(default_factory=list)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
@@ -114,6 +119,17 @@ class ResourceInstance:
     def resource_address(self) -> str:
         """The address without the instance key: l4_application.game."""
         return f"{self.type}.{self.name}"
+
+    def is_sensitive(self, path: str) -> bool:
+        """Whether the value at a dotted path is, contains or lies in a sensitive value."""
+        return any(
+            not path or p == path or p.startswith(path + ".") or path.startswith(p + ".")
+            for p in self.sensitive
+        )
+
+    def name_pos_of(self, path: str) -> Pos:
+        """Position of the name of the attribute at a dotted path (else of its value)."""
+        return self.name_pos.get(path) or self.pos_of(path)
 
     def pos_of(self, path: str) -> Pos:
         """Position of a dotted attribute path, falling back to its nearest parent."""

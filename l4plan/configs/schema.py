@@ -95,9 +95,19 @@ def dotted_path(path: Sequence[str | int]) -> str:
     return ".".join(str(p) for p in path)
 
 
+SENSITIVE_VALUE = "(sensitive value)"
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, dict | list) else type_name(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _typed(value: Any) -> str:
+    """`string "x"`, `number 5`, `null`, `list`: a value with its type, each said once."""
+    if value is None or isinstance(value, dict | list):
+        return type_name(value)
+    return f"{type_name(value)} {_show(value)}"
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -109,8 +119,16 @@ def _where(path: Sequence[str | int]) -> str:
     return f" in {human_path(path)}" if path else ""
 
 
-def _messages(error: ValidationError) -> list[tuple[list[str | int], str]]:
-    """(path of the offending attribute, message) pairs for one jsonschema error."""
+def _messages(error: ValidationError, sensitive: bool) -> list[tuple[list[str | int], str]]:
+    """(path of the offending attribute, message) pairs for one jsonschema error.
+
+    When the value is `sensitive`, the messages say what is wrong without showing it.
+    """
+    if sensitive:
+        show: Callable[[Any], str] = lambda _: SENSITIVE_VALUE  # noqa: E731
+        typed: Callable[[Any], str] = lambda v: f"a sensitive {type_name(v)}"  # noqa: E731
+    else:
+        show, typed = _show, _typed
     path = list(error.absolute_path)
     name = human_path(path)
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -132,29 +150,32 @@ def _messages(error: ValidationError) -> list[tuple[list[str | int], str]]:
         wanted = error.validator_value
         wanted = wanted if isinstance(wanted, list) else [wanted]
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-        return [(path, f"{name} must be {expected}, not {type_name(instance)} {_show(instance)}")]
+        return [(path, f"{name} must be {expected}, not {typed(instance)}")]
     if kind == "enum":
         choices = ", ".join(json.dumps(c) for c in error.validator_value)
-        hint = _suggest(str(instance), [str(c) for c in error.validator_value])
-        return [(path, f"{name} must be one of {choices}, not {_show(instance)}{hint}")]
+        hint = "" if sensitive else _suggest(str(instance), [str(c) for c in error.validator_value])
+        return [(path, f"{name} must be one of {choices}, not {show(instance)}{hint}")]
     if kind in ("pattern", "format") and "errorMessage" in schema:
-        return [(path, f"{name} {schema['errorMessage']}, not {_show(instance)}")]
+        return [(path, f"{name} {schema['errorMessage']}, not {show(instance)}")]
     if kind == "format":
         what = _FORMAT_NAMES.get(error.validator_value, f"valid {error.validator_value}")
-        return [(path, f"{name} must be {what}, not {_show(instance)}")]
+        return [(path, f"{name} must be {what}, not {show(instance)}")]
     if kind == "minimum":
-        return [(path, f"{name} must be at least {error.validator_value}, not {instance}")]
+        return [(path, f"{name} must be at least {error.validator_value}, not {show(instance)}")]
     if kind == "maximum":
-        return [(path, f"{name} must be at most {error.validator_value}, not {instance}")]
+        return [(path, f"{name} must be at most {error.validator_value}, not {show(instance)}")]
     if kind == "minItems":
         return [(path, f"{name} needs at least {error.validator_value} item(s)")]
     if kind == "uniqueItems":
         seen: set[str] = set()
         dupes = [v for v in map(json.dumps, instance) if v in seen or seen.add(v)]
-        return [(path, f"{name} lists {dupes[0] if dupes else 'an item'} more than once")]
+        dupe = dupes[0] if dupes and not sensitive else "an item"
+        return [(path, f"{name} lists {dupe} more than once")]
     if kind in ("maxLength", "minLength"):
         bound = "at most" if kind == "maxLength" else "at least"
         return [(path, f"{name} must be {bound} {error.validator_value} characters long")]
+    if sensitive:
+        return [(path, f"{name or 'resource'}: {SENSITIVE_VALUE} does not match the schema")]
     return [(path, f"{name or 'resource'}: {error.message}")]
 
 
@@ -162,15 +183,24 @@ def _diagnostics(
     errors: Iterable[ValidationError],
     pos_of: Callable[[str], Pos],
     address: str,
+    sensitive: Callable[[str], bool],
+    name_pos_of: Callable[[str], Pos] | None = None,
 ) -> list[tuple[list[str | int], Diagnostic]]:
-    """(attribute path, diagnostic) per problem; repeats and UNKNOWN values left out."""
+    """(attribute path, diagnostic) per problem; repeats and UNKNOWN values left out.
+
+    `sensitive(dotted path)` tells whether the value there derives from sensitive input.
+    Problems point at the value (`pos_of`), an unknown attribute at its name
+    (`name_pos_of`).
+    """
     out: dict[tuple[str, str], tuple[list[str | int], Diagnostic]] = {}
     for error in errors:
         if error.instance is UNKNOWN:
             continue
-        for path, message in _messages(error):
+        secret = sensitive(dotted_path(list(error.absolute_path)))
+        at = name_pos_of if name_pos_of and error.validator == "additionalProperties" else pos_of
+        for path, message in _messages(error, secret):
             dotted = dotted_path(path)
-            diag = Diagnostic.at("L4E016", message, pos_of(dotted), address)
+            diag = Diagnostic.at("L4E016", message, at(dotted), address)
             out.setdefault((dotted, message), (path, diag))
     return list(out.values())
 
@@ -179,7 +209,9 @@ def _resource_problems(resource: ResourceInstance) -> list[tuple[list[str | int]
     if _surely_valid(resource.type, resource.attrs):
         return []
     errors = validator_for(resource.type).iter_errors(resource.attrs)
-    return _diagnostics(errors, resource.pos_of, resource.address)
+    return _diagnostics(
+        errors, resource.pos_of, resource.address, resource.is_sensitive, resource.name_pos_of
+    )
 
 
 def check_resource(resource: ResourceInstance) -> list[Diagnostic]:
@@ -203,7 +235,11 @@ def check_agent(agent: AgentConfig) -> list[Diagnostic]:
     if _surely_valid(AGENT_SCHEMA, attributes):
         return []
     errors = validator_for(AGENT_SCHEMA).iter_errors(attributes)
-    return [diag for _, diag in _diagnostics(errors, pos_of, f"agent.{agent.name}")]
+
+    def sensitive(path: str) -> bool:
+        return path.partition(".")[0] in agent.sensitive or (not path and bool(agent.sensitive))
+
+    return [diag for _, diag in _diagnostics(errors, pos_of, f"agent.{agent.name}", sensitive)]
 
 
 @dataclass(slots=True)

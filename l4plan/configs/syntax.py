@@ -12,11 +12,19 @@ and directives and parses each as an expression.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from l4plan.configs.numbers import literal_number
 from l4plan.diagnostics import Pos
+
+# How deeply grammar rules may nest (brackets, operators, traversals, templates and
+# blocks all count; a list of N items does not). lalr.parse enforces it, so every
+# later stage, which walks the tree and its values recursively, stays far from
+# Python's recursion limit at any depth the parser accepts.
+MAX_NESTING = 160
 
 # --------------------------------------------------------------------------- nodes
 
@@ -226,9 +234,31 @@ class Directive:
     value_var: str = ""
 
 
-def assemble_template(raw: list[str | Node | Directive], pos: Pos) -> Node:
+@dataclass(slots=True)
+class Interpolation:
+    """`${~ expr ~}`: an interpolation with strip markers, before they are applied."""
+
+    expr: Node
+    strip_left: bool
+    strip_right: bool
+
+
+def nfc(text: str) -> str:
+    """String literals are NFC-normalised, as HCL specifies (`"n\u0303"` is `"\u00f1"`)."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def assemble_template(raw: list[str | Node | Directive | Interpolation], pos: Pos) -> Node:
     """Nest flat directive markers and apply `~` strip markers; simplify plain text."""
     _strip_markers(raw)
+    raw = [
+        item.expr
+        if isinstance(item, Interpolation)
+        else nfc(item)
+        if isinstance(item, str)
+        else item
+        for item in raw
+    ]
     parts, rest = _nest(raw, 0, None, pos)
     if rest != len(raw):  # an unmatched end marker
         d = raw[rest]
@@ -244,9 +274,9 @@ def assemble_template(raw: list[str | Node | Directive], pos: Pos) -> Node:
     return Template(pos, parts)
 
 
-def _strip_markers(raw: list[str | Node | Directive]) -> None:
+def _strip_markers(raw: list[str | Node | Directive | Interpolation]) -> None:
     for i, item in enumerate(raw):
-        if not isinstance(item, Directive):
+        if not isinstance(item, Directive | Interpolation):
             continue
         if item.strip_left and i > 0 and isinstance(raw[i - 1], str):
             raw[i - 1] = raw[i - 1].rstrip()  # type: ignore[union-attr]
@@ -401,21 +431,22 @@ class Builder:
     Each receives the rule's children (tokens as `(type, text, line, column)`
     tuples, or what earlier callbacks returned) and returns a syntax node or one
     of the small helper values above. `heredoc` parses a heredoc token into a
-    template node. `shift` maps positions of text parsed out of place (a
-    `--var` value, a heredoc interpolation) back to where that text starts:
-    (line, column, length of the prefix put before it).
+    template node (given the nesting depth it sits at). `shift` maps positions
+    of text parsed out of place (a `--var` value, a heredoc interpolation) back
+    to where that text starts: (line, column, length of the prefix put before it).
     """
 
     def __init__(
         self,
         file: str,
-        heredoc: Callable[[str, Pos], Node],
+        heredoc: Callable[[str, Pos, int], Node],
         shift: tuple[int, int, int] | None = None,
     ):
         self.file = file
         self.heredoc = heredoc
         self.shift = shift
         self.parenthesized: set[int] = set()  # ids of nodes written as ( expression )
+        self.depth = 0  # nesting depth of the rule being reduced (set by lalr.parse)
 
     def pos(self, tok: Tok) -> Pos:
         line, column = tok[2], tok[3]
@@ -496,11 +527,15 @@ class Builder:
         return Word(c[0][1], self.pos(c[0]), "literal")
 
     def int_lit(self, c: list[Any]) -> Node:
-        return Literal(self.pos(c[0]), int(c[0][1]))
+        return self._number(c[0])
 
-    def float_lit(self, c: list[Any]) -> Node:
-        value = float(c[0][1])
-        return Literal(self.pos(c[0]), int(value) if value.is_integer() else value)
+    float_lit = int_lit
+
+    def _number(self, tok: Tok) -> Node:
+        try:
+            return Literal(self.pos(tok), literal_number(tok[1]))
+        except ValueError as e:
+            raise SyntaxProblem(str(e), self.pos(tok)) from None
 
     def expr_term(self, c: list[Any]) -> Node:
         if len(c) == 1:
@@ -519,8 +554,8 @@ class Builder:
     def string(self, c: list[Any]) -> Node:
         pos = self.pos(c[0])
         if len(c) == 3 and len(c[1]) == 1 and isinstance(c[1][0], _Part):
-            return Literal(pos, c[1][0].text)  # the common case: plain text
-        raw: list[str | Node | Directive] = []
+            return Literal(pos, nfc(c[1][0].text))  # the common case: plain text
+        raw: list[str | Node | Directive | Interpolation] = []
         for part in c[1] if len(c) == 3 else ():
             if isinstance(part, _Part):
                 if raw and isinstance(raw[-1], str):
@@ -540,8 +575,13 @@ class Builder:
             return _Part(text[1:])  # $${ -> ${ and %%{ -> %{
         return _Part(unescape(text, self.pos(x)))
 
-    def interpolation(self, c: list[Any]) -> Node:
-        return c[1]  # type: ignore[no-any-return]
+    def interpolation(self, c: list[Any]) -> Node | Interpolation:
+        """`${ expr }`, or with `~` strip markers an `Interpolation` that says which sides."""
+        if len(c) == 3:
+            return c[1]  # type: ignore[no-any-return]
+        left = isinstance(c[1], tuple) and c[1][0] == "STRIP_MARKER"
+        right = isinstance(c[-2], tuple) and c[-2][0] == "STRIP_MARKER"
+        return Interpolation(_nodes(c)[0], left, right)
 
     def _directive(self, c: list[Any]) -> Directive:
         toks = [x for x in c if isinstance(x, tuple)]
@@ -568,10 +608,10 @@ class Builder:
 
     def template_string(self, c: list[Any]) -> Node:
         text = c[0][1]  # \"...\" inside a directive
-        return Literal(self.pos(c[0]), unescape(text[2:-2], self.pos(c[0])))
+        return Literal(self.pos(c[0]), nfc(unescape(text[2:-2], self.pos(c[0]))))
 
     def heredoc_template(self, c: list[Any]) -> Node:
-        return self.heredoc(c[0][1], self.pos(c[0]))
+        return self.heredoc(c[0][1], self.pos(c[0]), self.depth)
 
     heredoc_template_trim = heredoc_template
 

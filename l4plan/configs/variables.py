@@ -384,6 +384,16 @@ def resolve_variables(
 
 
 _FAILED = object()
+_HIDDEN = "the reason is hidden because the variable is sensitive"
+
+
+def _sensitive_inputs(expr: Node, values: VariableValues) -> list[str]:
+    """The sensitive variables `expr` refers to (outside nonsensitive())."""
+    return [
+        ref.text()
+        for ref in references(expr, frozenset({"nonsensitive"}))
+        if ref.root == "var" and ref.steps and ref.steps[0][1] in values.sensitive
+    ]
 
 
 def _from_text(
@@ -402,10 +412,11 @@ def _from_text(
             raise EvalError(TYPE_ERROR, "a variable value cannot refer to other values", node.pos)
         return evaluator.eval(node, ctx)
     except (SyntaxProblem, EvalError) as e:
+        reason = _HIDDEN if decl.sensitive else e.message
         out.diagnostics.append(
             Diagnostic.at(
                 VARIABLE_ERROR,
-                f'invalid value for variable "{decl.name}" from {source}: {e.message}',
+                f'invalid value for variable "{decl.name}" from {source}: {reason}',
                 decl.pos,
                 f"var.{decl.name}",
             )
@@ -485,13 +496,15 @@ def _final_value(
         try:
             default = convert(evaluator.eval(decl.default, ctx), decl.type)
         except EvalError as e:
-            out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, address))
+            message = e.shown_message([address] if decl.sensitive else [])
+            out.diagnostics.append(Diagnostic.at(e.code, message, e.pos, address))
             return UNKNOWN
         except ValueError as e:
+            reason = _HIDDEN if decl.sensitive else str(e)
             out.diagnostics.append(
                 Diagnostic.at(
                     VARIABLE_ERROR,
-                    f'the default of variable "{decl.name}" is not a {decl.type}: {e}',
+                    f'the default of variable "{decl.name}" is not a {decl.type}: {reason}',
                     decl.default.pos,
                     address,
                 )
@@ -513,11 +526,12 @@ def _final_value(
     try:
         value = convert(assignment.value, decl.type)
     except ValueError as e:
+        reason = _HIDDEN if decl.sensitive else str(e)
         out.diagnostics.append(
             Diagnostic.at(
                 VARIABLE_ERROR,
                 f'invalid value for variable "{decl.name}" from {assignment.source}: '
-                f"expected {decl.type}: {e}",
+                f"expected {decl.type}: {reason}",
                 assignment.pos,
                 address,
             )
@@ -567,9 +581,19 @@ def _validate(
                 if ok:
                     continue
                 message = f'invalid value for variable "{name}"'
-                if v.error_message is not None:
+                if v.error_message is not None and _sensitive_inputs(v.error_message, out):
+                    message += " (its error message is hidden: it uses sensitive values)"
+                elif v.error_message is not None:
                     text = evaluator.eval(v.error_message, ctx)
                     message = text if isinstance(text, str) else message
                 out.diagnostics.append(Diagnostic.at(VARIABLE_ERROR, message, v.pos, address))
             except EvalError as e:
-                out.diagnostics.append(Diagnostic.at(e.code, e.message, e.pos, address))
+                message = e.shown_message(
+                    _sensitive_inputs(v.condition, out)
+                    + (
+                        _sensitive_inputs(v.error_message, out)
+                        if v.error_message is not None
+                        else []
+                    )
+                )
+                out.diagnostics.append(Diagnostic.at(e.code, message, e.pos, address))

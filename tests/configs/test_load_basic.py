@@ -53,7 +53,7 @@ resource "l4_application" "game" {
     assert app.depends_on == ["l4_site.main"]
     assert app.attr_pos["rule.1"].line == 20
     assert app.attr_pos["rule.1.edge_port"].line == 22
-    assert app.attr_pos["rule.1.edge_port"].column == 5
+    assert app.attr_pos["rule.1.edge_port"].column == 17  # the value, not the name
     assert app.attr_pos["domain"].file == "main.l4.hcl"
     assert app.lifecycle == Lifecycle()
     assert config.files["main.l4.hcl"].startswith("\nresource")
