@@ -393,3 +393,24 @@ def test_subprocess_exit_codes(workdir: Path, l4plan: RunCli) -> None:
     chdir = l4plan("-C", str(workdir), "plan", "--json", cwd=workdir.parent)
     assert chdir.returncode == 0
     assert_valid_plan_json(json.loads(chdir.stdout))
+
+
+def test_reordered_rules_and_agents_are_no_change(workdir: Path) -> None:
+    """Rule blocks and agents carry no order, so neither do the attributes computed
+    from them (endpoints, dns_records) nor an output that shows them."""
+    outputs = (
+        'output "eps" {\n  value = l4_application.game.endpoints\n}\n'
+        'output "dns" {\n  value = l4_application.game.dns_records\n}\n'
+    )
+    game = application(
+        "game", "play", [rule("18080"), rule("18081", "udp")], "agents = [agent.hz1, agent.hz2]"
+    )
+    write_config(workdir, game, outputs)
+    record_apply(workdir)
+    swapped = application(
+        "game", "play", [rule("18081", "udp"), rule("18080")], "agents = [agent.hz2, agent.hz1]"
+    )
+    write_config(workdir, swapped, outputs)
+    result = run("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("No changes.")
