@@ -231,7 +231,7 @@ def main() -> None:
                 grown, rss = request_log(agent)
                 print(
                     f"request-log: 8 no-op deletes of 10,000 names: config.json "
-                    f"+{grown / 2**20:.2f} MiB, RSS +{rss / 1024:.1f} MiB"
+                    f"+{grown / 1024:.1f} KiB, RSS +{rss / 1024:.1f} MiB"
                 )
             if "clients" in args.scenarios:
                 answered = clients(agent, args.slow, True, 35)

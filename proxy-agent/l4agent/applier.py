@@ -164,8 +164,8 @@ class Applier:
             request_id = request.request_id
             params_hash = request.params_hash
             if not dry_run and (seen := self.snapshot.requests.get(request_id)) is not None:
-                if seen[0] == params_hash:
-                    return seen[1]
+                if seen.params_hash == params_hash:
+                    return seen.result(request.upserts, request.hashes, request.deletes)
                 raise RpcError(
                     "ALREADY_EXISTS",
                     f"request_id {request_id!r} was already used for a different request",

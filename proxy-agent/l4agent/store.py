@@ -1,7 +1,7 @@
 """The durable configuration in the state directory.
 
     state-dir/
-      config.json   revision, applications, recent request results (0600)
+      config.json   revision, applications, what retries of recent requests need (0600)
       node_id       the agent's stable identity (a UUID), created on first start
       lock          held (flock) while an agent uses the directory
 
@@ -122,8 +122,8 @@ class ConfigStore:
                 raise StateDirError(f"{where}: {first['field']}: {first['description']}")
         try:
             log = RequestLog.from_json(requests, request_log_capacity)
-        except (TypeError, ValueError) as e:
-            raise StateDirError(f"{where}: malformed request log: {e}") from e
+        except (TypeError, ValueError, KeyError) as e:
+            raise StateDirError(f"{where}: malformed request log: {e!r}") from e
         return Snapshot(revision, apps, log)
 
     def save(self, snapshot: Snapshot) -> None:

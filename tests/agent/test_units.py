@@ -118,14 +118,43 @@ def test_bad_frames() -> None:
         FrameDecoder().feed(b"\x00\x00\x00\x01{")
 
 
+def answer(revision: int, *actions: str) -> dict:  # type: ignore[type-arg]
+    results = [{"name": f"n{i}", "action": a, "spec_hash": None} for i, a in enumerate(actions)]
+    listeners = {"added": 0, "removed": 0, "kept": 0}
+    return {
+        "revision": revision,
+        "changed": True,
+        "dry_run": False,
+        "results": results,
+        "listeners": listeners,
+    }
+
+
 def test_request_log_is_a_bounded_lru() -> None:
     log = RequestLog(capacity=2)
-    log.put("a", "h", {"n": 1})
-    log.put("b", "h", {"n": 2})
-    assert log.get("a") == ("h", {"n": 1})  # a is now the most recent
-    log.put("c", "h", {"n": 3})
+    log.put("a", "h", answer(1, "delete"))
+    log.put("b", "h", answer(2, "delete"))
+    recorded = log.get("a")  # a is now the most recent
+    assert recorded is not None and recorded.result([], [], ["n0"]) == answer(1, "delete")
+    log.put("c", "h", answer(3, "delete"))
     assert log.get("b") is None and len(log) == 2
     assert RequestLog.from_json(log.to_json(), 2).to_json() == log.to_json()
+
+
+def test_request_log_is_bounded_in_bytes() -> None:
+    alternating = ["create", "none"] * 5000  # does not run-length encode
+    log = RequestLog(capacity=1024, max_bytes=200_000)
+    for i in range(100):
+        log.put(f"r{i}", "h" * 64, answer(i, *alternating))
+    assert log.bytes <= 200_000 and 1 < len(log) < 100
+    assert log.get("r99") is not None and log.get("r0") is None
+
+
+def test_request_log_reads_whole_answers_of_earlier_agents() -> None:
+    old = [["r1", "h", answer(4, "none", "none", "create")]]
+    recorded = RequestLog.from_json(old).get("r1")
+    assert recorded is not None and recorded.actions == "n2c1"
+    assert recorded.result([], [], ["n0", "n1", "n2"]) == answer(4, "none", "none", "create")
 
 
 def test_settings_syntax() -> None:
@@ -144,11 +173,11 @@ def test_store_roundtrip_and_atomic_files(tmp_path: Path) -> None:
     store.open()
     assert store.load(10).revision == 0
     requests = RequestLog(10)
-    requests.put("r1", "h", {"revision": 3})
+    requests.put("r1", "h", answer(3, "create"))
     store.save(Snapshot(3, {"a.example.com": app(rule("tcp", 80, 1))}, requests))
     loaded = store.load(10)
     assert loaded.revision == 3 and list(loaded.apps) == ["a.example.com"]
-    assert loaded.requests.get("r1") == ("h", {"revision": 3})
+    assert loaded.requests.to_json() == requests.to_json()
     assert os.stat(store.path).st_mode & 0o777 == 0o600
     assert sorted(p.name for p in store.dir.iterdir()) == ["config.json", "lock", "node_id"]
     node_id = store.node_id
