@@ -204,3 +204,12 @@ def test_a_refused_batch_fails_prepare_and_changes_nothing(
         kernel.commit(broken)
     assert tcp_hello(topo.client, AGENT4_C, 3050)[0] == ORIGIN4[0]
     assert kernel.stats()[("ok.example", 0)]["flows_total"] == 2  # counted once, not twice
+
+
+def test_forwarding_sysctls_are_read_inside_the_namespace(topo: Topology) -> None:
+    agent = KernelForwarder(TABLE, Runner(topo.agent.name))
+    assert agent.forwarding() == {"ipv4": True, "ipv6": True, "route_localnet": False}
+    assert agent.forwarding_problems() == []
+    origin = KernelForwarder(TABLE, Runner(topo.origin.name))
+    problems = origin.forwarding_problems()
+    assert len(problems) == 2 and problems[0].startswith("net.ipv4.ip_forward is 0")

@@ -92,6 +92,19 @@ class KernelForwarder:
     def forwarding(self) -> dict[str, bool]:
         return forwarding(self.runner)
 
+    def forwarding_problems(self) -> list[str]:
+        """One line per missing sysctl, for the agent to log at start."""
+        state = self.forwarding()
+        problems = []
+        if not state["ipv4"]:
+            problems.append(
+                "net.ipv4.ip_forward is 0: IPv4 flows from other hosts to origins on other "
+                "hosts will not be forwarded (origins on this host and local clients work)"
+            )
+        if not state["ipv6"]:
+            problems.append("net.ipv6.conf.all.forwarding is 0: the same for IPv6 flows")
+        return problems
+
     # ---- apply -------------------------------------------------------------------
 
     def prepare(
