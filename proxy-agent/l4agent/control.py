@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from l4agent import jsonrpc, strictjson
+from l4agent.admission import Admission
 from l4agent.api import Api, CallContext
 from l4agent.errors import INVALID_REQUEST, RpcError
 from l4agent.http11 import CONTINUE, ExpectContinue, HttpError, Request, RequestParser
@@ -21,10 +22,12 @@ from l4agent.http11 import render_response as render
 
 log = logging.getLogger("l4agent.control")
 
+HEADER_TIMEOUT = 10.0  # from connecting (or a request's first byte) to its last header byte
 REQUEST_TIMEOUT = 30.0  # from the first byte of a request to its last
 KEEPALIVE_TIMEOUT = 75.0  # idle keep-alive connection (nginx's default)
 LINGER = 2.0  # after refusing a request, read and discard for this long before closing
 MAX_CONNECTIONS = 256
+MAX_CONNECTIONS_PER_CLIENT = 32  # per client address; over it, its longest idle one goes
 MAX_PIPELINED = 8
 MAX_TIMEOUT_MS = 24 * 3600 * 1000
 # Bodies up to this size are decoded on the event loop (well under a millisecond);
@@ -56,12 +59,33 @@ class ControlServer:
         self._metrics = metrics
         self._server: asyncio.AbstractServer | None = None
         self.connections: set[ControlConnection] = set()
+        self.admission = Admission(MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT)
+        self._refused_logged = 0.0
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: ControlConnection(self), host, port, ssl=tls, reuse_address=True
+            lambda: ControlConnection(self),
+            host,
+            port,
+            ssl=tls,
+            reuse_address=True,
+            ssl_handshake_timeout=HEADER_TIMEOUT if tls is not None else None,
         )
+
+    def refused(self, client: str) -> None:
+        """A connection was refused: every one in its way was busy (logged once a minute)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._refused_logged >= 60.0:
+            self._refused_logged = now
+            log.warning(
+                "control: refusing connections from %s: %d open, all busy (at most %d, "
+                "%d per client)",
+                client,
+                len(self.admission),
+                MAX_CONNECTIONS,
+                MAX_CONNECTIONS_PER_CLIENT,
+            )
 
     def close(self) -> None:
         if self._server is not None:
@@ -143,22 +167,39 @@ class ControlConnection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.discarding = False
         self.closing = False
+        self.since = 0.0  # when the request being received started (or the connection)
+        self.waiting = True  # no request begun since connecting or the last answer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        if len(self.server.connections) >= MAX_CONNECTIONS:
-            log.warning("control: more than %d connections; refusing one", MAX_CONNECTIONS)
+        peer = transport.get_extra_info("peername")
+        client = str(peer[0]) if peer else ""
+        if not self.server.admission.admit(self, client):
+            self.server.refused(client)
+            self.closing = True
             transport.abort()
             return
         self.server.connections.add(self)
-        self._arm(KEEPALIVE_TIMEOUT)
+        # the first request's header is due HEADER_TIMEOUT after connecting, however
+        # slowly its bytes come
+        self.since = asyncio.get_running_loop().time()
+        self.waiting = False
+        self._arm(HEADER_TIMEOUT)
+
+    def evict(self) -> None:
+        """Over a connection cap, this idle connection makes room for a new one."""
+        self.closing = True
+        self.close()
+        if self.transport is not None:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.discarding or self.closing:
             return
-        started = self.parser.in_progress
+        parser = self.parser
+        had_head = parser.awaiting_body
         try:
-            events = self.parser.feed(data)
+            events = parser.feed(data)
         except HttpError as e:
             self._refuse(e)
             return
@@ -167,12 +208,17 @@ class ControlConnection(asyncio.Protocol):
                 self.transport.write(CONTINUE)  # type: ignore[union-attr]
             else:
                 self.queue.append(event)
-        if not started and self.parser.in_progress:
-            self._arm(REQUEST_TIMEOUT)
+        if self.waiting and parser.in_progress:  # the first byte of a request
+            self.waiting = False
+            self.since = asyncio.get_running_loop().time()
+            self._arm(HEADER_TIMEOUT)
+        if parser.awaiting_body and not had_head:
+            self._arm_at(self.since + REQUEST_TIMEOUT)
         if len(self.queue) >= MAX_PIPELINED:
             self.transport.pause_reading()  # type: ignore[union-attr]
         if self.queue and self.task is None:
             self._cancel_timer()
+            self.server.admission.busy(self)
             self.task = asyncio.get_running_loop().create_task(self._process())
 
     def eof_received(self) -> bool:
@@ -216,7 +262,15 @@ class ControlConnection(asyncio.Protocol):
         if self.closing:
             self.close()
         elif not transport.is_closing():
-            self._arm(REQUEST_TIMEOUT if self.parser.in_progress else KEEPALIVE_TIMEOUT)
+            self.server.admission.idle(self)
+            self.since = asyncio.get_running_loop().time()
+            if self.parser.awaiting_body:
+                self._arm(REQUEST_TIMEOUT)
+            elif self.parser.in_progress:
+                self._arm(HEADER_TIMEOUT)
+            else:
+                self.waiting = True
+                self._arm(KEEPALIVE_TIMEOUT)
 
     def _refuse(self, error: HttpError) -> None:
         """Answer a request we will not read, then linger so the client sees the answer."""
@@ -236,8 +290,11 @@ class ControlConnection(asyncio.Protocol):
             self.close()
 
     def _arm(self, seconds: float) -> None:
+        self._arm_at(asyncio.get_running_loop().time() + seconds)
+
+    def _arm_at(self, when: float) -> None:
         self._cancel_timer()
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._timeout)
+        self.timer = asyncio.get_running_loop().call_at(when, self._timeout)
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:
@@ -256,12 +313,14 @@ class ControlConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
         self.server.connections.discard(self)
+        self.server.admission.release(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # a running handler is not cancelled: an apply completes even if its caller left
         self._cancel_timer()
         self.queue.clear()
         self.server.connections.discard(self)
+        self.server.admission.release(self)
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

@@ -67,6 +67,11 @@ class RequestParser:
         """True while part of a request has been received."""
         return self._head is not None or bool(self._buf.strip(b"\r\n"))
 
+    @property
+    def awaiting_body(self) -> bool:
+        """True once a request's header section is in and its body is not."""
+        return self._head is not None
+
     def feed(self, data: bytes) -> list[Event]:
         self._buf += data
         events: list[Event] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from l4agent.admission import Admission
 from l4agent.frames import FrameDecoder, FrameError, encode_frame
 from l4agent.idempotency import RequestLog
 from l4agent.mapping import PortMap, client_hash, mapping_problem
@@ -212,3 +213,36 @@ def test_corrupt_store_is_a_clear_error(tmp_path: Path, content: str, message: s
     with pytest.raises(StateDirError, match=message.replace("[", r"\[")):
         store.load(10)
     store.close()
+
+
+class Conn:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.evicted = False
+
+    def evict(self) -> None:
+        self.evicted = True
+
+
+def test_admission_evicts_the_longest_idle_connection() -> None:
+    admission = Admission(max_total=3, max_per_client=2)
+    a, b, c, d, e = (Conn(n) for n in "abcde")
+    assert admission.admit(a, "10.0.0.1") and admission.admit(b, "10.0.0.1")
+    admission.busy(a)
+    assert admission.admit(c, "10.0.0.1")  # per-client cap: b (idle) goes, a is busy
+    assert b.evicted and not a.evicted
+    assert admission.admit(d, "10.0.0.2")
+    admission.idle(a)  # a got its answer: now the most recently idle
+    assert admission.admit(e, "10.0.0.3")  # total cap: c has been idle longest
+    assert c.evicted and not a.evicted and len(admission) == 3
+
+
+def test_admission_refuses_when_everything_is_busy() -> None:
+    admission = Admission(max_total=2, max_per_client=2)
+    a, b, c = Conn("a"), Conn("b"), Conn("c")
+    assert admission.admit(a, "x") and admission.admit(b, "y")
+    admission.busy(a)
+    admission.busy(b)
+    assert not admission.admit(c, "z")
+    admission.release(a)
+    assert admission.admit(c, "z") and len(admission) == 2
