@@ -1,163 +1,224 @@
-"""Data-plane benchmark: the agent against a direct connection, HAProxy and nginx.
+"""Data-plane benchmark: the agent against a direct connection, HAProxy and nginx,
+measured with iperf3, wrk and the project's own generators.
 
-    python -m bench.dataplane [--rounds 3] [--seconds 2] [--peers direct,agent,...]
-                              [--benches tcp_bulk_1,...] [--results bench/results]
+    python -m bench.dataplane [--rounds 3] [--seconds 2] [--quick] [--check]
+                              [--peers direct,agent,...] [--benches iperf_tcp_1,...]
+                              [--results bench/results]
 
-Starts one origin process and every peer at once (each on its own loopback ports),
-then measures in rounds, the peers interleaved (A, B, C, A, B, C, ...; the order
-rotates each round) so that load from other work on a shared machine falls on all
-peers alike. Each measurement is one load-generator process bounded in count and
-time. Prints medians and ratios, and writes every measurement to a JSON file.
+Starts the origins (bench/stack.py) and every peer at once, each on its own loopback
+ports, then measures in rounds, the peers interleaved (A, B, C, A, B, C, ...; the
+order rotates each round) so that load from other work on a shared machine falls on
+all peers alike. Each measurement is one run of a load tool bounded in time (and, for
+the own generators, in count). Prints medians, spreads and ratios, and writes every
+measurement to a JSON file. `--check` exits non-zero if a peer could not start or a
+measurement failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
+import contextlib
 import os
 import platform
-import select
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import procs, report
-from bench.peers import Agent, Direct, HAProxy, Nginx, Peer, Ports
+from bench import netns, procs, report, tools
+from bench.peers import Agent, Direct, HAProxy, Nginx, Peer
+from bench.stack import OriginPorts, Stack
 from tests.ports import free_port
 
 PORTS = range(40000, 45000)
-PEERS = ("direct", "agent", "agent-splice", "agent-w2", "haproxy", "nginx")
-# not run unless named: HAProxy and nginx with their bulk-transfer settings raised
-TUNED_PEERS = ("haproxy-tuned", "nginx-tuned")
-LOAD_TIMEOUT = 30.0  # a load process is killed past this (its own limits are far lower)
+PEERS = (
+    "direct", "agent", "agent-w2", "agent-pp2", "agent-kernel",
+    "haproxy", "haproxy-tuned", "nginx", "nginx-tuned",
+)  # fmt: skip
+# not run unless named: the relay inside its own network namespace, as agent-kernel
+# runs, to show what the namespace itself costs
+OPTIONAL_PEERS = ("agent-netns",)
+NETNS_PEERS = ("agent-kernel", "agent-netns")  # run in the benchmark's own namespace
+SERVICES = {
+    "direct": ("iperf", "http", "sink", "echo", "udp"),
+    "agent": ("iperf", "http", "sink", "echo", "udp"),
+    "agent-pp2": ("http", "sink", "udp"),
+    "agent-kernel": ("iperf", "http", "udp"),
+    "haproxy": ("iperf", "http", "echo"),
+    "nginx": ("iperf", "http", "echo", "udp"),
+}
+UDP_64_RATE = 20_000  # datagrams/s: below what iperf3 sends and receives directly here
+UDP_1200_RATE = 10_000
+Runner = Callable[[int, float, Sequence[str]], tools.Outcome]
 
 
 @dataclass(frozen=True, slots=True)
 class Bench:
     key: str
     title: str
-    load: str  # bench.load subcommand
-    port: str  # which Ports field it targets
-    args: tuple[str, ...]
-    value: str  # the figure taken from the load output
+    service: str  # which peer port it targets
     unit: str
     higher_is_better: bool
     cpu_unit: str | None  # proxy CPU per unit of work, as printed
-    cpu_per: Callable[[dict[str, Any], float], float] | None
-
-
-def _per_gb(out: dict[str, Any], cpu: float) -> float:
-    return cpu / (out["bytes"] / 1e9)
-
-
-def _us_per_count(out: dict[str, Any], cpu: float) -> float:
-    return cpu * 1e6 / out["count"]
+    cpu_scale: float  # CPU seconds / work * cpu_scale = the printed figure
+    extra: tuple[str, ...] = ()  # Outcome.extra keys shown as columns
+    needs_udp: bool = False
+    fixed_rate: bool = False  # offered load is fixed: equal rates are by design
+    only: tuple[str, ...] | None = None  # the peers it is run for, None: all that can
 
 
 BENCHES = (
-    Bench("tcp_bulk_1", "TCP bulk, 1 stream", "bulk", "sink", ("--streams", "1"),
-          "mb_per_s", "MB/s", True, "CPU s/GB", _per_gb),
-    Bench("tcp_bulk_4", "TCP bulk, 4 streams", "bulk", "sink", ("--streams", "4"),
-          "mb_per_s", "MB/s", True, "CPU s/GB", _per_gb),
-    Bench("tcp_connrate", "TCP new connections (16 B echo, 32 concurrent)", "connrate", "echo",
-          ("--concurrency", "32", "--max-count", "100000"),
-          "per_s", "conn/s", True, "CPU µs/conn", _us_per_count),
-    Bench("udp_rr", "UDP request/response (16 B, 32 flows)", "udp", "udp",
-          ("--concurrency", "32", "--max-count", "400000"),
-          "per_s", "req/s", True, "CPU µs/req", _us_per_count),
-    Bench("tcp_latency", "TCP round trip (64 B, one connection), p50", "latency", "echo",
-          ("--max-count", "100000"), "p50_us", "µs", False, None, None),
+    Bench("iperf_tcp_1", "iperf3 TCP, 1 stream", "iperf", "Gbit/s", True, "CPU s/GB", 1.0),
+    Bench("iperf_tcp_4", "iperf3 TCP, 4 streams", "iperf", "Gbit/s", True, "CPU s/GB", 1.0),
+    Bench("iperf_udp_64", f"iperf3 UDP, 64 B datagrams at {UDP_64_RATE:,}/s", "iperf",
+          "k/s delivered", True, "CPU µs/datagram", 1e6, ("loss_pct",), needs_udp=True,
+          fixed_rate=True),
+    Bench("iperf_udp_1200", f"iperf3 UDP, 1200 B datagrams at {UDP_1200_RATE:,}/s", "iperf",
+          "k/s delivered", True, "CPU µs/datagram", 1e6, ("loss_pct",), needs_udp=True,
+          fixed_rate=True),
+    Bench("http_close", "wrk, new connections (Connection: close, 32 concurrent)", "http",
+          "conn/s", True, "CPU µs/conn", 1e6, ("p99_ms",)),
+    Bench("http_keepalive", "wrk, keep-alive requests (32 connections)", "http",
+          "req/s", True, "CPU µs/req", 1e6, ("p99_ms",)),
+    Bench("udp_rr", "UDP request/response, 16 B (bench.load: 3 processes x 16 flows)", "udp",
+          "req/s", True, "CPU µs/req", 1e6, needs_udp=True),
+    Bench("bulk_pp2", "TCP bulk, 1 stream (bench.load; PROXY v2 on vs off)", "sink",
+          "Gbit/s", True, "CPU s/GB", 1.0, only=("direct", "agent", "agent-pp2")),
+    Bench("idle_memory", "Memory per idle proxied connection", "echo", "KiB/conn", False,
+          None, 1.0, ("held",)),
 )  # fmt: skip
 
 
-def make_peer(name: str, origin: Ports) -> Peer:
+def runner(bench: Bench, peer: Peer, quick: bool) -> Runner:
+    factories: dict[str, Callable[[], Runner]] = {
+        "iperf_tcp_1": lambda: tools.iperf_tcp(1),
+        "iperf_tcp_4": lambda: tools.iperf_tcp(4),
+        "iperf_udp_64": lambda: tools.iperf_udp(64, UDP_64_RATE),
+        "iperf_udp_1200": lambda: tools.iperf_udp(1200, UDP_1200_RATE),
+        "http_close": lambda: tools.wrk(close=True),
+        "http_keepalive": lambda: tools.wrk(close=False),
+        "udp_rr": lambda: tools.udp_rr(processes=3, flows=16),
+        "bulk_pp2": lambda: tools.bulk_own(1),
+        "idle_memory": lambda: tools.idle_memory(1000 if quick else 5000, peer.memory_kib),
+    }
+    return factories[bench.key]()
+
+
+def applies(bench: Bench, peer: Peer) -> bool:
+    if bench.only is not None and peer.name not in bench.only:
+        return False
+    if bench.key == "idle_memory" and (peer.proc is None or peer.name == "agent-kernel"):
+        return False  # no proxy process, or (kernel path) none that holds the connections
+    return bench.service in peer.services and (peer.udp or not bench.needs_udp)
+
+
+def agent_has_fast_path() -> bool:
+    done = subprocess.run(
+        procs.python_module("l4agent", "--help"),
+        capture_output=True,
+        text=True,
+        env=procs.python_env(),
+        check=False,
+    )
+    return "--fast-path" in done.stdout
+
+
+def make_peer(name: str, fast_path: bool) -> Peer:
+    services = SERVICES.get(name, SERVICES.get(name.removesuffix("-tuned"), SERVICES["agent"]))
+    ports = {s: free_port(PORTS) for s in services}
     if name == "direct":
-        return Direct(origin)
-    ports = Ports(free_port(PORTS), free_port(PORTS), free_port(PORTS))
+        return Direct(services, {})
     if name.startswith("agent"):
-        flags = {"agent": (), "agent-splice": ("--splice",), "agent-w2": ("--workers", "2")}
-        return Agent(ports, free_port(PORTS), name, flags[name])
+        pinned = ("--fast-path", "off") if fast_path else ()
+        flags = {
+            "agent": ("--workers", "1", *pinned),
+            "agent-w2": ("--workers", "2", *pinned),
+            "agent-pp2": ("--workers", "1", *pinned),
+            "agent-netns": ("--workers", "1", *pinned),
+            "agent-kernel": ("--workers", "1", "--fast-path", "on"),
+        }[name]
+        return Agent(name, services, ports, free_port(PORTS), flags, proxy_v2=name == "agent-pp2")
     if name.startswith("haproxy"):
-        return HAProxy(Ports(ports.sink, ports.echo, None), tuned=name == "haproxy-tuned")
+        return HAProxy(services, ports, tuned=name.endswith("-tuned"))
     if name.startswith("nginx"):
-        return Nginx(ports, tuned=name == "nginx-tuned")
+        return Nginx(services, ports, tuned=name.endswith("-tuned"))
     raise ValueError(name)
 
 
-def start_origin(ports: Ports) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        procs.python_module(
-            "bench.origin", "--sink", str(ports.sink), "--echo", str(ports.echo),
-            "--udp", str(ports.udp),
-        ),
-        stdout=subprocess.PIPE,
-        env=procs.python_env(),
-    )  # fmt: skip
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 15.0)
-    if not ready or proc.stdout.readline().strip() != b"ready":
-        procs.stop(proc)
-        raise RuntimeError("the origin process did not start")
-    return proc
+def skip_reason(name: str, fast_path: bool) -> str | None:
+    """Why a peer cannot be measured on this machine, or None."""
+    if name == "agent-kernel" and not fast_path:
+        return "l4plan-agent has no --fast-path option (l4plan-agent --help): no kernel path"
+    if name in NETNS_PEERS:
+        return netns.unavailable()
+    return None
 
 
-def measure(
-    bench: Bench, peer: Peer, seconds: float, origin: subprocess.Popen[bytes]
-) -> dict[str, Any]:
-    port = getattr(peer.ports, bench.port)
-    command = procs.python_module(
-        "bench.load", bench.load, "--port", str(port), "--seconds", str(seconds), *bench.args
-    )
+@dataclass
+class Context:
+    """What a measurement needs besides the peer: the origins it forwards to."""
+
+    stacks: dict[int, Stack]  # by id(peer)
+    seconds: float
+    quick: bool
+
+
+def measure(bench: Bench, peer: Peer, ctx: Context) -> dict[str, Any]:
+    stack = ctx.stacks[id(peer)]
+    run = runner(bench, peer, ctx.quick)
     cpu_before = peer.cpu_seconds()
-    origin_before = procs.tree_cpu_seconds(origin.pid)
+    origin_before = stack.cpu_seconds()
     ticks_before = procs.machine_ticks()
+    gen_before = _children_cpu()
     try:
-        done = subprocess.run(
-            command, capture_output=True, env=procs.python_env(), timeout=LOAD_TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"the load generator did not finish within {LOAD_TIMEOUT:g}s"}
+        out = run(peer.ports[bench.service], ctx.seconds, peer.prefix)
+    except tools.ToolError as e:
+        if bench.service == "iperf":  # a failed test can leave the server busy
+            with contextlib.suppress(RuntimeError):
+                stack.start_iperf()
+        return {"error": str(e)}
     cpu_after = peer.cpu_seconds()
     ticks_after = procs.machine_ticks()
-    origin_cpu = procs.tree_cpu_seconds(origin.pid) - origin_before
+    gen_cpu = _children_cpu() - gen_before
     peer.check_alive()
-    if done.returncode != 0:
-        return {"error": done.stderr.decode(errors="replace").strip()[-500:]}
-    out = json.loads(done.stdout)
+    stack.check_alive()
     record: dict[str, Any] = {
-        "value": out[bench.value],
-        "errors": out.get("errors", 0) + out.get("lost", 0),
-        "gen_cpu_s": out["cpu_s"],
-        "origin_cpu_s": origin_cpu,
+        "value": out.value,
+        "work": out.work,
+        "seconds": out.seconds,
+        "errors": out.errors,
+        "extra": out.extra,
+        "flags": out.flags,
+        "gen_cpu": gen_cpu / out.seconds if out.seconds else None,
+        "origin_cpu_s": stack.cpu_seconds() - origin_before,
         "machine_idle": (ticks_after[1] - ticks_before[1]) / (ticks_after[0] - ticks_before[0]),
-        "seconds": out.get("seconds"),
-        "output": out,
     }
     if cpu_before is not None and cpu_after is not None:
         record["proxy_cpu_s"] = cpu_after - cpu_before
-        if bench.cpu_per is not None and out.get("count", out.get("bytes")):
-            record["cpu_per_unit"] = bench.cpu_per(out, cpu_after - cpu_before)
+        if bench.cpu_unit and out.work:
+            record["cpu_per_unit"] = (cpu_after - cpu_before) / out.work * bench.cpu_scale
     return record
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the load tools this process has waited for: a tool's own
+    user + system time, so a run can show whether the generator was the limit."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine() -> dict[str, Any]:
     model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(
-                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), ""
-            )
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
     return {
         "cpus": os.cpu_count(),
         "cpu_model": model,
@@ -165,6 +226,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "haproxy": _version(["haproxy", "-v"]),
         "nginx": _version(["nginx", "-v"]),
+        "iperf3": _version(["iperf3", "--version"]),
+        "wrk": _version(["wrk", "-v"]),
     }
 
 
@@ -172,7 +235,8 @@ def _version(command: list[str]) -> str | None:
     if shutil.which(command[0]) is None:
         return None
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return (done.stdout or done.stderr).splitlines()[0].strip()
+    lines = (done.stdout or done.stderr).splitlines()
+    return lines[0].strip() if lines else None
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -183,48 +247,78 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.dataplane", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="measurements per peer (median)")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s, 1,000 idle conns")
+    parser.add_argument("--check", action="store_true", help="fail if anything failed")
     parser.add_argument(
         "--peers",
         default=",".join(PEERS),
-        help=f"comma-separated, from {', '.join(PEERS + TUNED_PEERS)}",
+        help=f"comma-separated, from {', '.join(PEERS + OPTIONAL_PEERS)}",
     )
     parser.add_argument("--benches", default=",".join(b.key for b in BENCHES))
     parser.add_argument("--results", type=Path, default=procs.ROOT / "bench" / "results")
     args = parser.parse_args()
     names = [n for n in args.peers.split(",") if n]
     keys = [k for k in args.benches.split(",") if k]
-    unknown = [n for n in names if n not in PEERS + TUNED_PEERS] + [
+    unknown = [n for n in names if n not in PEERS + OPTIONAL_PEERS] + [
         k for k in keys if k not in {b.key for b in BENCHES}
     ]
     if unknown:
         parser.error(f"unknown peer or benchmark: {', '.join(unknown)}")
-    if not 1 <= args.rounds <= 20 or not 0 < args.seconds <= 10:
-        parser.error("--rounds must be 1..20 and --seconds in (0, 10]")
+    if args.quick:
+        args.rounds, args.seconds = 1, 1.0
+    if not 1 <= args.rounds <= 20 or not 1 <= args.seconds <= 10:
+        parser.error("--rounds must be 1..20 and --seconds 1..10")
     # SIGINT too: run.sh starts this in the background, where SIGINT starts out ignored
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _terminate)
     benches = [b for b in BENCHES if b.key in keys]
     try:
-        result = run(names, benches, args.rounds, args.seconds)
+        result = run(names, benches, args.rounds, args.seconds, args.quick)
     except RuntimeError as e:
         sys.exit(f"dataplane benchmark: {e}")
     except KeyboardInterrupt:
         sys.exit("dataplane benchmark: interrupted; every process it started is stopped")
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / f"dataplane-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(result, indent=1))
+    path.write_text(report.dumps(result))
     print(report.render_dataplane(result))
     print(f"\nall measurements: {path}")
+    if args.check:
+        problems = report.problems(result)
+        if problems:
+            sys.exit("check failed:\n  " + "\n  ".join(problems))
 
 
-def run(names: list[str], benches: list[Bench], rounds: int, seconds: float) -> dict[str, Any]:
+def run(
+    names: list[str], benches: list[Bench], rounds: int, seconds: float, quick: bool
+) -> dict[str, Any]:
+    nofile = procs.raise_nofile(65536)  # 5,000 idle connections: 10,000 fds in a proxy
+    fast_path = agent_has_fast_path()
     result: dict[str, Any] = {
         "kind": "dataplane",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "params": {"rounds": rounds, "seconds": seconds, "peers": names},
+        "params": {
+            "rounds": rounds,
+            "seconds": seconds,
+            "peers": names,
+            "quick": quick,
+            "nofile": nofile,
+            "agent_fast_path_flag": fast_path,
+        },
         "benches": [
-            {k: getattr(b, k) for k in ("key", "title", "unit", "higher_is_better", "cpu_unit")}
+            {
+                k: getattr(b, k)
+                for k in (
+                    "key",
+                    "title",
+                    "unit",
+                    "higher_is_better",
+                    "cpu_unit",
+                    "extra",
+                    "fixed_rate",
+                )
+            }
             for b in benches
         ],
         "peers": {},
@@ -232,39 +326,61 @@ def run(names: list[str], benches: list[Bench], rounds: int, seconds: float) -> 
         "loadavg": {"start": os.getloadavg()},
     }
     workdir = Path(tempfile.mkdtemp(prefix="l4plan-bench-"))
-    origin_ports = Ports(free_port(PORTS), free_port(PORTS), free_port(PORTS))
-    origin = start_origin(origin_ports)
+    origin_ports = OriginPorts(*(free_port(PORTS) for _ in OriginPorts.__slots__))
+    host_stack = Stack(origin_ports, workdir / "origins")
+    namespace: netns.Namespace | None = None
+    ns_stack: Stack | None = None
+    stacks: dict[int, Stack] = {}
     peers: list[Peer] = []
     try:
+        host_stack.start()
         for name in names:
-            peer = make_peer(name, origin_ports)
+            reason = skip_reason(name, fast_path)
+            if reason is not None:
+                result["peers"][name] = {"status": "skipped", "reason": reason}
+                print(f"{name}: skipped: {reason}", file=sys.stderr)
+                continue
+            peer = make_peer(name, fast_path)
+            stack = host_stack
+            if name in NETNS_PEERS:
+                if namespace is None:  # one namespace with its own origins, for both
+                    namespace = netns.Namespace.create()
+                    ns_stack = Stack(origin_ports, workdir / "origins-netns", namespace.prefix)
+                    ns_stack.start()
+                assert ns_stack is not None
+                peer.prefix = list(namespace.prefix)
+                stack = ns_stack
             (workdir / name).mkdir()
             try:
-                peer.start(origin_ports, workdir / name)
-            except RuntimeError as e:
+                peer.start(stack.ports, workdir / name)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
                 peer.stop()
                 result["peers"][name] = {"status": "unavailable", "reason": str(e)}
                 print(f"{name}: unavailable: {e}", file=sys.stderr)
                 continue
-            result["peers"][name] = {"status": "ok", "ports": dataclasses.asdict(peer.ports)}
+            result["peers"][name] = {"status": "ok", "ports": peer.ports}
             size = peer.size()
             if size is not None:
                 result["peers"][name].update(processes=size[0], threads=size[1])
+            stacks[id(peer)] = stack
             peers.append(peer)
         if not peers:
             raise RuntimeError("no peer could be started")
-        for peer in peers:  # warm up: first connections, code paths, allocations
-            measure(BENCHES[-1], peer, 0.3, origin)
+        ctx = Context(stacks, seconds, quick)
+        warmup = next((b for b in BENCHES if b.key == "http_keepalive"), None)
+        for peer in peers if not quick else []:  # first connections, code paths, allocations
+            if warmup is not None and applies(warmup, peer):
+                measure(warmup, peer, Context(stacks, 1.0, quick))
         for round_ in range(rounds):
             for bench in benches:
                 order = peers[round_ % len(peers) :] + peers[: round_ % len(peers)]
                 for peer in order:
-                    if getattr(peer.ports, bench.port) is None:
+                    if not applies(bench, peer):
                         continue
                     started = time.monotonic()
                     try:
-                        record = measure(bench, peer, seconds, origin)
-                    except RuntimeError as e:  # the peer died
+                        record = measure(bench, peer, ctx)
+                    except RuntimeError as e:  # the peer or an origin died
                         record = {"error": str(e)}
                     record.update(bench=bench.key, peer=peer.name, round=round_)
                     result["measurements"].append(record)
@@ -272,9 +388,14 @@ def run(names: list[str], benches: list[Bench], rounds: int, seconds: float) -> 
     finally:
         for peer in peers:
             peer.stop()
-        procs.stop(origin)
+        host_stack.stop()
+        if ns_stack is not None:
+            ns_stack.stop()
+        if namespace is not None:
+            namespace.close()
         shutil.rmtree(workdir, ignore_errors=True)
     result["loadavg"]["end"] = os.getloadavg()
+    result["origin_ports"] = asdict(origin_ports)
     return result
 
 
@@ -282,9 +403,11 @@ def _progress(record: dict[str, Any], bench: Bench, elapsed: float) -> None:
     if "error" in record:
         text = f"error: {record['error']}"
     else:
-        text = f"{record['value']:.1f} {bench.unit}"
+        text = f"{record['value']:.2f} {bench.unit}"
+        for key in bench.extra:
+            text += f", {key} {record['extra'][key]:.2f}"
     print(
-        f"  round {record['round'] + 1} {bench.key:13} {record['peer']:13} {text} ({elapsed:.1f}s)",
+        f"  round {record['round'] + 1} {bench.key:15} {record['peer']:13} {text} ({elapsed:.1f}s)",
         file=sys.stderr,
         flush=True,
     )

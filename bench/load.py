@@ -4,6 +4,7 @@
     python -m bench.load connrate --port P [--concurrency N] [--seconds S] [--max-count C]
     python -m bench.load udp      --port P [--concurrency N] [--seconds S] [--max-count C]
     python -m bench.load latency  --port P [--seconds S] [--max-count C] [--size B]
+    python -m bench.load hold     --port P [--seconds S] [--max-count C]
 
 Every loop stops at whichever comes first, its count or its time. Targets are
 127.0.0.1 only. `cpu_s` in the output is this generator's own CPU time, so a run can
@@ -262,10 +263,54 @@ def latency(port: int, seconds: float, max_count: int, size: int) -> dict[str, A
     }
 
 
+# ---- idle connections held open -------------------------------------------------------
+
+
+async def _hold(port: int, seconds: float, max_count: int) -> None:
+    """Open `max_count` connections (at most 100 connecting at once), exchange 16 B on
+    each so that the proxy's connection to the origin exists too, print one JSON line,
+    then keep them idle until stdin closes or `seconds` have passed."""
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    gate = asyncio.Semaphore(100)
+    held: list[asyncio.StreamWriter] = []
+    errors: list[str] = []
+
+    async def one() -> None:
+        async with gate:
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), GRACE)
+                writer.write(SMALL)
+                await asyncio.wait_for(reader.readexactly(len(SMALL)), GRACE)
+                held.append(writer)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as e:
+                errors.append(f"{type(e).__name__}: {e}")
+
+    tasks = [asyncio.create_task(one()) for _ in range(max_count)]
+    await asyncio.wait(tasks, timeout=seconds)
+    for task in tasks:
+        task.cancel()
+    report = {
+        "held": len(held),
+        "seconds": time.perf_counter() - started,
+        "errors": max_count - len(held),
+        "error_sample": errors[:3],
+        "cpu_s": _cpu_seconds(),
+    }
+    print(json.dumps(report), flush=True)
+    released: asyncio.Future[None] = loop.create_future()
+    # readable at EOF: the driver closes our stdin once it has read the memory figure
+    loop.add_reader(sys.stdin.fileno(), lambda: released.done() or released.set_result(None))
+    await asyncio.wait([released], timeout=seconds)
+    loop.remove_reader(sys.stdin.fileno())
+    for writer in held:
+        writer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.load")
     sub = parser.add_subparsers(dest="kind", required=True)
-    for kind in ("bulk", "connrate", "udp", "latency"):
+    for kind in ("bulk", "connrate", "udp", "latency", "hold"):
         p = sub.add_parser(kind)
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--seconds", type=float, default=2.0)
@@ -279,8 +324,8 @@ def main() -> None:
         if kind == "latency":
             p.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
-    if not 0 < args.seconds <= 10:
-        parser.error("--seconds must be in (0, 10]")
+    if not 0 < args.seconds <= (30 if args.kind == "hold" else 10):
+        parser.error("--seconds must be in (0, 10], or (0, 30] for hold")
     try:
         if args.kind == "bulk":
             result = bulk(args.port, args.streams, args.seconds, args.max_mb)
@@ -290,6 +335,11 @@ def main() -> None:
             )
         elif args.kind == "udp":
             result = uvloop.run(_udp(args.port, args.concurrency, args.seconds, args.max_count))
+        elif args.kind == "hold":
+            _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.max_count + 100), hard))
+            uvloop.run(_hold(args.port, args.seconds, args.max_count))
+            return
         else:
             result = latency(args.port, args.seconds, args.max_count, args.size)
     except OSError as e:

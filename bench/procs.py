@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -89,10 +89,34 @@ def machine_ticks() -> tuple[int, int]:
     return sum(fields[:8]), fields[3] + fields[4]  # user..steal; idle + iowait
 
 
-def wait_tcp(
-    port: int, proc: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 15.0
+def listening(pid: int, port: int, *, udp: bool = False) -> bool:
+    """Whether `port` is listening (TCP) or bound (UDP) in the network namespace of
+    `pid`, read from /proc/PID/net: no probe connection (an iperf3 server would take
+    one for a test), and it works for a process inside another namespace."""
+    state = "07" if udp else "0A"  # TCP_CLOSE for a bound UDP socket, TCP_LISTEN
+    for table in ("udp", "udp6") if udp else ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                        return True
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return False
+
+
+def wait_listening(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    what: str,
+    log: Path,
+    timeout: float = 15.0,
+    *,
+    udp: bool = False,
 ) -> None:
-    """Wait until 127.0.0.1:`port` accepts a connection; fail if `proc` exits first,
+    """Wait until `proc`'s namespace has `port` listening; fail if `proc` exits first,
     quoting the end of its `log`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,10 +125,34 @@ def wait_tcp(
             raise RuntimeError(
                 f"{what} exited with status {proc.returncode} while starting: {tail}"
             )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        if listening(proc.pid, port, udp=udp):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"{what} did not accept on 127.0.0.1:{port} within {timeout:g}s")
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:g}s")
+
+
+def tree_pss_kib(pid: int) -> int:
+    """Proportional set size (KiB) of `pid` and its live descendants: pages shared
+    between an nginx master and its workers count once in all."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return total
+
+
+def raise_nofile(wanted: int) -> int:
+    """Raise RLIMIT_NOFILE (soft and, as root, hard) to `wanted` for this process and
+    the children it starts; return the soft limit reached."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limits in ((wanted, max(hard, wanted)), (min(wanted, hard), hard)):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+            break
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def _start_time(pid: int) -> str | None:

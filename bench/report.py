@@ -12,7 +12,15 @@ from typing import Any
 
 from bench.stats import median, ratio, spread
 
-REFERENCES = ("direct", "agent", "haproxy", "nginx")
+PEERS_C = ("haproxy", "haproxy-tuned", "nginx", "nginx-tuned")  # the peers: C proxies
+TUNED = ("haproxy-tuned", "nginx-tuned")
+RELAYS = ("agent", "agent-w2")
+SAME = 0.90  # a proxy at this share of direct or more: "direct equals the proxy"
+EXTRA_LABELS = {"loss_pct": "loss %", "p99_ms": "p99 ms", "held": "held"}
+
+
+def dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=1, allow_nan=False)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -38,103 +46,150 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _ok(result: dict[str, Any], bench: str) -> dict[str, list[dict[str, Any]]]:
+    """The successful measurements of `bench`, by peer, in the order peers were named."""
+    by_peer: dict[str, list[dict[str, Any]]] = {}
+    for p in result["params"]["peers"]:
+        ms = [
+            m
+            for m in result["measurements"]
+            if m["bench"] == bench and m["peer"] == p and "error" not in m
+        ]
+        if ms:
+            by_peer[p] = ms
+    return by_peer
+
+
+def medians(result: dict[str, Any], bench: str) -> dict[str, float]:
+    return {
+        p: v
+        for p, ms in _ok(result, bench).items()
+        if (v := median([m["value"] for m in ms])) is not None
+    }
+
+
+def best_peer(
+    values: dict[str, float], higher_is_better: bool, among: tuple[str, ...] = PEERS_C
+) -> str | None:
+    present = [p for p in among if p in values]
+    if not present:
+        return None
+    pick = max if higher_is_better else min
+    return pick(present, key=lambda p: values[p])
+
+
 def render_dataplane(result: dict[str, Any]) -> str:
     out = [_dataplane_heading(result)]
     for bench in result["benches"]:
         direction = "higher is better" if bench["higher_is_better"] else "lower is better"
-        out.append(f"\n{bench['title']}  [{bench['unit']}, {direction}; ÷X = this peer / X]")
+        out.append(f"\n{bench['title']}  [{bench['unit']}, {direction}]")
         out.append(_bench_table(result, bench))
-    out.append(_cpu_table(result))
+    out.append("\n" + render_goals(result))
     return "\n".join(out)
 
 
-def _cpu_table(result: dict[str, Any]) -> str:
-    """Proxy CPU per unit of work, every benchmark side by side, relative to the agent."""
-    peers = [
-        p
-        for p in result["params"]["peers"]
-        if result["peers"].get(p, {}).get("status") == "ok" and p != "direct"
-    ]
-    rows = []
-    for bench in result["benches"]:
-        if not bench["cpu_unit"]:
-            continue
-        cpu = {
-            p: median(
-                [
-                    m["cpu_per_unit"]
-                    for m in result["measurements"]
-                    if m["bench"] == bench["key"] and m["peer"] == p and "cpu_per_unit" in m
-                ]
+def generator_note(result: dict[str, Any], bench: dict[str, Any]) -> str | None:
+    """Why this table may measure the load tool rather than the proxies, or None."""
+    values = medians(result, bench["key"])
+    if bench["fixed_rate"]:
+        flags = sorted(
+            {f for ms in _ok(result, bench["key"]).values() for m in ms for f in m["flags"]}
+        )
+        if flags:
+            return (
+                "GENERATOR LIMIT: iperf3 did not send at the fixed rate in some measurements"
+                f" ({'; '.join(flags[:3])}): lower the rate"
             )
-            for p in peers
-        }
-        digits = 2 if bench["cpu_unit"].startswith("CPU s") else 1
-        row = [bench["key"], bench["cpu_unit"].removeprefix("CPU ")]
-        for p in peers:
-            share = ratio(cpu[p], cpu.get("agent"))
-            row.append("-" if cpu[p] is None else f"{_fmt(cpu[p], digits)} ({_fmt(share, 2)})")
-        rows.append(row)
-    return (
-        "\nProxy CPU per unit of work, median  [lower is better; (this peer / agent)]\n"
-        + _table(["benchmark", "unit", *peers], rows)
-    )
+        return None
+    direct = values.get("direct")
+    proxies = {p: v for p, v in values.items() if p != "direct"}
+    if direct is None or len(proxies) < 2 or not bench["higher_is_better"]:
+        return None
+    if all(v >= SAME * direct for v in proxies.values()):
+        return (
+            f"GENERATOR LIMIT: every proxy is within {1 - SAME:.0%} of direct, so this table"
+            " measures the load tool and the origin, not the proxies"
+        )
+    return None
 
 
 def _bench_table(result: dict[str, Any], bench: dict[str, Any]) -> str:
-    """One benchmark: a row per peer that was measured, then a note per peer that was not."""
-    measured: dict[str, list[dict[str, Any]]] = {}
+    """One benchmark: a row per peer measured, then notes: peers not measured, failed
+    measurements, and whether the generator was the limit."""
+    measured = _ok(result, bench["key"])
     notes = []
     for p in result["params"]["peers"]:
-        info = result["peers"].get(p, {})
-        if info.get("status") != "ok":
-            notes.append(f"  {p}: unavailable: {info.get('reason', 'not started')}")
-            continue
-        ms = [m for m in result["measurements"] if m["bench"] == bench["key"] and m["peer"] == p]
-        ok = [m for m in ms if "error" not in m]
-        if ok:
-            measured[p] = ok
-        if len(ok) < len(ms):
-            failed = next(m for m in ms if "error" in m)
-            notes.append(f"  {p}: {len(ms) - len(ok)} measurement(s) failed: {failed['error']}")
-    medians = {p: median([m["value"] for m in ms]) for p, ms in measured.items()}
-    refs = [r for r in REFERENCES if r in medians]
-    header = ["peer", bench["unit"], "spread", *(f"÷{r}" for r in refs)]
+        failed = [
+            m
+            for m in result["measurements"]
+            if m["bench"] == bench["key"] and m["peer"] == p and "error" in m
+        ]
+        if failed:
+            notes.append(f"  {p}: {len(failed)} measurement(s) failed: {failed[0]['error']}")
+    values = medians(result, bench["key"])
+    best = best_peer(values, bench["higher_is_better"])
+    cpu = {
+        p: median([m["cpu_per_unit"] for m in ms if "cpu_per_unit" in m])
+        for p, ms in measured.items()
+    }
+    cpu_digits = 2 if (bench["cpu_unit"] or "").startswith("CPU s") else 1
+    header = ["peer", bench["unit"], "spread", "÷direct", f"÷{best or 'best peer'}"]
+    header += [EXTRA_LABELS.get(k, k) for k in bench["extra"]]
     if bench["cpu_unit"]:
-        header.append(f"proxy {bench['cpu_unit']}")
-    if bench["key"] == "tcp_latency":
-        header.append("p99 µs")
+        header += [f"proxy {bench['cpu_unit']}", "CPU ÷best"]
     header += ["gen CPU", "idle", "errors"]
     rows = []
     for p, ms in measured.items():
-        row = [p, _fmt(medians[p]), _pct(spread([m["value"] for m in ms]))]
-        row += [_fmt(ratio(medians[p], medians[r]), 2) for r in refs]
+        row = [p, _fmt(values[p], 2), _pct(spread([m["value"] for m in ms]))]
+        row += [_fmt(ratio(values[p], values.get(r)), 2) for r in ("direct", best)]
+        for key in bench["extra"]:
+            row.append(_fmt(median([m["extra"][key] for m in ms]), 2))
         if bench["cpu_unit"]:
-            cpu = [m["cpu_per_unit"] for m in ms if "cpu_per_unit" in m]
-            row.append(_fmt(median(cpu), 2 if bench["cpu_unit"].startswith("CPU s") else 1))
-        if bench["key"] == "tcp_latency":
-            row.append(_fmt(median([m["output"]["p99_us"] for m in ms])))
-        row.append(_pct(median([m["gen_cpu_s"] / m["seconds"] for m in ms])))
+            row.append(_fmt(cpu[p], cpu_digits))
+            row.append(_fmt(ratio(cpu[p], cpu.get(best) if best else None), 2))
+        gen = [m["gen_cpu"] for m in ms if m.get("gen_cpu") is not None]
+        row.append(_pct(median(gen)))
         row.append(_pct(median([m["machine_idle"] for m in ms])))
         row.append(str(sum(m["errors"] for m in ms)))
         rows.append(row)
-    return "\n".join([_table(header, rows), *notes]) if rows else "\n".join(notes)
+    note = generator_note(result, bench)
+    if note:
+        notes.insert(0, f"  ** {note}")
+    if bench["fixed_rate"]:
+        notes.append(
+            "  fixed offered rate: equal delivered rates are by design; compare loss % and"
+            " CPU per datagram"
+        )
+    table = _table(header, rows) if rows else "  (nothing measured)"
+    return "\n".join([table, *notes])
 
 
 def _dataplane_heading(result: dict[str, Any]) -> str:
     m = result["machine"]
     params = result["params"]
     load = result["loadavg"]
+    tools = "; ".join(
+        str(m.get(k) or f"{k}: not installed") for k in ("haproxy", "nginx", "iperf3", "wrk")
+    )
     return (
         f"Data plane, {result['date']}: {m['cpus']} CPUs ({m['cpu_model']}), Linux {m['kernel']},"
-        f" Python {m['python']}\n{m['haproxy'] or 'haproxy: not installed'};"
-        f" {m['nginx'] or 'nginx: not installed'}\n"
+        f" Python {m['python']}\n{tools}\n"
         f"median of {params['rounds']} rounds of {params['seconds']:g} s per peer;"
-        f" load average {load['start'][0]:.1f} at start, {load.get('end', [0])[0]:.1f} at end\n"
-        f"{_sizes(result)}\n"
-        "spread = (max - min) / median over the rounds; gen CPU = load generator CPU time"
-        " / wall time (100% = one core);\nidle = share of all the machine's CPU time left idle"
-        " during the measurement (near 0%: the machine, not the proxy, was the limit)"
+        f" load average {load['start'][0]:.2f} at start, {load.get('end', [0])[0]:.2f} at end\n"
+        f"{_sizes(result)}\n{_missing(result)}"
+        "spread = (max - min) / median over the rounds; ÷direct, ÷PEER = ratio of medians"
+        " (PEER: the best of HAProxy and nginx, default or tuned, in that table);\n"
+        "CPU ÷best = proxy CPU per unit of work / that peer's; gen CPU = load tool CPU time /"
+        " wall time (100% = one core); idle = share of the machine's CPU left idle"
+    )
+
+
+def _missing(result: dict[str, Any]) -> str:
+    """A line per peer that was not measured, saying why."""
+    return "".join(
+        f"{name}: {info['status']}: {info['reason']}\n"
+        for name, info in result["peers"].items()
+        if info["status"] != "ok"
     )
 
 
@@ -145,6 +200,140 @@ def _sizes(result: dict[str, Any]) -> str:
         if "processes" in info
     ]
     return "proxy processes/threads: " + ", ".join(parts)
+
+
+def _goal(label: str, value: float | None, target: float, *, at_most: bool = False) -> list[str]:
+    if value is None:
+        return [label, "-", f"{'≤' if at_most else '≥'} {target:g}", "not measured"]
+    met = value <= target if at_most else value >= target
+    return [
+        label,
+        f"{value:.2f}",
+        f"{'≤' if at_most else '≥'} {target:g}",
+        "met" if met else "MISSED",
+    ]
+
+
+def render_goals(result: dict[str, Any]) -> str:
+    """The Goals table of the data-plane issue, computed from this run's medians."""
+    rows: list[list[str]] = []
+
+    def vals(key: str) -> dict[str, float]:
+        return medians(result, key)
+
+    def relay(values: dict[str, float]) -> tuple[str, float | None]:
+        name = best_peer(values, True, RELAYS)
+        return (name or "agent", values.get(name) if name else None)
+
+    for key, label in (("iperf_tcp_1", "TCP bulk 1 stream"), ("iperf_tcp_4", "TCP bulk 4 streams")):
+        v = vals(key)
+        tuned = best_peer(v, True, TUNED)
+        rows.append(
+            _goal(f"{label}: kernel ÷ direct", ratio(v.get("agent-kernel"), v.get("direct")), 0.9)
+        )
+        rows.append(
+            _goal(
+                f"{label}: kernel ÷ {tuned or 'best tuned peer'}",
+                ratio(v.get("agent-kernel"), v.get(tuned) if tuned else None),
+                1.8,
+            )
+        )
+        name, value = relay(v)
+        rows.append(
+            _goal(
+                f"{label}: {name} ÷ {tuned or 'best tuned peer'}",
+                ratio(value, v.get(tuned) if tuned else None),
+                1.0,
+            )
+        )
+    v = vals("http_close")
+    best = best_peer(v, True)
+    rows.append(
+        _goal(
+            "new connections/s: kernel ÷ direct", ratio(v.get("agent-kernel"), v.get("direct")), 0.9
+        )
+    )
+    rows.append(
+        _goal(
+            f"new connections/s: kernel ÷ {best or 'best peer'}",
+            ratio(v.get("agent-kernel"), v.get(best) if best else None),
+            1.5,
+        )
+    )
+    name, value = relay(v)
+    rows.append(
+        _goal(
+            f"new connections/s: {name} ÷ {best or 'best peer'}",
+            ratio(value, v.get(best) if best else None),
+            1.0,
+        )
+    )
+    loss = {
+        p: median([m["extra"]["loss_pct"] for m in ms])
+        for p, ms in _ok(result, "iperf_udp_64").items()
+    }
+    kernel_loss, direct_loss = loss.get("agent-kernel"), loss.get("direct")
+    rows.append(
+        _goal(
+            "UDP 64 B: kernel loss % - direct's",
+            None if kernel_loss is None or direct_loss is None else kernel_loss - direct_loss,
+            1.0,
+            at_most=True,
+        )
+    )
+    v = vals("udp_rr")
+    nginx = best_peer(v, True, ("nginx", "nginx-tuned"))
+    rows.append(
+        _goal(
+            f"UDP request/response: kernel ÷ {nginx or 'nginx'}",
+            ratio(v.get("agent-kernel"), v.get(nginx) if nginx else None),
+            1.5,
+        )
+    )
+    name, value = relay(v)
+    rows.append(
+        _goal(
+            f"UDP request/response: {name} ÷ {nginx or 'nginx'}",
+            ratio(value, v.get(nginx) if nginx else None),
+            1.0,
+        )
+    )
+    for key in ("bulk_pp2", "http_close", "http_keepalive", "udp_rr"):
+        v = vals(key)
+        rows.append(
+            _goal(f"PROXY v2 on ÷ off, {key}", ratio(v.get("agent-pp2"), v.get("agent")), 0.9)
+        )
+    v = vals("idle_memory")
+    for name in RELAYS:
+        rows.append(
+            _goal(
+                f"memory per idle connection: {name} ÷ haproxy",
+                ratio(v.get(name), v.get("haproxy")),
+                1.0,
+                at_most=True,
+            )
+        )
+    rows.append(
+        ["flows lost across reconfigurations and restarts", "-", "0", "not measured here (tests)"]
+    )
+    return "Goals of the data-plane issue, from this run's medians\n" + _table(
+        ["goal", "measured", "target", ""], rows
+    )
+
+
+def problems(result: dict[str, Any]) -> list[str]:
+    """What `--check` fails on: peers that could not start, measurements that failed."""
+    found = [
+        f"{name}: {info['reason']}"
+        for name, info in result["peers"].items()
+        if info["status"] == "unavailable"
+    ]
+    found += [
+        f"{m['bench']} {m['peer']} round {m['round'] + 1}: {m['error']}"
+        for m in result["measurements"]
+        if "error" in m
+    ]
+    return found
 
 
 def render_configs(result: dict[str, Any]) -> str:

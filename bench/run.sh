@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Run every benchmark and print a summary: bench/run.sh [--quick]
+# Run the benchmarks and print a summary: bench/run.sh [--quick] [--check]
 #
-# Installs the peers from Debian (haproxy, nginx with its stream module), sets up .venv
-# (scripts/setup.sh), then runs the data-plane benchmark (bench/dataplane.py) and the
-# control-plane benchmark (bench/configs.py). Results go to bench/results/run-DATE/
-# (git-ignored).
-# Everything listens on 127.0.0.1 only; every daemon is a child of this script and is
-# stopped when it ends, however it ends. --quick: one short round of each, for a check
-# that everything runs (about two minutes), not for figures.
+# Installs what is missing from Debian (iperf3, wrk, nginx with its stream module,
+# haproxy), sets up .venv (scripts/setup.sh), then runs the data-plane benchmark
+# (bench/dataplane.py: iperf3, wrk and bench/load.py through every peer, interleaved)
+# and the control-plane benchmark (bench/configs.py). Results: bench/results/run-DATE/
+# (git-ignored). Traffic stays on 127.0.0.1; every daemon is a child of this script and
+# is stopped when it ends, however it ends.
+#   --quick  one short round of each (under two minutes): checks that everything runs
+#   --check  exit non-zero if a measurement failed or a peer that should run did not
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
+check=()
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --check) check=(--check) ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $arg (try --help)" >&2; exit 1 ;;
   esac
 done
@@ -41,33 +44,36 @@ run() {
   child=""
 }
 
-peers_installed() {
-  command -v haproxy >/dev/null && command -v nginx >/dev/null &&
-    [ -e /usr/lib/nginx/modules/ngx_stream_module.so ]
-}
+missing=()
+command -v iperf3 >/dev/null || missing+=(iperf3)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v nginx >/dev/null || missing+=(nginx)
+# nginx's stream {} module is a separate package on Debian 12
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 
-if ! peers_installed; then
+if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || {
-      echo "bench/run.sh: installing haproxy and nginx needs root (or sudo)" >&2
+      echo "bench/run.sh: installing ${missing[*]} needs root (or sudo)" >&2
       exit 1
     }
     sudo="sudo"
   fi
-  # Debian's maintainer scripts start a package's service after installing it; a
-  # policy-rc.d that answers 101 stops that, so no haproxy or nginx daemon is left
-  # listening (nginx's default site would bind 0.0.0.0:80).
+  # Debian's maintainer scripts start a package's service after installing it (nginx's
+  # default site on 0.0.0.0:80, iperf3's server); a policy-rc.d answering 101 stops that.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
     $sudo chmod 755 /usr/sbin/policy-rc.d
     policy_created=1
   fi
-  echo "Installing the peers from Debian: haproxy nginx libnginx-mod-stream ..." >&2
+  echo "Installing from Debian: ${missing[*]} ..." >&2
   $sudo apt-get update -qq
-  # nginx's stream {} module is a separate package on Debian 12: libnginx-mod-stream
+  # iperf3 asks whether to start a daemon: the preseed answers no
+  echo "iperf3 iperf3/start_daemon boolean false" | $sudo debconf-set-selections
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    haproxy nginx libnginx-mod-stream >/dev/null
+    "${missing[@]}" >/dev/null
   if [ "$policy_created" = 1 ]; then
     $sudo rm -f /usr/sbin/policy-rc.d
     policy_created=0
@@ -82,11 +88,11 @@ mkdir -p "$results"
 start=$(date +%s)
 
 if [ "$quick" = 1 ]; then
-  run .venv/bin/python -m bench.dataplane --rounds 1 --seconds 1 --results "$results"
-  run .venv/bin/python -m bench.configs --sizes 10,100 --rounds 1 --results "$results"
+  run .venv/bin/python -m bench.dataplane --quick --results "$results" "${check[@]}"
+  run .venv/bin/python -m bench.configs --sizes 10 --rounds 1 --results "$results"
 else
-  run .venv/bin/python -m bench.dataplane --rounds 5 --seconds 2 --results "$results"
-  run .venv/bin/python -m bench.configs --sizes 100,1000 --rounds 3 --results "$results"
+  run .venv/bin/python -m bench.dataplane --rounds 3 --results "$results" "${check[@]}"
+  run .venv/bin/python -m bench.configs --sizes 100 --rounds 3 --results "$results"
 fi
 
 echo
