@@ -29,24 +29,35 @@ import networkx as nx
 
 from l4plan import __version__
 from l4plan.configs.computed import dns_records, endpoints, instance_key_suffix, resource_id
-from l4plan.configs.expressions import (
+from l4plan.configs.hcl.errors import LOAD_ERROR
+from l4plan.configs.hcl.sources import SourceFile
+from l4plan.configs.hcl.syntax import (
+    Attribute,
+    Block,
+    Body,
+    GetAttr,
+    Index,
+    Literal,
+    Name,
+    Node,
+    ObjectExpr,
+    TupleExpr,
+)
+from l4plan.configs.lang.evaluator import Evaluator
+from l4plan.configs.lang.functions import FUNCTIONS
+from l4plan.configs.lang.references import Reference, calls, references
+from l4plan.configs.lang.values import (
     REFERENCE_ERROR,
     TYPE_ERROR,
     AgentRef,
     Context,
     EvalError,
-    Evaluator,
     Namespace,
-    Reference,
-    calls,
     plain,
-    references,
     suggest,
     to_bool,
     type_name,
 )
-from l4plan.configs.functions import FUNCTIONS
-from l4plan.configs.loader import LOAD_ERROR, SourceFile
 from l4plan.configs.model import (
     META_ARGUMENTS,
     NESTED_BLOCKS,
@@ -59,18 +70,6 @@ from l4plan.configs.model import (
     OutputValue,
     ResourceInstance,
     is_wholly_known,
-)
-from l4plan.configs.syntax import (
-    Attribute,
-    Block,
-    Body,
-    GetAttr,
-    Index,
-    Literal,
-    Name,
-    Node,
-    ObjectExpr,
-    TupleExpr,
 )
 from l4plan.configs.variables import VariableDecl, declare_variable, resolve_variables
 from l4plan.configs.versions import check_required_version

@@ -24,7 +24,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
-from l4plan.configs.expressions import type_name
+from l4plan.configs.lang.values import type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
 

@@ -19,30 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l4plan.configs.expressions import (
+from l4plan.configs.hcl.errors import LOAD_ERROR
+from l4plan.configs.hcl.sources import VARS_SUFFIX, parse_expression, parse_source, read_text
+from l4plan.configs.hcl.syntax import Block, Call, Name, Node, ObjectExpr, SyntaxProblem, TupleExpr
+from l4plan.configs.lang.evaluator import Evaluator
+from l4plan.configs.lang.references import references
+from l4plan.configs.lang.values import (
     TYPE_ERROR,
     Context,
     EvalError,
-    Evaluator,
     Namespace,
-    references,
     suggest,
     to_bool,
     to_number,
     to_string,
     type_name,
 )
-from l4plan.configs.loader import LOAD_ERROR, VARS_SUFFIX, parse_expression, parse_source, read_text
 from l4plan.configs.model import UNKNOWN
-from l4plan.configs.syntax import (
-    Block,
-    Call,
-    Name,
-    Node,
-    ObjectExpr,
-    SyntaxProblem,
-    TupleExpr,
-)
 from l4plan.diagnostics import NO_POS, Diagnostic, Pos
 
 REFERENCE_ERROR = "L4E015"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from l4plan.configs import load_config
-from l4plan.configs.loader import config_file_names
+from l4plan.configs.hcl.sources import config_file_names
 from l4plan.configs.model import BackendConfig, Config
 from l4plan.diagnostics import Diagnostic
 from l4plan.states.errors import StateError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from l4plan.configs.functions import FUNCTIONS
+from l4plan.configs.lang.functions import FUNCTIONS
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from l4plan.configs.syntax import MAX_NESTING
+from l4plan.configs.hcl.syntax import MAX_NESTING
 from l4plan.configs.validate import check
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)

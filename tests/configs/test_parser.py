@@ -8,9 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lark.exceptions import LarkError
 
-from l4plan.configs import lalr
-from l4plan.configs.loader import _HeredocParser, parse_source, parser
-from l4plan.configs.syntax import Builder, SyntaxProblem
+from l4plan.configs.hcl import lalr
+from l4plan.configs.hcl.builder import Builder
+from l4plan.configs.hcl.grammar import parser
+from l4plan.configs.hcl.heredocs import HeredocParser
+from l4plan.configs.hcl.sources import parse_expression, parse_source
+from l4plan.configs.hcl.syntax import SyntaxProblem
 
 VALID = [
     "",
@@ -64,7 +67,7 @@ def _lark_accepts(text: str) -> bool:
 
 
 def _fast_accepts(text: str) -> bool:
-    builder = Builder("t.hcl", _HeredocParser("t.hcl").parse)
+    builder = Builder("t.hcl", HeredocParser("t.hcl", parse_expression).parse)
     try:
         return lalr.parse(lalr.tables(parser()), text, builder) is not None
     except SyntaxProblem:

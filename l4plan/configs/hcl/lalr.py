@@ -30,7 +30,7 @@ from hcl2.postlexer import OPERATOR_TYPES  # a newline right before these contin
 from lark import Lark
 from lark.parsers.lalr_analysis import Shift
 
-from l4plan.configs.syntax import MAX_NESTING, SyntaxProblem
+from l4plan.configs.hcl.syntax import MAX_NESTING, SyntaxProblem
 
 # A token on the value stack: (type, text, line, column).
 Tok = tuple[str, str, int, int]

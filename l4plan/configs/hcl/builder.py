@@ -1,338 +1,44 @@
-"""The configuration syntax tree: HCL bodies and expressions with source positions.
+"""Reduction callbacks that build the syntax tree while `lalr.parse` runs the grammar.
 
-The parser (`lalr.py`, python-hcl2's grammar) calls a `Builder` method for each
-grammar rule it reduces; the methods build the small typed tree below, which the
-evaluator walks. Every node carries the `Pos` of its first token.
-Template strings are resolved here: escapes are decoded, a string without
-interpolation becomes a `Literal`, and `%{if}` / `%{for}` directives (which the
-grammar delivers flat) are assembled into `TemplateIf` / `TemplateFor` nodes.
-Heredoc bodies arrive as one raw token; the loader finds their interpolations
-and directives and parses each as an expression.
+Template strings are resolved here (escapes decoded, parts assembled by
+templates.py); heredoc bodies arrive as one raw token, which the `heredoc`
+callable given to the `Builder` turns into a template node.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from l4plan.configs.numbers import literal_number
+from l4plan.configs.hcl.syntax import (
+    Attribute,
+    Binary,
+    Block,
+    Body,
+    Call,
+    Conditional,
+    ForExpr,
+    GetAttr,
+    Index,
+    Literal,
+    Name,
+    Node,
+    ObjectExpr,
+    Splat,
+    SyntaxProblem,
+    TupleExpr,
+    Unary,
+)
+from l4plan.configs.hcl.templates import (
+    Directive,
+    Interpolation,
+    assemble_template,
+    nfc,
+    unescape,
+)
+from l4plan.configs.lang.numbers import literal_number
 from l4plan.diagnostics import Pos
-
-# How deeply grammar rules may nest (brackets, operators, traversals, templates and
-# blocks all count; a list of N items does not). lalr.parse enforces it, so every
-# later stage, which walks the tree and its values recursively, stays far from
-# Python's recursion limit at any depth the parser accepts.
-MAX_NESTING = 160
-
-# --------------------------------------------------------------------------- nodes
-
-
-@dataclass(slots=True, eq=False)
-class Node:
-    pos: Pos
-
-
-@dataclass(slots=True, eq=False)
-class Literal(Node):
-    value: Any  # str, int, float, bool or None
-
-
-@dataclass(slots=True, eq=False)
-class Template(Node):
-    """A string with interpolations: parts are literal text or expressions."""
-
-    parts: list[str | Node]
-
-
-@dataclass(slots=True, eq=False)
-class TemplateIf(Node):
-    cond: Node
-    then: list[str | Node]
-    orelse: list[str | Node]
-
-
-@dataclass(slots=True, eq=False)
-class TemplateFor(Node):
-    key_var: str | None
-    value_var: str
-    collection: Node
-    body: list[str | Node]
-
-
-@dataclass(slots=True, eq=False)
-class Name(Node):
-    """A bare identifier: the root of a traversal (`var`, `local`, `l4_site`, a for variable)."""
-
-    name: str
-
-
-@dataclass(slots=True, eq=False)
-class GetAttr(Node):
-    obj: Node
-    name: str
-    name_pos: Pos  # of the attribute name, for "no attribute" messages
-
-
-@dataclass(slots=True, eq=False)
-class Index(Node):
-    obj: Node
-    key: Node
-
-
-@dataclass(slots=True, eq=False)
-class Splat(Node):
-    """`obj[*].a[0]` or `obj.*.a`: `ops` apply to each element of `obj`."""
-
-    obj: Node
-    ops: list[tuple[str, Any]]  # ("attr", name) | ("index", Node)
-
-
-@dataclass(slots=True, eq=False)
-class TupleExpr(Node):
-    items: list[Node]
-
-
-@dataclass(slots=True, eq=False)
-class ObjectExpr(Node):
-    items: list[tuple[Node, Node]]
-
-
-@dataclass(slots=True, eq=False)
-class Call(Node):
-    name: str
-    args: list[Node]
-    expand_last: bool = False  # f(a, list...)
-
-
-@dataclass(slots=True, eq=False)
-class Unary(Node):
-    op: str  # "-" | "!"
-    operand: Node
-
-
-@dataclass(slots=True, eq=False)
-class Binary(Node):
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(slots=True, eq=False)
-class Conditional(Node):
-    cond: Node
-    then: Node
-    orelse: Node
-
-
-@dataclass(slots=True, eq=False)
-class ForExpr(Node):
-    key_var: str | None
-    value_var: str
-    collection: Node
-    key: Node | None  # None for a tuple `[for ...]`
-    value: Node
-    cond: Node | None
-    group: bool  # `...` after the value of an object for
-
-
-# --------------------------------------------------------------------------- bodies
-
-
-@dataclass(slots=True, eq=False)
-class Attribute:
-    name: str
-    expr: Node
-    pos: Pos
-
-
-@dataclass(slots=True, eq=False)
-class Block:
-    type: str
-    labels: list[str]
-    body: Body
-    pos: Pos
-    label_pos: list[Pos] = field(default_factory=list)
-
-
-@dataclass(slots=True, eq=False)
-class Body:
-    attributes: dict[str, Attribute] = field(default_factory=dict)
-    blocks: list[Block] = field(default_factory=list)
-    # a second definition of an attribute name: (attribute, first definition)
-    duplicates: list[tuple[Attribute, Attribute]] = field(default_factory=list)
-
-    def blocks_of(self, type_: str) -> list[Block]:
-        return [b for b in self.blocks if b.type == type_]
-
-
-class SyntaxProblem(Exception):
-    """A construct the grammar accepts but the language does not (e.g. an interpolated label)."""
-
-    def __init__(self, message: str, pos: Pos):
-        super().__init__(message)
-        self.message = message
-        self.pos = pos
-
-
-# --------------------------------------------------------------------------- strings
-
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-
-
-def unescape(text: str, pos: Pos) -> str:
-    """Decode HCL quoted-string escapes: \\n \\r \\t \\" \\\\ \\uNNNN \\UNNNNNNNN."""
-    if "\\" not in text:
-        return text
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        nxt = text[i + 1] if i + 1 < n else ""
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-            i += 2
-            continue
-        width = {"u": 4, "U": 8}.get(nxt)
-        digits = text[i + 2 : i + 2 + width] if width else ""
-        if width and len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits):
-            out.append(chr(int(digits, 16)))
-            i += 2 + width
-            continue
-        before = text[:i]
-        at = (
-            Pos(pos.file, pos.line + before.count("\n"), i - before.rfind("\n"))
-            if "\n" in before
-            else Pos(pos.file, pos.line, pos.column + i)
-        )
-        raise SyntaxProblem(
-            f'invalid escape sequence "\\{nxt}" in a string; '
-            'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN',
-            at,
-        )
-    return "".join(out)
-
-
-# --------------------------------------------------------------------------- directives
-
-
-@dataclass(slots=True)
-class Directive:
-    """A flat `%{if}`, `%{else}`, `%{endif}`, `%{for}` or `%{endfor}` marker."""
-
-    kind: str  # if | else | endif | for | endfor
-    pos: Pos
-    strip_left: bool
-    strip_right: bool
-    expr: Node | None = None
-    key_var: str | None = None
-    value_var: str = ""
-
-
-@dataclass(slots=True)
-class Interpolation:
-    """`${~ expr ~}`: an interpolation with strip markers, before they are applied."""
-
-    expr: Node
-    strip_left: bool
-    strip_right: bool
-
-
-def nfc(text: str) -> str:
-    """String literals are NFC-normalised, as HCL specifies (`"n\u0303"` is `"\u00f1"`)."""
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
-
-
-def assemble_template(raw: list[str | Node | Directive | Interpolation], pos: Pos) -> Node:
-    """Nest flat directive markers and apply `~` strip markers; simplify plain text."""
-    _strip_markers(raw)
-    raw = [
-        item.expr
-        if isinstance(item, Interpolation)
-        else nfc(item)
-        if isinstance(item, str)
-        else item
-        for item in raw
-    ]
-    parts, rest = _nest(raw, 0, None, pos)
-    if rest != len(raw):  # an unmatched end marker
-        d = raw[rest]
-        assert isinstance(d, Directive)
-        raise SyntaxProblem(f"%{{{d.kind}}} without a matching opening directive", d.pos)
-    parts = [p for p in parts if p != ""]
-    if not parts:
-        return Literal(pos, "")
-    if len(parts) == 1 and isinstance(parts[0], str):
-        return Literal(pos, parts[0])
-    if len(parts) == 1 and not isinstance(parts[0], str | TemplateIf | TemplateFor):
-        return parts[0]  # "${x}" is x itself, not converted to a string (as in HCL)
-    return Template(pos, parts)
-
-
-def _strip_markers(raw: list[str | Node | Directive | Interpolation]) -> None:
-    for i, item in enumerate(raw):
-        if not isinstance(item, Directive | Interpolation):
-            continue
-        if item.strip_left and i > 0 and isinstance(raw[i - 1], str):
-            raw[i - 1] = raw[i - 1].rstrip()  # type: ignore[union-attr]
-        if item.strip_right and i + 1 < len(raw) and isinstance(raw[i + 1], str):
-            raw[i + 1] = raw[i + 1].lstrip()  # type: ignore[union-attr]
-
-
-def _nest(
-    raw: list[str | Node | Directive], i: int, opener: Directive | None, pos: Pos
-) -> tuple[list[str | Node], int]:
-    """Parse parts from `i` until the end marker of `opener`; return (parts, index of it)."""
-    out: list[str | Node] = []
-    ends = {"if": ("else", "endif"), "for": ("endfor",)}.get(opener.kind if opener else "", ())
-    while i < len(raw):
-        item = raw[i]
-        if isinstance(item, Directive):
-            if item.kind in ends:
-                return out, i
-            if item.kind == "if":
-                then, j = _nest(raw, i + 1, item, pos)
-                orelse: list[str | Node] = []
-                if j < len(raw) and raw[j].kind == "else":  # type: ignore[union-attr]
-                    orelse, j = _nest(raw, j + 1, Directive("if", item.pos, False, False), pos)
-                    if j < len(raw) and raw[j].kind == "else":  # type: ignore[union-attr]
-                        raise SyntaxProblem("a second %{else} in one %{if}", raw[j].pos)  # type: ignore[union-attr]
-                _expect_end(raw, j, "endif", item)
-                assert item.expr is not None
-                out.append(TemplateIf(item.pos, item.expr, then, orelse))
-                i = j + 1
-                continue
-            if item.kind == "for":
-                body, j = _nest(raw, i + 1, item, pos)
-                _expect_end(raw, j, "endfor", item)
-                assert item.expr is not None
-                out.append(TemplateFor(item.pos, item.key_var, item.value_var, item.expr, body))
-                i = j + 1
-                continue
-            if opener is None:
-                return out, i
-            raise SyntaxProblem(
-                f"%{{{item.kind}}} does not belong in this %{{{opener.kind}}}", item.pos
-            )
-        out.append(item)
-        i += 1
-    if opener is not None:
-        end = "endif" if opener.kind == "if" else "endfor"
-        raise SyntaxProblem(f"%{{{opener.kind}}} has no matching %{{{end}}}", opener.pos)
-    return out, i
-
-
-def _expect_end(raw: list[str | Node | Directive], j: int, kind: str, opener: Directive) -> None:
-    if j >= len(raw) or not isinstance(raw[j], Directive) or raw[j].kind != kind:  # type: ignore[union-attr]
-        raise SyntaxProblem(f"%{{{opener.kind}}} has no matching %{{{kind}}}", opener.pos)
-
-
-# --------------------------------------------------------------------------- building
 
 NEWLINE = object()  # a new_line_or_comment: layout only
 

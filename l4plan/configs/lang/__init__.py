@@ -1,0 +1,1 @@
+"""The expression language: values, numbers, references, operators, evaluator, functions."""
