@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from l4plan.configs.constraints import expires_at
-from l4plan.configs.model import Config, ResourceInstance, is_wholly_known
+from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
 from l4plan.durations import parse_duration
 from l4plan.ports import parse_origin_ports, parse_ports
 
 HEALTH_CHECK_DEFAULTS = {"interval": "5s", "timeout": "2s", "healthy": 2, "unhealthy": 3}
+
+# The application attribute the plan derives from `keepalive_protection` and the
+# site's DDoS protection at plan time: the spec's `keepalive`, visible in the plan.
+EFFECTIVE_KEEPALIVE = "effective_keepalive"
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
@@ -48,17 +52,42 @@ class SpecRenderer:
         for rules in self.acls.values():
             rules.sort(key=lambda r: (r.attrs.get("priority", 0), r.address))
 
+    def effective_keepalive(self, attrs: dict[str, Any]) -> Any:
+        """Whether keep-alive protection is in effect: asked for, and the site's DDoS
+        protection is full and not expired at `now`; UNKNOWN while an input is."""
+        wanted = attrs.get("keepalive_protection", False)
+        site_id = attrs.get("site")
+        if wanted is UNKNOWN or site_id is UNKNOWN:
+            return UNKNOWN
+        site = self.sites.get(site_id)
+        if not wanted or site is None:
+            return False
+        if not is_wholly_known(site.attrs.get("ddos_protection")):
+            return UNKNOWN
+        return ddos_protection_active(site, self.now)
+
+    def keepalive_lapsed(self, attrs: dict[str, Any]) -> bool:
+        """Keep-alive protection is asked for and the site's full DDoS protection has
+        expired (L4W001): the one reason it is off that the configuration does not show."""
+        site = self.sites.get(attrs.get("site"))
+        if attrs.get("keepalive_protection") is not True or site is None:
+            return False
+        ddos = site.attrs.get("ddos_protection") or {}
+        expires = expires_at(site)
+        return ddos.get("mode") == "full" and expires is not None and expires <= self.now
+
     def render(self, attrs: dict[str, Any]) -> dict[str, Any] | None:
         """The agent spec of an application's attributes, or None while any input is
-        unknown until apply."""
+        unknown until apply. A planned `effective_keepalive` is what the
+        plan showed, so apply sends that, whenever it runs."""
         if not is_wholly_known(attrs.get("rule")):
             return None
-        site = self.sites.get(attrs.get("site"))
+        keepalive = attrs.get(EFFECTIVE_KEEPALIVE)
+        if not isinstance(keepalive, bool):
+            keepalive = self.effective_keepalive(attrs) is True
         spec: dict[str, Any] = {
             "ipv6": bool(attrs.get("ipv6", False)),
-            "keepalive": bool(attrs.get("keepalive_protection", False))
-            and site is not None
-            and ddos_protection_active(site, self.now),
+            "keepalive": keepalive,
             "acl": self._acl(attrs.get("site")) if attrs.get("waf_ip_access_control") else None,
             # rules never share a port (L4E004), so their order carries no meaning:
             # sorting keeps the hash stable when an operator reorders blocks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from l4plan.agents.spec import EFFECTIVE_KEEPALIVE
 from l4plan.configs.model import NESTED_BLOCKS
 
 # Attributes whose change cannot be applied in place: the resource's identity on the
@@ -33,7 +34,13 @@ DERIVED_FROM: dict[str, frozenset[str]] = {
     "id": frozenset({"name", "site", "domain"}),
     "endpoints": frozenset({"rule", "agents", "ipv6"}),
     "dns_records": frozenset({"site", "domain", "agents", "ipv6"}),
+    EFFECTIVE_KEEPALIVE: frozenset({"keepalive_protection", "site"}),
 }
+
+# Attributes the plan derives (they depend on the time of the plan, which the
+# configuration does not know). A state written before one existed lacks it: the
+# plan then fills it in without counting that as a change.
+PLAN_DERIVED = frozenset({EFFECTIVE_KEEPALIVE})
 
 # Resource types that are placed on agents (their `agents` attribute).
 PLACED_TYPES = frozenset({"l4_application"})

@@ -19,11 +19,12 @@ from l4plan.agents.placement import (
     agent_operations,
     desired_placements,
 )
+from l4plan.agents.spec import EFFECTIVE_KEEPALIVE, SpecRenderer
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
 from l4plan.diagnostics import Diagnostic
 from l4plan.graph import build_graph, cycle_diagnostics
 from l4plan.plans.attrdiff import diff_attributes
-from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, REPLACE_ATTRS
+from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, PLAN_DERIVED, REPLACE_ATTRS
 from l4plan.plans.ignore import apply_ignore_changes
 from l4plan.plans.model import (
     Action,
@@ -72,9 +73,10 @@ def build_plan(
     base = refreshed if refreshed is not None else prior
     recorded = base.resources if base is not None else {}
     changes: dict[str, ResourceChange] = {}
+    renderer = SpecRenderer(config, now=now)
     if mode == "normal":
         for address, res in config.resources.items():
-            changes[address] = _plan_instance(res, recorded.get(address))
+            changes[address] = _plan_instance(res, recorded.get(address), renderer)
     for address, rs in recorded.items():
         if mode == "destroy":
             changes[address] = _delete(rs, None)
@@ -103,10 +105,14 @@ def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[
     return [d.name for d in diff_attributes(type_, before, after) if d.kind != "same"]
 
 
-def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceChange:
+def _plan_instance(
+    res: ResourceInstance, rs: ResourceState | None, renderer: SpecRenderer
+) -> ResourceChange:
     planned_attrs = copy.deepcopy(res.attrs)
     for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
         planned_attrs.setdefault(k, UNKNOWN)
+    if res.type in PLACED_TYPES:
+        planned_attrs[EFFECTIVE_KEEPALIVE] = renderer.effective_keepalive(res.attrs)
     change = ResourceChange(
         address=res.address,
         type=res.type,
@@ -135,7 +141,9 @@ def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceC
             after[k] = copy.deepcopy(before[k])
         else:
             del after[k]
-    changed = _changed(res.type, before, after)
+    # a plan-derived attribute that a state from before it existed lacks is no change
+    new = {k for k in PLAN_DERIVED if k in after and k not in before}
+    changed = [k for k in _changed(res.type, before, after) if k not in new]
     change.after = after
     if not changed:
         change.action = Action.NOOP
@@ -143,6 +151,8 @@ def _plan_instance(res: ResourceInstance, rs: ResourceState | None) -> ResourceC
 
     after.update(planned)
     change.changed_attributes = _changed(res.type, before, after)
+    if EFFECTIVE_KEEPALIVE in changed and renderer.keepalive_lapsed(after):
+        change.action_reason = "update_because_ddos_protection_expired"
     change.replace_paths = [(k,) for k in REPLACE_ATTRS.get(res.type, ()) if k in changed]
     if change.replace_paths:
         change.action = (
@@ -164,8 +174,9 @@ def _annotate_agents(
 
     An application whose attributes are unchanged still needs an update where an
     agent's acknowledged spec differs from the rendered one: a partial apply left
-    the agent behind, someone edited it outside l4plan, a load balancer or ACL it
-    uses changed, or keep-alive protection lapsed with the site's DDoS protection.
+    the agent behind, someone edited it outside l4plan, or a load balancer or ACL
+    it uses changed. (A lapse of keep-alive protection with the site's DDoS
+    protection is an attribute change of its own: `effective_keepalive`.)
     """
     upserted: dict[str, set[str]] = {}
     deleted: dict[str, set[str]] = {}

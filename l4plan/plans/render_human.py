@@ -160,6 +160,11 @@ def _reason(change: ResourceChange) -> str | None:
         missing = [a for a, act in change.agents.items() if act == "create"]
         names = ", ".join(f'"{a}"' for a in missing)
         return f"because agent {names} has not acknowledged it" if missing else None
+    if reason == "update_because_ddos_protection_expired":
+        return (
+            "because the site's DDoS protection expired, which turns keep-alive protection"
+            " off (L4W001)"
+        )
     if reason == "update_because_agents_differ":
         behind = [a for a, act in change.agents.items() if act != "no-op"]
         names = ", ".join(f'"{a}"' for a in behind)

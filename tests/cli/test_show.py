@@ -141,7 +141,7 @@ def test_show_without_a_file_shows_the_state(workdir: Path) -> None:
     lines = shown.stdout.splitlines()
     assert "# l4_application.game:" in lines
     assert 'resource "l4_application" "game" {' in lines
-    assert '    domain      = "play"' in lines
+    assert '    domain              = "play"' in lines
     data = json.loads(run("show", "--json").stdout)
     assert data["lineage"] == state.lineage and data["serial"] == 1
 

@@ -18,7 +18,7 @@ from l4plan.apply.record import next_state
 from l4plan.configs import load_config
 from l4plan.configs.model import Config
 from l4plan.configs.validate import check
-from l4plan.plans import Action
+from l4plan.plans import Action, render_plan
 from l4plan.plans.refreshed import RefreshedPlan, plan_refreshed
 from tests.agent.harness import Agent
 from tests.e2e.fleet import Fleet
@@ -106,8 +106,13 @@ def test_expired_ddos_protection_turns_keepalive_off(tmp_path: Path, agent: Agen
     [change] = lapsed.plan.resource_actions
     assert change.address == "l4_application.game"
     assert change.action is Action.UPDATE
-    assert change.action_reason == "update_because_agents_differ"
+    assert change.action_reason == "update_because_ddos_protection_expired"
     assert change.agents == {"edge": "update"}
+    assert change.before is not None and change.before["effective_keepalive"] is True
+    assert change.after is not None and change.after["effective_keepalive"] is False
+    shown = render_plan(lapsed.plan, color=False)
+    assert "      ~ effective_keepalive = true -> false" in shown
+    assert "DDoS protection expired" in shown and "(L4W001)" in shown
 
     operations, results, state = apply_at(config, lapsed, after, "lapse")
     [upsert] = operations["edge"].upserts

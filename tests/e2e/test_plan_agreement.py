@@ -5,7 +5,6 @@ never "in sync"."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from tests.e2e.fleet import Fleet
 from tests.ports import E2E, free_port

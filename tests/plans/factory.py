@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from l4plan.agents.placement import desired_placements
+from l4plan.agents.spec import EFFECTIVE_KEEPALIVE
 from l4plan.configs.model import (
     UNKNOWN,
     AgentConfig,
@@ -122,6 +123,9 @@ def applied(cfg: Config, *, serial: int = 1, revision: int = 1) -> State:
         attrs = _known(copy.deepcopy(res.attrs), revision, res.attrs.get("agents"))
         agents = {}
         if res.type == "l4_application":
+            spec = placements[res.address].spec
+            if spec is not None:
+                attrs[EFFECTIVE_KEEPALIVE] = spec["keepalive"]
             spec_hash = placements[res.address].spec_hash or ""
             agents = {a: AgentAck(revision, spec_hash) for a in res.attrs["agents"]}
         state.resources[res.address] = ResourceState(

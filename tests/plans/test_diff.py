@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 
 from l4plan.configs.model import UNKNOWN, Lifecycle
-from l4plan.plans import Action, ResourceChange, build_plan
+from l4plan.plans import Action, ResourceChange, build_plan, plan_to_json, render_plan
 from l4plan.plans.attrdiff import BlockDiff, diff_attributes
 from l4plan.states.model import AgentAck
 from tests.plans.factory import app, applied, config, instance, rule, site
+from tests.plans.schema_check import assert_valid_plan_json
 
 
 def _actions(plan) -> dict[str, Action]:
@@ -436,3 +438,34 @@ def test_agent_filled_attributes_absent_from_configuration_are_kept() -> None:
     assert not build_plan(cfg, state).has_changes
     created = _app_change(build_plan(cfg, None))
     assert created.after["revisions"] is UNKNOWN
+
+
+def test_expired_ddos_protection_is_an_attribute_change_with_its_reason() -> None:
+    cfg = config(site(), _game(keepalive_protection=True))
+    state = applied(cfg)  # applied while the site's DDoS protection ran (until 2030)
+    assert state.resources["l4_application.game"].attributes["effective_keepalive"] is True
+    assert not build_plan(cfg, state, now=datetime(2029, 12, 31, tzinfo=UTC)).has_changes
+
+    plan = build_plan(cfg, state, now=datetime(2030, 1, 2, tzinfo=UTC))
+    (change,) = plan.resource_actions
+    assert change.action is Action.UPDATE
+    assert change.action_reason == "update_because_ddos_protection_expired"
+    assert "effective_keepalive" in change.changed_attributes
+    assert change.after["effective_keepalive"] is False
+    assert change.agents == {"hz1": "update"}
+    data = plan_to_json(plan)
+    assert_valid_plan_json(data)
+    shown = render_plan(plan, color=False)
+    assert "      ~ effective_keepalive = true -> false" in shown
+    assert "DDoS protection expired" in shown and "(L4W001)" in shown
+    assert "differs from the configuration" not in shown
+
+
+def test_agents_differ_plan_json_follows_the_schema() -> None:
+    user = _game([rule("80", origin_type="load_balancer", origin="lb:lb.example.com")])
+    user.depends_on.append("l4_load_balancer.pool")
+    state = applied(config(site(), _lb([{"address": "10.0.0.1", "weight": 1}]), user))
+    after = _lb([{"address": "10.0.0.2", "weight": 1}])
+    plan = build_plan(config(site(), after, user), state)
+    assert plan.resource_actions[-1].action_reason == "update_because_agents_differ"
+    assert_valid_plan_json(plan_to_json(plan))

@@ -49,7 +49,7 @@ def test_update_hides_unchanged_attributes_and_blocks() -> None:
     assert "  # l4_application.game will be updated in place" in lines
     assert '  ~ resource "l4_application" "game" {' in lines
     assert '        id        = "play.example.com"' in lines
-    assert "        # (6 unchanged attributes hidden)" in lines
+    assert "        # (7 unchanged attributes hidden)" in lines
     assert "      - rule {" in lines
     assert '          - edge_port             = "1000" -> null' in lines
     assert "        # (29 unchanged blocks hidden)" in lines
