@@ -213,6 +213,9 @@ def check_http_split(
             assert len(event.body) <= max_body
 
 
+_LOOP = asyncio.new_event_loop()  # one for every call: asyncio.run per input costs more
+
+
 def check_jsonrpc(body: bytes) -> None:
     """`parse` never raises and `dispatch` answers every non-notification with a JSON-RPC
     reply that is valid JSON; a handler raising is INTERNAL, never an escape."""
@@ -224,7 +227,7 @@ def check_jsonrpc(body: bytes) -> None:
         raise RuntimeError("boom")
 
     parsed = jsonrpc.parse(body, max_batch=64)
-    out = asyncio.run(jsonrpc.dispatch(parsed, {"Echo": echo, "Broken": broken}))
+    out = _LOOP.run_until_complete(jsonrpc.dispatch(parsed, {"Echo": echo, "Broken": broken}))
     if out is None:
         assert all(not isinstance(e, dict) and e.notification for e in parsed.entries)
         return

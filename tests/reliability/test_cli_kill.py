@@ -25,7 +25,7 @@ from tests.reliability.figures import report_trials, trials
 from tests.reliability.stack import Stack, pg_backend, state_problems
 from tests.states.support import PG_CONN_STR
 
-TRIALS = trials("L4PLAN_RELIABILITY_CLI_KILL_TRIALS", 2, 100)
+TRIALS = trials("L4PLAN_RELIABILITY_CLI_KILL_TRIALS", 1, 100)
 STARTUP = 0.4
 
 

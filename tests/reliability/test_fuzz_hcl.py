@@ -22,7 +22,7 @@ from l4plan.configs.validate import check
 from tests.reliability import oracles
 from tests.reliability.figures import report, trials
 
-EXAMPLES = trials("L4PLAN_FUZZ_EXAMPLES", 150, 5000)
+EXAMPLES = trials("L4PLAN_FUZZ_EXAMPLES", 100, 5000)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -23,7 +23,7 @@ from tests.reliability.stack import Stack, state_problems
 from tests.reliability.test_cli_kill import make_stack, pg_schema  # noqa: F401  (fixture)
 from tests.states.support import PG_CONN_STR
 
-TRIALS = trials("L4PLAN_RELIABILITY_PG_TERMINATE_TRIALS", 2, 20)
+TRIALS = trials("L4PLAN_RELIABILITY_PG_TERMINATE_TRIALS", 1, 20)
 
 
 def backends(conn: psycopg.Connection[Any], pid: int) -> list[int]:
