@@ -47,13 +47,18 @@ PEERS = (
 # runs, to show what the namespace itself costs
 OPTIONAL_PEERS = ("agent-netns",)
 NETNS_PEERS = ("agent-kernel", "agent-netns")  # run in the benchmark's own namespace
-SERVICES = {
-    "direct": ("iperf", "http", "sink", "echo", "udp"),
-    "agent": ("iperf", "http", "sink", "echo", "udp"),
-    "agent-pp2": ("http", "sink", "udp"),
-    "agent-kernel": ("iperf", "http", "udp"),
+ALL = ("iperf", "http", "sink", "echo", "udp")
+SERVICES = {  # what each peer forwards (bench/peers.py)
+    "direct": ALL,
+    "agent": ALL,
+    "agent-w2": ALL,
+    "agent-netns": ALL,
+    "agent-pp2": ("http", "sink", "udp"),  # iperf3 and the echo do not read PROXY v2
+    "agent-kernel": ("iperf", "http", "udp"),  # no proxy process holds idle connections
     "haproxy": ("iperf", "http", "echo"),
+    "haproxy-tuned": ("iperf", "http", "echo"),
     "nginx": ("iperf", "http", "echo", "udp"),
+    "nginx-tuned": ("iperf", "http", "echo", "udp"),
 }
 UDP_64_RATE = 20_000  # datagrams/s: below what iperf3 sends and receives directly here
 UDP_1200_RATE = 10_000
@@ -75,7 +80,10 @@ class Bench:
     only: tuple[str, ...] | None = None  # the peers it is run for, None: all that can
 
 
+# idle_memory first: in round 1 the proxies have not yet grown their heaps under load
 BENCHES = (
+    Bench("idle_memory", "Memory per idle proxied connection", "echo", "KiB/conn", False,
+          None, 1.0, ("held",)),
     Bench("iperf_tcp_1", "iperf3 TCP, 1 stream", "iperf", "Gbit/s", True, "CPU s/GB", 1.0),
     Bench("iperf_tcp_4", "iperf3 TCP, 4 streams", "iperf", "Gbit/s", True, "CPU s/GB", 1.0),
     Bench("iperf_udp_64", f"iperf3 UDP, 64 B datagrams at {UDP_64_RATE:,}/s", "iperf",
@@ -92,8 +100,6 @@ BENCHES = (
           "req/s", True, "CPU µs/req", 1e6, needs_udp=True),
     Bench("bulk_pp2", "TCP bulk, 1 stream (bench.load; PROXY v2 on vs off)", "sink",
           "Gbit/s", True, "CPU s/GB", 1.0, only=("direct", "agent", "agent-pp2")),
-    Bench("idle_memory", "Memory per idle proxied connection", "echo", "KiB/conn", False,
-          None, 1.0, ("held",)),
 )  # fmt: skip
 
 
@@ -115,8 +121,8 @@ def runner(bench: Bench, peer: Peer, quick: bool) -> Runner:
 def applies(bench: Bench, peer: Peer) -> bool:
     if bench.only is not None and peer.name not in bench.only:
         return False
-    if bench.key == "idle_memory" and (peer.proc is None or peer.name == "agent-kernel"):
-        return False  # no proxy process, or (kernel path) none that holds the connections
+    if bench.key == "idle_memory" and peer.proc is None:
+        return False  # direct: no proxy process
     return bench.service in peer.services and (peer.udp or not bench.needs_udp)
 
 
@@ -132,7 +138,7 @@ def agent_has_fast_path() -> bool:
 
 
 def make_peer(name: str, fast_path: bool) -> Peer:
-    services = SERVICES.get(name, SERVICES.get(name.removesuffix("-tuned"), SERVICES["agent"]))
+    services = SERVICES[name]
     ports = {s: free_port(PORTS) for s in services}
     if name == "direct":
         return Direct(services, {})

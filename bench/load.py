@@ -1,9 +1,7 @@
 """Load generators, each run in its own process; each prints one JSON object.
 
     python -m bench.load bulk     --port P [--streams N] [--seconds S] [--max-mb M]
-    python -m bench.load connrate --port P [--concurrency N] [--seconds S] [--max-count C]
     python -m bench.load udp      --port P [--concurrency N] [--seconds S] [--max-count C]
-    python -m bench.load latency  --port P [--seconds S] [--max-count C] [--size B]
     python -m bench.load hold     --port P [--seconds S] [--max-count C]
 
 Every loop stops at whichever comes first, its count or its time. Targets are
@@ -88,65 +86,6 @@ def bulk(port: int, streams: int, seconds: float, max_mb: int) -> dict[str, Any]
     }
 
 
-# ---- TCP new connections --------------------------------------------------------------
-
-
-class _Exchange(asyncio.Protocol):
-    """Connect, send SMALL, read its echo, close."""
-
-    def __init__(self, done: asyncio.Future[bool]) -> None:
-        self.done = done
-        self.received = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.transport.write(SMALL)
-
-    def data_received(self, data: bytes) -> None:
-        self.received += len(data)
-        if self.received >= len(SMALL):
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(self.received >= len(SMALL))
-
-
-async def _connrate(port: int, concurrency: int, seconds: float, max_count: int) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    counts = {"ok": 0, "errors": 0, "started": 0}
-    samples: list[str] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        while counts["started"] < max_count and time.perf_counter() < deadline:
-            counts["started"] += 1
-            done: asyncio.Future[bool] = loop.create_future()
-            try:
-                await loop.create_connection(lambda d=done: _Exchange(d), HOST, port)
-                ok = await done
-            except OSError as e:
-                ok = False
-                if len(samples) < 3:
-                    samples.append(f"{type(e).__name__}: {e}")
-            counts["ok" if ok else "errors"] += 1
-
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    _, pending = await asyncio.wait(tasks, timeout=seconds + GRACE)
-    for task in pending:
-        task.cancel()
-    elapsed = time.perf_counter() - started
-    return {
-        "count": counts["ok"],
-        "seconds": elapsed,
-        "per_s": counts["ok"] / elapsed,
-        "errors": counts["errors"] + len(pending),
-        "error_sample": samples,
-        "cpu_s": _cpu_seconds(),
-    }
-
-
 # ---- UDP request/response -------------------------------------------------------------
 
 
@@ -222,47 +161,6 @@ async def _udp(port: int, concurrency: int, seconds: float, max_count: int) -> d
     }
 
 
-# ---- TCP request/response latency -----------------------------------------------------
-
-
-def latency(port: int, seconds: float, max_count: int, size: int) -> dict[str, Any]:
-    """Sequential request/response round trips of `size` bytes on one connection."""
-    request = bytes(size)
-    samples: list[float] = []
-    started = time.perf_counter()
-    deadline = started + seconds
-    with socket.create_connection((HOST, port), timeout=GRACE) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(max_count):
-            t0 = time.perf_counter()
-            s.sendall(request)
-            got = 0
-            while got < size:
-                chunk = s.recv(size - got)
-                if not chunk:
-                    raise ConnectionError("the echo closed the connection")
-                got += len(chunk)
-            t1 = time.perf_counter()
-            samples.append((t1 - t0) * 1e6)
-            if t1 >= deadline:
-                break
-    samples.sort()
-
-    def pct(p: float) -> float:
-        return samples[min(len(samples) - 1, int(p / 100 * len(samples)))]
-
-    return {
-        "count": len(samples),
-        "seconds": time.perf_counter() - started,
-        "p50_us": pct(50),
-        "p90_us": pct(90),
-        "p99_us": pct(99),
-        "max_us": samples[-1],
-        "errors": 0,
-        "cpu_s": _cpu_seconds(),
-    }
-
-
 # ---- idle connections held open -------------------------------------------------------
 
 
@@ -310,7 +208,7 @@ async def _hold(port: int, seconds: float, max_count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.load")
     sub = parser.add_subparsers(dest="kind", required=True)
-    for kind in ("bulk", "connrate", "udp", "latency", "hold"):
+    for kind in ("bulk", "udp", "hold"):
         p = sub.add_parser(kind)
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--seconds", type=float, default=2.0)
@@ -319,29 +217,21 @@ def main() -> None:
             p.add_argument("--max-mb", type=int, default=8000)
         else:
             p.add_argument("--max-count", type=int, default=50_000)
-        if kind in ("connrate", "udp"):
+        if kind == "udp":
             p.add_argument("--concurrency", type=int, default=32)
-        if kind == "latency":
-            p.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
     if not 0 < args.seconds <= (30 if args.kind == "hold" else 10):
         parser.error("--seconds must be in (0, 10], or (0, 30] for hold")
     try:
         if args.kind == "bulk":
             result = bulk(args.port, args.streams, args.seconds, args.max_mb)
-        elif args.kind == "connrate":
-            result = uvloop.run(
-                _connrate(args.port, args.concurrency, args.seconds, args.max_count)
-            )
-        elif args.kind == "udp":
-            result = uvloop.run(_udp(args.port, args.concurrency, args.seconds, args.max_count))
         elif args.kind == "hold":
             _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.max_count + 100), hard))
             uvloop.run(_hold(args.port, args.seconds, args.max_count))
             return
         else:
-            result = latency(args.port, args.seconds, args.max_count, args.size)
+            result = uvloop.run(_udp(args.port, args.concurrency, args.seconds, args.max_count))
     except OSError as e:
         sys.exit(f"load {args.kind} on {HOST}:{args.port}: {e}")
     print(json.dumps(result))
