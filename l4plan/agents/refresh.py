@@ -21,6 +21,7 @@ from typing import Any
 from l4plan.agents.client import AgentClient
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import PLACED_TYPES
+from l4plan.agents.spec import canonical_hash
 from l4plan.configs.model import AgentConfig
 from l4plan.states.model import AgentAck, State
 
@@ -29,11 +30,21 @@ DEFAULT_TIMEOUT = 10.0
 
 @dataclass(slots=True)
 class RunningApp:
-    """One application as an agent's `Apps.List` reports it."""
+    """One application as an agent's `Apps.List` reports it.
+
+    `spec_hash` is the agent's hash of the spec as it was sent; `canonical_hash`,
+    that of its canonical form (`spec.canonical_spec`), is what l4plan compares with
+    the configuration and records: the same for two specs that mean the same.
+    """
 
     spec: dict[str, Any]
     spec_hash: str
     bind_errors: list[dict[str, Any]] = field(default_factory=list)
+    canonical_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.canonical_hash:
+            self.canonical_hash = canonical_hash(self.spec)
 
 
 @dataclass(slots=True)
@@ -52,7 +63,7 @@ class AppDrift:
     name: str
     address: str | None  # the resource in state that owns the name; None: unmanaged
     recorded_hash: str | None  # what the state says the agent acknowledged
-    running_hash: str | None  # what the agent runs; None: missing
+    running_hash: str | None  # the canonical hash of what the agent runs; None: missing
 
 
 @dataclass(slots=True)
@@ -156,16 +167,20 @@ def refresh_state(prior: State | None, snapshots: dict[str, AgentSnapshot]) -> R
                     name,
                     rs.address,
                     ack.spec_hash if ack else None,
-                    running.spec_hash if running else None,
+                    running.canonical_hash if running else None,
                 )
                 if running is None and ack is not None:
                     rs.agents.pop(agent)
                     drift[agent].missing.append(found)
                 elif running is not None and ack is None:
-                    rs.agents[agent] = AgentAck(snap.revision, running.spec_hash)
+                    rs.agents[agent] = AgentAck(snap.revision, running.canonical_hash)
                     drift[agent].appeared.append(found)
-                elif running is not None and ack is not None and ack.spec_hash != running.spec_hash:
-                    rs.agents[agent] = AgentAck(snap.revision, running.spec_hash)
+                elif (
+                    running is not None
+                    and ack is not None
+                    and ack.spec_hash != running.canonical_hash
+                ):
+                    rs.agents[agent] = AgentAck(snap.revision, running.canonical_hash)
                     drift[agent].changed.append(found)
                 else:
                     continue
@@ -177,7 +192,7 @@ def refresh_state(prior: State | None, snapshots: dict[str, AgentSnapshot]) -> R
     for agent, snap in sorted(snapshots.items()):
         for name, running in sorted(snap.apps.items()):
             if name not in owned:
-                drift[agent].unmanaged.append(AppDrift(name, None, None, running.spec_hash))
+                drift[agent].unmanaged.append(AppDrift(name, None, None, running.canonical_hash))
             if running.bind_errors:
                 drift[agent].unbound[name] = running.bind_errors
     result.drift = {agent: found for agent, found in sorted(drift.items()) if found}

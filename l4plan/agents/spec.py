@@ -30,6 +30,55 @@ def spec_hash(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def canonical_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` as l4plan renders it: every optional member at its documented default
+    (schemas/rpc/app_spec.schema.json: no comment is "", no steering is weighted, ...),
+    rules sorted and edge port ranges merged. Two specs that mean the same have the
+    same canonical form, so an application made on an agent with the defaults left
+    out matches the configuration that says the same. A spec l4plan rendered is
+    already canonical; one that breaks the schema is returned unchanged."""
+    try:
+        rules = [_canonical_rule(rule) for rule in spec["rules"]]
+        return {
+            "ipv6": bool(spec.get("ipv6", False)),
+            "keepalive": bool(spec.get("keepalive", False)),
+            "acl": spec.get("acl"),
+            "rules": sorted(rules, key=lambda r: (r["protocol"], r["edge_ports"])),
+        }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return spec
+
+
+def canonical_hash(spec: dict[str, Any]) -> str:
+    """The hash l4plan compares and records: that of the canonical form."""
+    return spec_hash(canonical_spec(spec))
+
+
+def _canonical_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    ranges: list[list[int]] = []
+    for lo, hi in sorted(rule["edge_ports"]):
+        if ranges and lo <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(hi, ranges[-1][1])
+        else:
+            ranges.append([lo, hi])
+    origin = rule["origin"]
+    return {
+        "protocol": rule["protocol"],
+        "edge_ports": ranges,
+        "origin_ports": rule.get("origin_ports"),
+        "passthrough": rule.get("passthrough") or "off",
+        "origin": {
+            "type": origin["type"],
+            "steering": origin.get("steering") or "weighted",
+            "targets": [
+                {"host": t["host"], "weight": t.get("weight", 1)} for t in origin["targets"]
+            ],
+            "health_check": origin.get("health_check"),
+        },
+        "comment": rule.get("comment") or "",
+    }
+
+
 def ddos_protection_active(site: ResourceInstance, now: datetime) -> bool:
     """Full DDoS protection that has not expired: what keep-alive protection needs."""
     ddos = site.attrs.get("ddos_protection") or {}

@@ -19,6 +19,7 @@ import click
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentSnapshot, make_client
+from l4plan.agents.spec import SpecRenderer, canonical_hash
 from l4plan.apply.engine import (
     ApplyOutcome,
     Cancellation,
@@ -51,6 +52,7 @@ from l4plan.plans import (
     load_planfile,
     render_plan,
 )
+from l4plan.plans.diff import planned_attributes
 from l4plan.plans.model import PlanMode
 from l4plan.plans.refreshed import plan_refreshed, refresh, refresh_diagnostics
 from l4plan.states import Backend, LockError, State, StateError
@@ -489,7 +491,9 @@ def _running_on_agents(
             fail(f"agent.{agent_name}: {e.status}: {e.message}", color)
         running = {a["name"]: a for a in listing["apps"]}
         if name in running:
-            acks[agent_name] = AgentAck(int(listing["revision"]), running[name]["spec_hash"])
+            acks[agent_name] = AgentAck(
+                int(listing["revision"]), canonical_hash(running[name]["spec"])
+            )
     return acks
 
 
@@ -513,9 +517,9 @@ def import_(
     """Adopt application NAME, already running on its agents, as ADDRESS.
 
     ADDRESS must be an `l4_application` in the configuration whose domain is NAME.
-    The state records the configured attributes and, per agent, the spec hash the
-    agent runs, so the next plan shows an update wherever the agent runs something
-    else than the configuration says.
+    The state records the attributes a plan would give it and, per agent, the
+    (canonical) hash of the spec the agent runs, so the next plan shows an update
+    wherever the agent runs something that means other than the configuration says.
     """
     config = _checked_config(obj.color, var_args=var_args, var_files=var_files)
     res = config.resources.get(address)
@@ -551,7 +555,8 @@ def import_(
         for other in state.resources.values():
             if other.type == "l4_application" and other.attributes.get("id") == name:
                 fail(f'"{name}" is already managed as {other.address}', obj.color)
-        attrs = known_values({k: v for k, v in res.attrs.items() if k != "revisions"})
+        planned = planned_attributes(res, SpecRenderer(config))
+        attrs = known_values({k: v for k, v in planned.items() if k != "revisions"})
         attrs["revisions"] = {a: ack.revision for a, ack in sorted(acks.items())}
         state.resources[address] = ResourceState(
             address=address,

@@ -17,6 +17,7 @@ import click
 from l4plan import __version__
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentDrift, AppDrift, RefreshResult
+from l4plan.agents.spec import canonical_spec
 from l4plan.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -160,7 +161,7 @@ def _differences(
     placement = placements.get(app.name)
     if placement is None or placement.spec is None:
         return None
-    return spec_differences(placement.spec, running)
+    return spec_differences(placement.spec, canonical_spec(running))
 
 
 def _render(report: dict[str, Any], color: bool) -> str:

@@ -105,14 +105,21 @@ def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[
     return [d.name for d in diff_attributes(type_, before, after) if d.kind != "same"]
 
 
+def planned_attributes(res: ResourceInstance, renderer: SpecRenderer) -> dict[str, Any]:
+    """What a plan gives `res`: the configured attributes, those the agents fill in
+    (unknown until apply) and those the plan derives (`effective_keepalive`)."""
+    planned = copy.deepcopy(res.attrs)
+    for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
+        planned.setdefault(k, UNKNOWN)
+    if res.type in PLACED_TYPES:
+        planned[EFFECTIVE_KEEPALIVE] = renderer.effective_keepalive(res.attrs)
+    return planned
+
+
 def _plan_instance(
     res: ResourceInstance, rs: ResourceState | None, renderer: SpecRenderer
 ) -> ResourceChange:
-    planned_attrs = copy.deepcopy(res.attrs)
-    for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
-        planned_attrs.setdefault(k, UNKNOWN)
-    if res.type in PLACED_TYPES:
-        planned_attrs[EFFECTIVE_KEEPALIVE] = renderer.effective_keepalive(res.attrs)
+    planned_attrs = planned_attributes(res, renderer)
     change = ResourceChange(
         address=res.address,
         type=res.type,

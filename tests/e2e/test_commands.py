@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from l4plan.agents.spec import canonical_hash
 from tests.agent.harness import app, rule, udp_roundtrip
 from tests.e2e.fleet import Fleet
 from tests.ports import E2E, free_port
@@ -109,7 +110,7 @@ def test_import_adopts_an_application_made_over_rpc(fleet: Fleet) -> None:
     imported = fleet.l4plan("import", EU, "eu.example.com")
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "Import successful!" in imported.stdout
-    running_hash = fleet.running("a")["eu.example.com"]["spec_hash"]
+    running_hash = canonical_hash(fleet.running("a")["eu.example.com"]["spec"])
     assert fleet.resource(EU)["agents"] == {"a": {"revision": 1, "spec_hash": running_hash}}
     assert fleet.state()["serial"] == 2
     again = fleet.l4plan("import", EU, "eu.example.com")

@@ -5,7 +5,6 @@ never "in sync"."""
 
 from __future__ import annotations
 
-
 from tests.e2e.fleet import Fleet
 from tests.ports import E2E, free_port
 
@@ -50,3 +49,33 @@ def test_swapping_two_rules_of_an_applied_application_is_no_change(fleet: Fleet)
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert "No changes." in planned.stdout
     assert fleet.l4plan("drift").returncode == 0
+
+
+EU = 'l4_application.regional["eu"]'
+
+
+def test_after_import_of_what_the_configuration_says_the_plan_is_empty(fleet: Fleet) -> None:
+    """Made over RPC with the schema's defaults left out (no keepalive, acl, ipv6,
+    passthrough, steering, weight or health_check): the same application as the
+    configuration's, so after import there is nothing to do."""
+    edge, origin = fleet.edge_port("eu"), int(fleet.regions["eu"]["origin_port"])
+    minimal = {
+        "rules": [
+            {
+                "protocol": "tcp",
+                "edge_ports": [[edge, edge]],
+                "origin_ports": [origin, origin],
+                "origin": {"type": "ip", "targets": [{"host": "127.0.0.1"}]},
+                "comment": "region eu",
+            }
+        ]
+    }
+    fleet.apply("--target", "l4_site.main")
+    fleet.agents["a"].apply({"eu.example.com": minimal})
+    imported = fleet.l4plan("import", EU, "eu.example.com")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    planned = fleet.l4plan("plan", "--detailed-exitcode", "--target", EU)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "No changes." in planned.stdout
+    assert fleet.l4plan("drift").returncode == 0
+    assert fleet.served_by("eu") == origin
