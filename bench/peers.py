@@ -152,7 +152,14 @@ class Agent(Peer):
         if done.returncode != 0:
             tail = log_path.read_text(errors="replace")[-1500:].strip()
             raise RuntimeError(f"{done.stderr.decode(errors='replace').strip()}\n{tail}")
-        self._wait(workdir, log_path)
+        if not self.kernel_path:  # kernel rules have no listening socket, only a bound one
+            self._wait(workdir, log_path)
+
+    @property
+    def kernel_path(self) -> bool:
+        return (
+            "--fast-path" in self.flags and self.flags[self.flags.index("--fast-path") + 1] == "on"
+        )
 
 
 class HAProxy(Peer):

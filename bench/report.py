@@ -1,6 +1,6 @@
 """Tables from benchmark results (the JSON files in bench/results/).
 
-python -m bench.report FILE...    # print the tables of saved results
+python -m bench.report [--markdown] FILE...    # print the tables of saved results
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], markdown: bool = False) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for row in [header, *rows]:
@@ -86,13 +89,13 @@ def best_peer(
     return pick(present, key=lambda p: values[p])
 
 
-def render_dataplane(result: dict[str, Any]) -> str:
+def render_dataplane(result: dict[str, Any], markdown: bool = False) -> str:
     out = [_dataplane_heading(result)]
     for bench in result["benches"]:
         direction = "higher is better" if bench["higher_is_better"] else "lower is better"
         out.append(f"\n{bench['title']}  [{bench['unit']}, {direction}]")
-        out.append(_bench_table(result, bench))
-    out.append("\n" + render_goals(result))
+        out.append(_bench_table(result, bench, markdown))
+    out.append("\n" + render_goals(result, markdown))
     return "\n".join(out)
 
 
@@ -121,7 +124,7 @@ def generator_note(result: dict[str, Any], bench: dict[str, Any]) -> str | None:
     return None
 
 
-def _bench_table(result: dict[str, Any], bench: dict[str, Any]) -> str:
+def _bench_table(result: dict[str, Any], bench: dict[str, Any], markdown: bool) -> str:
     """One benchmark: a row per peer measured, then notes: peers not measured, failed
     measurements, and whether the generator was the limit."""
     measured = _ok(result, bench["key"])
@@ -170,7 +173,7 @@ def _bench_table(result: dict[str, Any], bench: dict[str, Any]) -> str:
             "  fixed offered rate: equal delivered rates are by design; compare loss % and"
             " CPU per datagram"
         )
-    table = _table(header, rows) if rows else "  (nothing measured)"
+    table = _table(header, rows, markdown) if rows else "  (nothing measured)"
     return "\n".join([table, *notes])
 
 
@@ -226,7 +229,7 @@ def _goal(
     ]
 
 
-def render_goals(result: dict[str, Any]) -> str:
+def render_goals(result: dict[str, Any], markdown: bool = False) -> str:
     """The Goals table of the data-plane issue, computed from this run's medians. The
     relay's figure is the better of 1 and 2 workers (named in the row)."""
     kernel = result["peers"].get("agent-kernel", {})
@@ -295,7 +298,7 @@ def render_goals(result: dict[str, Any]) -> str:
         ["flows lost across reconfigurations and restarts", "-", "0", "measured by the tests"]
     )
     return "Goals of the data-plane issue, from this run's medians\n" + _table(
-        ["goal", "measured", "target", ""], rows
+        ["goal", "measured", "target", ""], rows, markdown
     )
 
 
@@ -314,7 +317,7 @@ def problems(result: dict[str, Any]) -> list[str]:
     return found
 
 
-def render_configs(result: dict[str, Any]) -> str:
+def render_configs(result: dict[str, Any], markdown: bool = False) -> str:
     out = [
         f"Control plane, {result['date']}: {result['machine']['cpus']} CPUs, Python"
         f" {result['machine']['python']}, python-hcl2 {result['machine']['python_hcl2']};"
@@ -338,21 +341,20 @@ def render_configs(result: dict[str, Any]) -> str:
             f" ({rules:,} rules, {size['bytes'] / 1e6:.1f} MB of HCL,"
             f" {size['resources']} resources; plan: {size['plan_summary']})"
         )
-        out.append(_table(header, rows))
+        out.append(_table(header, rows, markdown))
     return "\n".join(out)
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit("usage: python -m bench.report RESULT.json ...")
-    for name in sys.argv[1:]:
+    names = [a for a in sys.argv[1:] if a != "--markdown"]
+    markdown = "--markdown" in sys.argv[1:]
+    if not names:
+        sys.exit("usage: python -m bench.report [--markdown] RESULT.json ...")
+    for name in names:
         try:
             result = json.loads(Path(name).read_text())
-            text = (
-                render_dataplane(result)
-                if result["kind"] == "dataplane"
-                else render_configs(result)
-            )
+            render = render_dataplane if result["kind"] == "dataplane" else render_configs
+            text = render(result, markdown)
         except (OSError, ValueError, KeyError) as e:
             sys.exit(f"{name}: not a benchmark result ({type(e).__name__}: {e})")
         print(text)
