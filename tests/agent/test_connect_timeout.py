@@ -66,10 +66,11 @@ def test_a_target_that_never_answers_fails_over_after_the_connect_timeout(
         spec["origin"] = pool("127.0.0.2", "127.0.0.1")
         agent.apply({"to.example.com": app(spec)})
         started = time.monotonic()
-        with socket.create_connection(("127.0.0.1", edge), timeout=5) as conn:
+        with socket.create_connection(("127.0.0.1", edge), timeout=30) as conn:
             conn.sendall(b"ping")
             assert conn.recv(10) == b"ping"
-        assert 0.25 <= time.monotonic() - started < 3
+        # far below the kernel's own connect timeout (over a minute), whatever the load
+        assert 0.25 <= time.monotonic() - started < 20
         assert counters(agent, "to.example.com")["origin_connect_failures"] >= 1
 
 
@@ -81,9 +82,10 @@ def test_no_live_target_closes_the_client_after_the_connect_timeout(
     with blackhole("127.0.0.2", origin):
         agent.apply({"dead.example.com": app(rule("tcp", edge, origin, host="127.0.0.2"))})
         started = time.monotonic()
-        with socket.create_connection(("127.0.0.1", edge), timeout=5) as conn:
+        with socket.create_connection(("127.0.0.1", edge), timeout=30) as conn:
             conn.sendall(b"ping")
             with contextlib.suppress(ConnectionResetError):  # a reset is closed too
                 assert conn.recv(10) == b""
-        assert 0.25 <= time.monotonic() - started < 3
+        # far below the kernel's own connect timeout (over a minute), whatever the load
+        assert 0.25 <= time.monotonic() - started < 20
         assert counters(agent, "dead.example.com")["origin_connect_failures"] >= 1

@@ -165,7 +165,7 @@ def test_bad_specs_name_the_field(bad: dict, message: str) -> None:
 
 def test_static_ip_pool_needs_no_task_and_no_resolver_call() -> None:
     # an unreachable name server: any DNS query would time out the test
-    resolver = Resolver(nameservers=["127.0.0.1"], port=free_port(AGENT_FEATURES), timeout=5)
+    resolver = Resolver(nameservers=["127.0.0.1"], port=free_port(AGENT_FEATURES), timeout=60)
 
     async def go() -> None:
         pool = OriginPool(spec("10.0.1.5"), resolver, health_port=80)
@@ -174,7 +174,7 @@ def test_static_ip_pool_needs_no_task_and_no_resolver_call() -> None:
         started = time.monotonic()
         for _ in range(1000):
             [target] = await pool.candidates(CLIENT)
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 30  # one query alone would take 60 s
         assert target.address == "10.0.1.5"
         target.connected()
         assert pool.health() == [
