@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from l4plan.configs.evaluate import evaluate_config
+from l4plan.configs.evaluation.run import evaluate_config
 from l4plan.configs.hcl.errors import LOAD_ERROR
 from l4plan.configs.hcl.sources import SourceFile, config_file_names, parse_source, read_text
 from l4plan.configs.model import Config

@@ -53,6 +53,23 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
+def declared_attributes(type_: str, block: str = "") -> tuple[str, ...]:
+    """Attribute names a resource type's schema declares, or one of its nested blocks'.
+
+    Unset ones read as null in references.
+    """
+    schema = load_schema(type_)
+    node = schema
+    if block:
+        node = schema.get("properties", {}).get(block, {})
+        node = node.get("items", node)
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            node = schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {})
+    return tuple(node.get("properties", {}))
+
+
+@cache
 def validator_for(name: str) -> Draft202012Validator:
     return Draft202012Validator(
         load_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER

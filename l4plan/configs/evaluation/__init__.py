@@ -1,0 +1,1 @@
+"""Evaluation of a parsed configuration, in phases (run.py lists them)."""
