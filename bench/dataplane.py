@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,7 @@ SERVICES = {  # what each peer forwards (bench/peers.py)
 UDP_64_RATE = 20_000  # datagrams/s: below what iperf3 sends and receives directly here
 UDP_1200_RATE = 10_000
 Runner = Callable[[int, float, Sequence[str]], tools.Outcome]
+BENCH_FIELDS = ("key", "title", "unit", "higher_is_better", "cpu_unit", "extra", "fixed_rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,21 +314,7 @@ def run(
             "nofile": nofile,
             "agent_fast_path_flag": fast_path,
         },
-        "benches": [
-            {
-                k: getattr(b, k)
-                for k in (
-                    "key",
-                    "title",
-                    "unit",
-                    "higher_is_better",
-                    "cpu_unit",
-                    "extra",
-                    "fixed_rate",
-                )
-            }
-            for b in benches
-        ],
+        "benches": [{k: getattr(b, k) for k in BENCH_FIELDS} for b in benches],
         "peers": {},
         "measurements": [],
         "loadavg": {"start": os.getloadavg()},
@@ -338,6 +326,7 @@ def run(
     ns_stack: Stack | None = None
     stacks: dict[int, Stack] = {}
     peers: list[Peer] = []
+    candidates: list[tuple[Peer, Stack]] = []
     try:
         host_stack.start()
         for name in names:
@@ -357,17 +346,19 @@ def run(
                 peer.prefix = list(namespace.prefix)
                 stack = ns_stack
             (workdir / name).mkdir()
-            try:
-                peer.start(stack.ports, workdir / name)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                peer.stop()
-                result["peers"][name] = {"status": "unavailable", "reason": str(e)}
-                print(f"{name}: unavailable: {e}", file=sys.stderr)
+            candidates.append((peer, stack))
+        # at once: each start is mostly waiting (interpreter start-up, Config.Apply)
+        with ThreadPoolExecutor(max_workers=max(1, len(candidates))) as pool:
+            errors = list(pool.map(lambda c: _start(c[0], c[1], workdir), candidates))
+        for (peer, stack), error in zip(candidates, errors, strict=True):
+            if error is not None:
+                result["peers"][peer.name] = {"status": "unavailable", "reason": error}
+                print(f"{peer.name}: unavailable: {error}", file=sys.stderr)
                 continue
-            result["peers"][name] = {"status": "ok", "ports": peer.ports}
+            result["peers"][peer.name] = {"status": "ok", "ports": peer.ports}
             size = peer.size()
             if size is not None:
-                result["peers"][name].update(processes=size[0], threads=size[1])
+                result["peers"][peer.name].update(processes=size[0], threads=size[1])
             stacks[id(peer)] = stack
             peers.append(peer)
         if not peers:
@@ -392,7 +383,7 @@ def run(
                     result["measurements"].append(record)
                     _progress(record, bench, time.monotonic() - started)
     finally:
-        for peer in peers:
+        for peer, _ in candidates:
             peer.stop()
         host_stack.stop()
         if ns_stack is not None:
@@ -403,6 +394,16 @@ def run(
     result["loadavg"]["end"] = os.getloadavg()
     result["origin_ports"] = asdict(origin_ports)
     return result
+
+
+def _start(peer: Peer, stack: Stack, workdir: Path) -> str | None:
+    """Start `peer`; the reason it could not start, or None."""
+    try:
+        peer.start(stack.ports, workdir / peer.name)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        peer.stop()
+        return str(e)
+    return None
 
 
 def _progress(record: dict[str, Any], bench: Bench, elapsed: float) -> None:
