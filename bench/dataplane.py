@@ -141,9 +141,9 @@ def agent_has_fast_path() -> bool:
 
 def make_peer(name: str, fast_path: bool) -> Peer:
     services = SERVICES[name]
-    ports = {s: free_port(PORTS) for s in services}
     if name == "direct":
         return Direct(services, {})
+    ports = {s: free_port(PORTS) for s in services}
     if name.startswith("agent"):
         pinned = ("--fast-path", "off") if fast_path else ()
         flags = {
