@@ -6,7 +6,7 @@ several processes, TCP bulk into a PROXY v2 origin, idle connections held open).
 Each runs as a child process bounded by its own time limit (`-t`, `-d`, `--seconds`)
 and killed past `TOOL_TIMEOUT`; the own generators also stop at a count.
 
-Every function returns a `Outcome`: the figure, the work done (what the proxy's CPU
+Every function returns an `Outcome`: the figure, the work done (what the proxy's CPU
 time is divided by) and extra columns. Targets are 127.0.0.1 only; `prefix` runs the
 tool inside another network namespace (`ip netns exec NAME`).
 """
@@ -126,9 +126,8 @@ def wrk(close: bool, connections: int = 32) -> Callable[[int, float, Sequence[st
             raise ToolError(f"wrk printed no summary: {out[-300:]}")
         r = json.loads(line)
         seconds_run = r["duration_us"] / 1e6
-        errors = r["connect_errors"] + r["write_errors"] + r["status_errors"] + r["timeouts"]
-        if not close:  # a read error on a keep-alive connection is a lost request
-            errors += r["read_errors"]
+        errors = sum(r[k] for k in ("connect_errors", "read_errors", "write_errors"))
+        errors += r["status_errors"] + r["timeouts"]
         if not r["requests"]:
             raise ToolError(f"wrk completed no request ({errors} errors)")
         return Outcome(
