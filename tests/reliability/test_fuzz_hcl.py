@@ -217,17 +217,17 @@ def test_generated_expressions_evaluate_to_their_model(exprs: list[Expr]) -> Non
 
 @st.composite
 def applications(draw: st.DrawFn) -> tuple[str, dict[str, list[tuple[str, str]]]]:
-    """A site with 1-4 applications of 1-5 rules each; edge ports disjoint per protocol
+    """A site with 1-3 applications of 1-4 rules each; edge ports disjoint per protocol
     across the whole configuration (one agent), written as random port expressions."""
     free = {"tcp": 1000, "udp": 1000}
     apps: dict[str, list[tuple[str, str]]] = {}
     blocks = []
     use_var = draw(st.booleans())
-    for a in range(draw(st.integers(1, 4))):
+    for a in range(draw(st.integers(1, 3))):
         name = f"app{a}"
         rules = []
         body = []
-        for _ in range(draw(st.integers(1, 5))):
+        for _ in range(draw(st.integers(1, 4))):
             protocol = draw(st.sampled_from(["tcp", "udp"]))
             items = []
             for _ in range(draw(st.integers(1, 3))):

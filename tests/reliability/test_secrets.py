@@ -121,6 +121,7 @@ def test_token_never_printed_logged_or_written_outside_state(
         run("show", "--json", variables=False)
         run("drift", "--json")
         run("plan", "--refresh-only")
+        assert codes["apply change.plan"] == 0, outputs["apply change.plan"]
         # a debug log line: a connection left idle past --idle-timeout
         with socket.create_connection(("127.0.0.1", int(stack.apps(0)["app1"]["port"]))):
             assert wait_for(lambda: "idle timeout" in stack.agent.log(), timeout=20)
