@@ -121,11 +121,13 @@ class Api:
             for index, rs in enumerate(stats.rules(name)):
                 route = plane.routes.get((name, index))
                 counters = rs.to_json()
-                del counters["protocol"]
+                for label in ("protocol", "edge_ports", "comment"):
+                    del counters[label]
                 rules.append(
                     {
                         "index": index,
                         "protocol": rs.protocol,
+                        "edge_ports": route.rule["edge_ports"] if route else [],
                         "comment": route.rule.get("comment") if route else None,
                         "listeners": listeners.get(
                             (name, index), {"expected": 0, "bound": 0, "failed": []}

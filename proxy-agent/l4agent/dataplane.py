@@ -186,7 +186,7 @@ class DataPlane:
     ) -> dict[Owner, Route]:
         routes: dict[Owner, Route] = {}
         for name, spec in apps.items():
-            rule_stats = self.stats.set_rules(name, [r["protocol"] for r in spec["rules"]])
+            rule_stats = self.stats.set_rules(name, spec["rules"])
             acl = Acl.from_spec(spec.get("acl"))
             keepalive = bool(spec.get("keepalive", False))
             for index, rule in enumerate(spec["rules"]):

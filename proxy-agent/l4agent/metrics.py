@@ -6,7 +6,10 @@ when given, the origin pools' health) at that moment, so the hot path only bumps
 plain integers and the agent never pays for metrics nobody scrapes.
 
 Every rule series carries the labels ``app`` (the application name), ``rule`` (its
-index in the spec) and ``protocol``; origin series add ``host`` and ``address``.
+index in the spec), ``protocol``, ``edge_ports`` (as the configuration writes them,
+``80,443-445``) and ``comment`` (empty when none), so an operator can tell rules apart
+without counting; origin series add ``host`` and ``address``. A rule's series follow
+it (its protocol and edge ports) when rules are reordered; ``rule`` changes then.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from l4agent import __version__
-from l4agent.stats import Stats
+from l4agent.stats import RuleStats, Stats
 
 PREFIX = "l4agent"
-RULE_LABELS = ("app", "rule", "protocol")
+RULE_LABELS = ("app", "rule", "protocol", "edge_ports", "comment")
 ORIGIN_LABELS = (*RULE_LABELS, "host", "address")
 
 # stats counter -> (metric name without _total, help, extra label or None)
@@ -87,13 +90,13 @@ class _StatsCollector(Collector):
                 family = CounterMetricFamily(f"{PREFIX}_{name}", help_text, labels=labels)
                 counters[name] = family
             for app, index, rs in rules:
-                values = [app, str(index), rs.protocol, *([extra[1]] if extra else [])]
+                values = [*_rule_labels(app, index, rs), *([extra[1]] if extra else [])]
                 family.add_metric(values, getattr(rs, field))
         yield from counters.values()
         for field, help_text in _GAUGES.items():
             gauge = GaugeMetricFamily(f"{PREFIX}_{field}", help_text, labels=list(RULE_LABELS))
             for app, index, rs in rules:
-                gauge.add_metric([app, str(index), rs.protocol], getattr(rs, field))
+                gauge.add_metric(_rule_labels(app, index, rs), getattr(rs, field))
             yield gauge
         yield from self._origin_families(rules)
 
@@ -115,11 +118,15 @@ class _StatsCollector(Collector):
         )
         for app, index, rs in rules:
             for row in self._health.get((app, index), []):
-                labels = [app, str(index), rs.protocol, row["host"], row["address"] or ""]
+                labels = [*_rule_labels(app, index, rs), row["host"], row["address"] or ""]
                 healthy.add_metric(labels, 1 if row["healthy"] else 0)
                 active.add_metric(labels, row["active_connections"])
                 failures.add_metric(labels, row["failures"])
         yield from (healthy, active, failures)
+
+
+def _rule_labels(app: str, index: int, rs: RuleStats) -> list[str]:
+    return [app, str(index), rs.protocol, rs.edge_ports, rs.comment]
 
 
 def exposition(stats: Stats, *, health: OriginHealth | None = None) -> tuple[bytes, str]:

@@ -30,11 +30,22 @@ COUNTERS = (
 GAUGES = ("listeners_bound", "connections_active", "udp_flows_active")
 
 
+def format_ports(edge_ports: list[list[int]]) -> str:
+    """[[80, 80], [443, 445]] -> '80,443-445' (how l4plan's configuration writes them)."""
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in edge_ports)
+
+
+RuleIdentity = tuple[str, str]  # (protocol, edge ports as format_ports writes them)
+
+
 @dataclass(slots=True)
 class RuleStats:
-    """Counters of one rule of one application, in one process."""
+    """Counters of one rule of one application, in one process. `protocol` and
+    `edge_ports` are the rule's identity; `comment` is carried for the labels."""
 
     protocol: str
+    edge_ports: str = ""
+    comment: str = ""
     listeners_bound: int = 0
     connections_active: int = 0
     udp_flows_active: int = 0
@@ -59,21 +70,24 @@ class RuleStats:
 
 
 class Stats:
-    """All `RuleStats` of one process, by application name and rule index."""
+    """All `RuleStats` of one process, by application name, in rule order."""
 
     def __init__(self) -> None:
         self._apps: dict[str, list[RuleStats]] = {}
 
-    def set_rules(self, app: str, protocols: list[str]) -> list[RuleStats]:
-        """Make `app` have one `RuleStats` per rule; counters of a rule index whose
-        protocol is unchanged carry over (an edited rule keeps counting)."""
-        old = self._apps.get(app, [])
+    def set_rules(self, app: str, rules: list[dict[str, Any]]) -> list[RuleStats]:
+        """Make `app` have one `RuleStats` per rule, in order. A rule keeps its counters
+        while its protocol and edge ports stay the same, wherever it moves in the list
+        (its origin, passthrough or comment may change); a rule whose edge ports change
+        starts new counters. Connections already open keep counting on the object they
+        started with, so moving a rule never shifts its counters onto another."""
+        old = {(rs.protocol, rs.edge_ports): rs for rs in self._apps.get(app, [])}
         new: list[RuleStats] = []
-        for i, protocol in enumerate(protocols):
-            if i < len(old) and old[i].protocol == protocol:
-                new.append(old[i])
-            else:
-                new.append(RuleStats(protocol))
+        for rule in rules:
+            identity = (rule["protocol"], format_ports(rule["edge_ports"]))
+            rs = old.pop(identity, None) or RuleStats(*identity)
+            rs.comment = rule.get("comment") or ""
+            new.append(rs)
         self._apps[app] = new
         return new
 
@@ -108,6 +122,12 @@ class Stats:
                 mine = total._apps.setdefault(app, [])
                 for i, rule in enumerate(rules):
                     if i == len(mine):
-                        mine.append(RuleStats(rule["protocol"]))
+                        mine.append(
+                            RuleStats(
+                                rule["protocol"],
+                                rule.get("edge_ports", ""),
+                                rule.get("comment", ""),
+                            )
+                        )
                     mine[i].add(rule)
         return total

@@ -378,9 +378,14 @@ def test_metrics_endpoint(world: World) -> None:
     content_type = {k.lower(): v for k, v in headers.items()}["content-type"]
     assert content_type.startswith("text/plain; version=0.0.4")
     samples = {}
+    edge_ports = {}
     for family in text_string_to_metric_families(body.decode()):
         for s in family.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+            names = {k: v for k, v in s.labels.items() if k not in ("edge_ports", "comment")}
+            samples[(s.name, tuple(sorted(names.items())))] = s.value
+            if "edge_ports" in s.labels:
+                edge_ports[(names["app"], names["rule"])] = s.labels["edge_ports"]
+    assert edge_ports[(ACL_APP, "0")] == str(world.edge["acl_tcp"])
     acl_rule = (("app", ACL_APP), ("protocol", "tcp"), ("rule", "0"))
     assert samples[("l4agent_connections_total", acl_rule)] >= 2
     assert samples[("l4agent_acl_denials_total", acl_rule)] >= 1

@@ -21,12 +21,19 @@ def samples(body: bytes) -> dict[tuple[str, frozenset], float]:
 
 
 def labels(app: str, rule: int, protocol: str, **extra: str) -> frozenset:
-    return frozenset({"app": app, "rule": str(rule), "protocol": protocol, **extra}.items())
+    ports = {"tcp": "80", "udp": "53,60-69"}[protocol]
+    base = {"app": app, "rule": str(rule), "protocol": protocol, "edge_ports": ports}
+    return frozenset({**base, "comment": extra.pop("comment", ""), **extra}.items())
+
+
+def rules(*protocols: str) -> list[dict]:
+    edge = {"tcp": [[80, 80]], "udp": [[53, 53], [60, 69]]}
+    return [{"protocol": p, "edge_ports": edge[p], "comment": None} for p in protocols]
 
 
 def test_counters_and_gauges_per_rule() -> None:
     stats = Stats()
-    tcp, udp = stats.set_rules("play.example.com", ["tcp", "udp"])
+    tcp, udp = stats.set_rules("play.example.com", rules("tcp", "udp"))
     tcp.connections_total, tcp.bytes_in, tcp.bytes_out, tcp.acl_denials = 7, 1000, 2000, 2
     tcp.connections_active, tcp.listeners_bound, tcp.no_healthy_origin = 3, 2, 1
     tcp.origin_connect_failures = 4
@@ -58,7 +65,7 @@ def test_counters_and_gauges_per_rule() -> None:
 
 def test_origin_health_series() -> None:
     stats = Stats()
-    stats.set_rules("lb.example.com", ["tcp"])
+    stats.set_rules("lb.example.com", rules("tcp"))
 
     async def health() -> list[dict]:
         pool = OriginPool(
@@ -82,15 +89,16 @@ def test_origin_health_series() -> None:
 
 def test_label_values_are_escaped() -> None:
     stats = Stats()
-    stats.set_rules('we"ird\\app\nname', ["tcp"])
+    stats.set_rules('we"ird\\app\nname', [{**rules("tcp")[0], "comment": 'a "b"\\\n'}])
     got = samples(exposition(stats)[0])
-    assert got[("l4agent_connections_total", labels('we"ird\\app\nname', 0, "tcp"))] == 0
+    weird = labels('we"ird\\app\nname', 0, "tcp", comment='a "b"\\\n')
+    assert got[("l4agent_connections_total", weird)] == 0
 
 
 def test_global_registry_is_left_alone() -> None:
     before = set(REGISTRY._names_to_collectors)
     stats = Stats()
-    stats.set_rules("a.example.com", ["tcp"])
+    stats.set_rules("a.example.com", rules("tcp"))
     exposition(stats)
     exposition(stats)
     assert set(REGISTRY._names_to_collectors) == before
@@ -100,3 +108,14 @@ def test_global_registry_is_left_alone() -> None:
 def test_empty_stats_still_expose_build_info() -> None:
     body, _ = exposition(Stats())
     assert b'l4agent_build_info{version="0.1.0"} 1.0' in body
+
+
+def test_rules_keep_their_counters_by_identity_not_index() -> None:
+    stats = Stats()
+    [carrier] = stats.set_rules("a.example.com", rules("tcp"))
+    carrier.connections_active = 50
+    new = {"protocol": "tcp", "edge_ports": [[81, 81]], "comment": "new"}
+    first, second = stats.set_rules("a.example.com", [new, rules("tcp")[0]])
+    assert second is carrier and first.connections_active == 0
+    [edited] = stats.set_rules("a.example.com", [{**rules("tcp")[0], "edge_ports": [[80, 81]]}])
+    assert edited is not carrier and edited.edge_ports == "80-81"
