@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from l4plan.agents.errors import AgentError
+from l4plan.agents.errors import AgentError, apply_hint
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentSnapshot, make_client
 from l4plan.agents.spec import SpecRenderer, canonical_hash
@@ -57,18 +57,6 @@ from l4plan.plans.model import PlanMode
 from l4plan.plans.refreshed import plan_refreshed, refresh, refresh_diagnostics
 from l4plan.states import Backend, LockError, State, StateError
 from l4plan.states.model import AgentAck, ResourceState
-
-# What to do about a failed agent, by status.
-_HINTS = {
-    "UNAVAILABLE": "check that the agent runs and is reachable",
-    "DEADLINE_EXCEEDED": "the agent did not answer in time, also when asked again; it may"
-    " still have applied the change: `l4plan plan` shows what it runs",
-    "ABORTED": "the agent's configuration changed since l4plan read it; run apply again",
-    "UNAUTHENTICATED": "check the agent's token",
-    "FAILED_PRECONDITION": "nothing changed on that agent",
-    "RESOURCE_EXHAUSTED": "nothing changed on that agent",
-    "CANCELLED": "interrupted before this agent was called",
-}
 
 
 def _checked_config(
@@ -209,7 +197,7 @@ def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
         label = click.style("Error:", fg="red", bold=True) if color else "Error:"
         for failed in outcome.failures:
             assert failed.error is not None
-            hint = _HINTS.get(failed.error.status)
+            hint = apply_hint(failed.error.status, failed.agent)
             click.echo(
                 f"{label} agent.{failed.agent}: {failed.error.status}: {failed.error.message}"
                 + (f" ({hint})" if hint else ""),

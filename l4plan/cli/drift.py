@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from l4plan import __version__
+from l4plan.agents.errors import refresh_hint
 from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentDrift, AppDrift, RefreshResult
 from l4plan.agents.spec import canonical_spec
@@ -174,7 +175,12 @@ def _render(report: dict[str, Any], color: bool) -> str:
         head = f'agent "{agent["name"]}"{where}'
         if agent["error"] is not None:
             error = agent["error"]
-            lines.append(f"{style(head, bold=True)}: {error['status']}: {error['message']}")
+            hint = (
+                ""
+                if agent["status"] == "undeclared"
+                else f" ({refresh_hint(error['status'], agent['name'])})"
+            )
+            lines.append(f"{style(head, bold=True)}: {error['status']}: {error['message']}{hint}")
             continue
         if agent["status"] == "in_sync":
             lines.append(f"{style(head, bold=True)}: in sync at revision {agent['revision']}")

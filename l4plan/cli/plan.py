@@ -66,7 +66,8 @@ def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoRet
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when there are no changes, 1 on error, 2 when there are changes.",
+    help="Exit 0 when there are no changes, 1 on error (an agent that cannot be "
+    "refreshed included), 2 when there are changes.",
 )
 @click.option(
     "--refresh",
@@ -102,7 +103,8 @@ def plan(
     """Show what apply would change, and optionally save it with --out.
 
     Exit codes: 0 success, 1 error, and with --detailed-exitcode 2 when the plan
-    has changes.
+    has changes. With --detailed-exitcode an agent that cannot be refreshed is an
+    error (exit 1), never "no changes".
     """
     if refresh_only and (destroy or not refresh):
         raise click.UsageError(
@@ -125,6 +127,7 @@ def plan(
         do_refresh=refresh,
         targets=targets,
         mode="destroy" if destroy else "refresh-only" if refresh_only else "normal",
+        complete_refresh=detailed_exitcode,
     ).plan
     result.diagnostics = [*diags, *([lock_warning] if lock_warning else []), *result.diagnostics]
     if result.errored:

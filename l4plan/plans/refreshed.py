@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from l4plan.agents.errors import refresh_hint
 from l4plan.agents.refresh import RefreshResult, read_agents, refresh_state
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
@@ -43,9 +44,16 @@ def refresh(
     return result
 
 
-def refresh_diagnostics(result: RefreshResult, config: Config) -> list[Diagnostic]:
-    """Warnings for agents that could not be read, applications nobody manages, and
-    listeners an agent could not bind."""
+def refresh_diagnostics(
+    result: RefreshResult, config: Config, *, complete: bool = False
+) -> list[Diagnostic]:
+    """Diagnostics for agents that could not be read, applications nobody manages,
+    and listeners an agent could not bind.
+
+    An agent that could not be read is a warning (L4W103: its applications are
+    planned from the recorded state), or with `complete` an error (L4E103): a plan
+    whose exit code must say "in sync" cannot say it of an agent it did not see.
+    """
     # name -> (address, agents) of every application the configuration declares
     declared = {
         str(r.attrs.get("id")): (r.address, r.attrs.get("agents") or [])
@@ -54,13 +62,28 @@ def refresh_diagnostics(result: RefreshResult, config: Config) -> list[Diagnosti
     diags = []
     for name, error in sorted(result.errors.items()):
         agent = config.agents[name]
+        hint = refresh_hint(error.status, name)
+        pos = agent.pos  # not the token's line: a literal token would be shown
+        seen = (
+            f'could not refresh agent "{name}" ({agent.endpoint}): {error.status}: {error.message}.'
+        )
+        if complete:
+            diags.append(
+                Diagnostic.at(
+                    "L4E103",
+                    f"{seen} The plan cannot tell whether what it runs is in sync, so"
+                    f" --detailed-exitcode fails; {hint} (or plan with --refresh=false to"
+                    " compare the configuration with the recorded state only).",
+                    pos,
+                    address=f"agent.{name}",
+                )
+            )
+            continue
         diags.append(
             Diagnostic.at(
                 "L4W103",
-                f'could not refresh agent "{name}" ({agent.endpoint}): {error.status}:'
-                f" {error.message}. Its applications are planned from the recorded"
-                " state; check that the agent runs and is reachable.",
-                agent.pos,
+                f"{seen} Its applications are planned from the recorded state; {hint}.",
+                pos,
                 address=f"agent.{name}",
                 severity="warning",
             )
@@ -122,7 +145,11 @@ def plan_refreshed(
     timeout: float = 10.0,
     parallelism: int = 10,
     now: datetime | None = None,
+    complete_refresh: bool = False,
 ) -> RefreshedPlan:
+    """Refresh (unless `do_refresh` is false), then plan against the refreshed state.
+    `complete_refresh`: an agent that cannot be read is an error (see
+    `refresh_diagnostics`)."""
     result = None
     if do_refresh:
         result = refresh(config, prior, workdir=workdir, timeout=timeout, parallelism=parallelism)
@@ -135,5 +162,6 @@ def plan_refreshed(
         now=now,
     )
     if result is not None:
-        plan.diagnostics = [*refresh_diagnostics(result, config), *plan.diagnostics]
+        found = refresh_diagnostics(result, config, complete=complete_refresh)
+        plan.diagnostics = [*found, *plan.diagnostics]
     return RefreshedPlan(plan, result.state if result is not None else prior, result)

@@ -5,7 +5,11 @@ never "in sync"."""
 
 from __future__ import annotations
 
-from tests.e2e.fleet import Fleet
+import json
+from pathlib import Path
+
+from tests.agent.harness import Agent
+from tests.e2e.fleet import Fleet, run_cli
 from tests.ports import E2E, free_port
 
 
@@ -79,3 +83,86 @@ def test_after_import_of_what_the_configuration_says_the_plan_is_empty(fleet: Fl
     assert "No changes." in planned.stdout
     assert fleet.l4plan("drift").returncode == 0
     assert fleet.served_by("eu") == origin
+
+
+def token_config(directory: Path, agent: Agent) -> Path:
+    directory.mkdir()
+    (directory / "main.l4.hcl").write_text(
+        f"""
+variable "agent_token" {{
+  type      = string
+  sensitive = true
+}}
+
+agent "edge" {{
+  endpoint    = "{agent.endpoint}"
+  token       = var.agent_token
+  public_ipv4 = "127.0.0.1"
+}}
+
+resource "l4_site" "main" {{
+  name   = "example.com"
+  plan   = "enterprise"
+  agents = [agent.edge]
+}}
+
+resource "l4_application" "game" {{
+  site   = l4_site.main.id
+  domain = "play"
+
+  rule {{
+    protocol    = "tcp"
+    edge_port   = "{free_port(E2E)}"
+    origin_type = "ip"
+    origin      = "127.0.0.1"
+    origin_port = "9"
+  }}
+}}
+"""
+    )
+    return directory
+
+
+def test_a_wrong_token_is_never_in_sync(tmp_path: Path) -> None:
+    agent = Agent(tmp_path / "agent", token="right-token", control_port=free_port(E2E)).start()
+    try:
+        workdir = token_config(tmp_path / "config", agent)
+        good, bad = (
+            {"L4PLAN_VAR_agent_token": "right-token"},
+            {"L4PLAN_VAR_agent_token": "not-the-token-4f1c"},
+        )
+        applied = run_cli(["apply", "--auto-approve"], workdir, good)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert run_cli(["plan", "--detailed-exitcode"], workdir, good).returncode == 0
+
+        ci = run_cli(["plan", "--detailed-exitcode"], workdir, bad)
+        assert ci.returncode == 1, ci.stdout + ci.stderr
+        assert "(L4E103)" in ci.stderr and "UNAUTHENTICATED" in ci.stderr
+        assert 'token of agent "edge"' in ci.stderr
+        assert "not-the-token-4f1c" not in ci.stdout + ci.stderr and "right-token" not in ci.stderr
+        as_json = run_cli(["plan", "--detailed-exitcode", "--json"], workdir, bad)
+        assert as_json.returncode == 1
+        report = json.loads(as_json.stdout)
+        assert report["errored"] is True and report["applyable"] is False
+        assert [d["code"] for d in report["diagnostics"]] == ["L4E103"]
+
+        looked = run_cli(["plan"], workdir, bad)  # no detailed exit code: a warning
+        assert looked.returncode == 0, looked.stdout + looked.stderr
+        assert "(L4W103)" in looked.stderr and 'token of agent "edge"' in looked.stderr
+
+        drift = run_cli(["drift"], workdir, bad)
+        assert drift.returncode == 1
+        assert 'token of agent "edge"' in drift.stdout
+    finally:
+        agent.kill()
+
+
+def test_an_unreachable_agent_is_never_in_sync(fleet: Fleet) -> None:
+    fleet.apply()
+    fleet.agents["b"].kill()
+    planned = fleet.l4plan("plan", "--detailed-exitcode")
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    assert "(L4E103)" in planned.stderr and "UNAVAILABLE" in planned.stderr
+    assert fleet.l4plan("drift").returncode == 1
+    offline = fleet.l4plan("plan", "--detailed-exitcode", "--refresh=false")
+    assert offline.returncode == 0, offline.stdout + offline.stderr
