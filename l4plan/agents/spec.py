@@ -12,8 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from l4plan.configs.constraints import expires_at
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
+from l4plan.configs.validation.constraints import expires_at
 from l4plan.durations import parse_duration
 from l4plan.ports import parse_origin_ports, parse_ports
 

@@ -20,7 +20,7 @@ import click
 
 from l4plan.cli.context import CliContext
 from l4plan.cli.main import cli
-from l4plan.configs.fmt import format_source
+from l4plan.configs.hcl.fmt import format_source
 from l4plan.diagnostics import Diagnostic, DiagnosticError, Pos
 
 # Files a directory target contributes: configurations (*.hcl, *.l4.hcl) and

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from l4plan.configs.constraints import check_constraints
 from l4plan.configs.model import Config
-from l4plan.configs.schema import check_schemas
+from l4plan.configs.validation.constraints import check_constraints
+from l4plan.configs.validation.schema import check_schemas
 from l4plan.diagnostics import Diagnostic, has_errors
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from l4plan.configs.constraints_ports import first_shared_ports
+from l4plan.configs.validation.ports import first_shared_ports
 
 small = st.integers(min_value=1, max_value=200)
 interval = st.tuples(small, small, st.integers(min_value=0, max_value=5))

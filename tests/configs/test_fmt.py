@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from l4plan.configs.fmt import format_source
+from l4plan.configs.hcl.fmt import format_source
 from l4plan.diagnostics import DiagnosticError
 
 REPO = Path(__file__).resolve().parents[2]

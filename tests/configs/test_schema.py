@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 
 from l4plan.configs import load_config
 from l4plan.configs.model import RESOURCE_TYPES, UNKNOWN, ResourceInstance
-from l4plan.configs.schema import SCHEMA_DIR, check_resource, load_schema, validator_for
 from l4plan.configs.validate import check
+from l4plan.configs.validation.schema import SCHEMA_DIR, check_resource, load_schema, validator_for
 from l4plan.diagnostics import Diagnostic, Pos
 
 SCHEMA_NAMES = [*RESOURCE_TYPES, "agent"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from l4plan.configs import load_config
-from l4plan.configs.fmt import format_source
+from l4plan.configs.hcl.fmt import format_source
 from l4plan.configs.validate import check
 from l4plan.ports import parse_ports
 

@@ -9,7 +9,7 @@ from l4plan.configs.evaluation.graph import GraphNode
 from l4plan.configs.evaluation.scope import Scope
 from l4plan.configs.lang.values import TYPE_ERROR, AgentRef, plain, suggest
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config
-from l4plan.configs.schema import AGENT_ATTRIBUTES
+from l4plan.configs.validation.schema import AGENT_ATTRIBUTES
 from l4plan.diagnostics import Pos
 
 

@@ -32,7 +32,7 @@ from l4plan.configs.model import (
     ResourceInstance,
     is_wholly_known,
 )
-from l4plan.configs.schema import declared_attributes
+from l4plan.configs.validation.schema import declared_attributes
 from l4plan.diagnostics import Pos
 
 

@@ -28,7 +28,7 @@ from l4plan.configs.lang.values import type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "resources"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "resources"
 AGENT_SCHEMA = "agent"
 AGENT_ATTRIBUTES = ("endpoint", "token", "ca_file", "public_ipv4", "public_ipv6")
 

@@ -11,8 +11,8 @@ import ipaddress
 import re
 from functools import lru_cache
 
-from l4plan.configs.constraints_context import Context, known, rule_label
 from l4plan.configs.model import ResourceInstance
+from l4plan.configs.validation.context import Context, known, rule_label
 
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?")
 _HOST_PORT = re.compile(r"^(.*):([0-9]+)$")

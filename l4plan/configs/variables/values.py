@@ -1,4 +1,4 @@
-"""Input variables: declarations, type constraints, value sources and validation.
+"""Input variable values: from every source, converted to the declared type, validated.
 
 Precedence, lowest first (Terraform's order): the declared `default`, then the
 environment (`L4PLAN_VAR_name`), then `*.l4vars` files in the configuration
@@ -21,7 +21,7 @@ from typing import Any
 
 from l4plan.configs.hcl.errors import LOAD_ERROR
 from l4plan.configs.hcl.sources import VARS_SUFFIX, parse_expression, parse_source, read_text
-from l4plan.configs.hcl.syntax import Block, Call, Name, Node, ObjectExpr, SyntaxProblem, TupleExpr
+from l4plan.configs.hcl.syntax import Node, SyntaxProblem
 from l4plan.configs.lang.evaluator import Evaluator
 from l4plan.configs.lang.references import references
 from l4plan.configs.lang.values import (
@@ -30,258 +30,16 @@ from l4plan.configs.lang.values import (
     EvalError,
     Namespace,
     suggest,
-    to_bool,
-    to_number,
-    to_string,
     type_name,
 )
 from l4plan.configs.model import UNKNOWN
+from l4plan.configs.variables.declarations import VariableDecl
+from l4plan.configs.variables.types import convert
 from l4plan.diagnostics import NO_POS, Diagnostic, Pos
 
 REFERENCE_ERROR = "L4E015"
 VARIABLE_ERROR = "L4E017"
 ENV_PREFIX = "L4PLAN_VAR_"
-
-# --------------------------------------------------------------------------- types
-
-
-@dataclass(slots=True, frozen=True)
-class TypeSpec:
-    """A type constraint: string, number, bool, any, list(T), set(T), map(T), object, tuple."""
-
-    kind: str
-    elem: TypeSpec | None = None
-    attrs: tuple[tuple[str, TypeSpec, bool, Any], ...] = ()  # (name, type, optional, default)
-    elems: tuple[TypeSpec, ...] = ()
-
-    @property
-    def is_primitive(self) -> bool:
-        return self.kind in ("string", "number", "bool", "any")
-
-    def __str__(self) -> str:
-        if self.elem is not None:
-            return f"{self.kind}({self.elem})"
-        if self.kind == "object":
-            inner = ", ".join(
-                f"{n} = {'optional(' + str(t) + ')' if opt else t}" for n, t, opt, _ in self.attrs
-            )
-            return f"object({{{inner}}})"
-        if self.kind == "tuple":
-            return f"tuple([{', '.join(str(e) for e in self.elems)}])"
-        return self.kind
-
-
-ANY = TypeSpec("any")
-_PRIMITIVES = ("string", "number", "bool", "any")
-_COLLECTIONS = ("list", "set", "map")
-
-
-def parse_type(node: Node, evaluator: Evaluator, ctx: Context) -> TypeSpec:
-    """Read a type expression (`list(string)`, `object({a = number})`); raises EvalError."""
-    if isinstance(node, Name) and node.name in _PRIMITIVES:
-        return TypeSpec(node.name)
-    if isinstance(node, Call) and node.name in _COLLECTIONS:
-        if len(node.args) != 1:
-            raise EvalError(TYPE_ERROR, f"{node.name}(...) takes one element type", node.pos)
-        return TypeSpec(node.name, elem=parse_type(node.args[0], evaluator, ctx))
-    if isinstance(node, Call) and node.name == "object":
-        if len(node.args) != 1 or not isinstance(node.args[0], ObjectExpr):
-            raise EvalError(
-                TYPE_ERROR, "object(...) takes one object such as { name = string }", node.pos
-            )
-        attrs = []
-        for key, value in node.args[0].items:
-            name = evaluator.eval(key, ctx)
-            optional, default = False, None
-            if isinstance(value, Call) and value.name == "optional":
-                if not 1 <= len(value.args) <= 2:
-                    raise EvalError(
-                        TYPE_ERROR, "optional(type, default?) takes one or two arguments", value.pos
-                    )
-                optional = True
-                attr_type = parse_type(value.args[0], evaluator, ctx)
-                if len(value.args) == 2:
-                    default = convert(evaluator.eval(value.args[1], ctx), attr_type)
-            else:
-                attr_type = parse_type(value, evaluator, ctx)
-            attrs.append((to_string(name), attr_type, optional, default))
-        return TypeSpec("object", attrs=tuple(attrs))
-    if isinstance(node, Call) and node.name == "tuple":
-        if len(node.args) != 1 or not isinstance(node.args[0], TupleExpr):
-            raise EvalError(
-                TYPE_ERROR, "tuple(...) takes one list of types such as [string, number]", node.pos
-            )
-        return TypeSpec(
-            "tuple", elems=tuple(parse_type(e, evaluator, ctx) for e in node.args[0].items)
-        )
-    raise EvalError(
-        TYPE_ERROR,
-        "invalid type; use string, number, bool, any, list(T), set(T), map(T), "
-        "object({...}) or tuple([...])",
-        node.pos,
-    )
-
-
-def convert(value: Any, t: TypeSpec, path: str = "") -> Any:
-    """Convert `value` to type `t` (Terraform's rules); raises ValueError naming the path."""
-    where = f" at {path}" if path else ""
-    if value is None or value is UNKNOWN or t.kind == "any":
-        return value
-    try:
-        if t.kind == "string":
-            if isinstance(value, list | dict):
-                raise ValueError(f"a string is required, got {type_name(value)}")
-            return to_string(value)
-        if t.kind == "number":
-            return to_number(value)
-        if t.kind == "bool":
-            return to_bool(value)
-    except ValueError as e:
-        raise ValueError(f"{e}{where}") from None
-    assert t.elem is not None or t.kind in ("object", "tuple")
-    if t.kind in ("list", "set"):
-        if not isinstance(value, list):
-            raise ValueError(f"a {t.kind} is required, got {type_name(value)}{where}")
-        assert t.elem is not None
-        items = [convert(v, t.elem, f"{path}[{i}]") for i, v in enumerate(value)]
-        if t.kind == "set":
-            unique: list[Any] = []
-            for item in items:
-                if item not in unique:
-                    unique.append(item)
-            items = sorted(unique) if all(isinstance(i, str) for i in unique) else unique
-        return items
-    if t.kind == "map":
-        if not isinstance(value, dict):
-            raise ValueError(f"a map is required, got {type_name(value)}{where}")
-        assert t.elem is not None
-        return {k: convert(v, t.elem, f"{path}.{k}" if path else k) for k, v in value.items()}
-    if t.kind == "object":
-        if not isinstance(value, dict):
-            raise ValueError(f"an object is required, got {type_name(value)}{where}")
-        out = {}
-        for name, attr_type, optional, default in t.attrs:
-            sub = f"{path}.{name}" if path else name
-            if name in value:
-                out[name] = convert(value[name], attr_type, sub)
-            elif optional:
-                out[name] = default
-            else:
-                raise ValueError(f'attribute "{sub}" is required')
-        return out
-    # tuple
-    if not isinstance(value, list):
-        raise ValueError(f"a tuple is required, got {type_name(value)}{where}")
-    if len(value) != len(t.elems):
-        raise ValueError(f"a tuple of {len(t.elems)} elements is required, got {len(value)}{where}")
-    return [
-        convert(v, e, f"{path}[{i}]") for i, (v, e) in enumerate(zip(value, t.elems, strict=True))
-    ]
-
-
-# --------------------------------------------------------------------------- declarations
-
-
-@dataclass(slots=True)
-class Validation:
-    condition: Node
-    error_message: Node | None
-    pos: Pos
-
-
-@dataclass(slots=True)
-class VariableDecl:
-    name: str
-    pos: Pos
-    type: TypeSpec = ANY
-    default: Node | None = None
-    description: str = ""
-    sensitive: bool = False
-    nullable: bool = True
-    validations: list[Validation] = field(default_factory=list)
-
-
-_VARIABLE_ATTRS = ("type", "default", "description", "sensitive", "nullable")
-
-
-def declare_variable(
-    block: Block, evaluator: Evaluator, ctx: Context
-) -> tuple[VariableDecl, list[Diagnostic]]:
-    """Read a `variable "NAME" { ... }` block (its type, default and flags are static)."""
-    decl = VariableDecl(block.labels[0], block.pos)
-    diags: list[Diagnostic] = []
-    address = f"var.{decl.name}"
-    for name, attr in block.body.attributes.items():
-        try:
-            if name not in _VARIABLE_ATTRS:
-                raise EvalError(
-                    TYPE_ERROR,
-                    f'unknown attribute "{name}" in variable "{decl.name}"; '
-                    f"expected {', '.join(_VARIABLE_ATTRS)} or a validation block",
-                    attr.pos,
-                )
-            if name == "type":
-                decl.type = parse_type(attr.expr, evaluator, ctx)
-                continue
-            if references(attr.expr):
-                raise EvalError(
-                    TYPE_ERROR,
-                    f'the {name} of variable "{decl.name}" must be a literal value; '
-                    "it cannot refer to other values",
-                    attr.expr.pos,
-                )
-            if name == "default":
-                decl.default = attr.expr
-                continue
-            value = evaluator.eval(attr.expr, ctx)
-            if name == "description":
-                decl.description = to_string(value)
-            elif name == "sensitive":
-                decl.sensitive = to_bool(value)
-            else:
-                decl.nullable = to_bool(value)
-        except EvalError as e:
-            diags.append(Diagnostic.at(e.code, e.message, e.pos, address))
-        except ValueError as e:
-            diags.append(
-                Diagnostic.at(
-                    TYPE_ERROR, f"{name} of variable {decl.name}: {e}", attr.expr.pos, address
-                )
-            )
-    for sub in block.body.blocks:
-        if sub.type != "validation":
-            diags.append(
-                Diagnostic.at(
-                    TYPE_ERROR,
-                    f'unknown block "{sub.type}" in variable "{decl.name}"',
-                    sub.pos,
-                    address,
-                )
-            )
-            continue
-        cond = sub.body.attributes.get("condition")
-        if cond is None:
-            diags.append(
-                Diagnostic.at(TYPE_ERROR, 'a validation block needs "condition"', sub.pos, address)
-            )
-            continue
-        unknown = set(sub.body.attributes) - {"condition", "error_message"}
-        for name in sorted(unknown):
-            diags.append(
-                Diagnostic.at(
-                    TYPE_ERROR,
-                    f'unknown attribute "{name}" in a validation block; '
-                    "expected condition and error_message",
-                    sub.body.attributes[name].pos,
-                    address,
-                )
-            )
-        message = sub.body.attributes.get("error_message")
-        decl.validations.append(Validation(cond.expr, message.expr if message else None, cond.pos))
-    return decl, diags
-
-
-# --------------------------------------------------------------------------- values
 
 
 @dataclass(slots=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from l4plan.configs.constraints_context import Context, known
-from l4plan.configs.constraints_names import check_domains, check_origins, check_sources
-from l4plan.configs.constraints_ports import RulePorts, check_listener_conflicts, check_rules
 from l4plan.configs.model import Config, ResourceInstance
-from l4plan.configs.schema import SchemaFailures
+from l4plan.configs.validation.context import Context, known
+from l4plan.configs.validation.names import check_domains, check_origins, check_sources
+from l4plan.configs.validation.ports import RulePorts, check_listener_conflicts, check_rules
+from l4plan.configs.validation.schema import SchemaFailures
 from l4plan.diagnostics import Diagnostic
 from l4plan.durations import parse_duration
 

@@ -13,8 +13,8 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from l4plan.configs.constraints_context import Context, known, rule_label
 from l4plan.configs.model import ResourceInstance
+from l4plan.configs.validation.context import Context, known, rule_label
 from l4plan.ports import PortSet, PortSyntaxError, mapping_problem, parse_origin_ports, parse_ports
 
 MAX_RULES = 30

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance
-from l4plan.configs.schema import SENSITIVE_VALUE, SchemaFailures
+from l4plan.configs.validation.schema import SENSITIVE_VALUE, SchemaFailures
 from l4plan.diagnostics import Diagnostic, Pos, Severity
 
 _QUOTED = re.compile(r'"([^"]*)"')
