@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.agent.harness import Origins
-from tests.reliability.figures import report
+from tests.reliability.figures import report, trials
 from tests.reliability.support import Agent, agent, app, forwards, free, rule
 
 TOKEN = "hostile-test-token-7f3a"
@@ -459,6 +459,31 @@ def test_slow_and_silent_connections(target: dict[str, Any]) -> None:
     finally:
         for s in silent + slow:
             s.close()
+    RESULTS["ok"] += 1
+
+
+SLOW = trials("L4PLAN_RELIABILITY_SLOW_CLIENTS", 0, 1) == 1
+
+
+@pytest.mark.skipif(not SLOW, reason="full run only: waits for the 30 s and 75 s limits")
+def test_request_timeout_and_idle_close(target: dict[str, Any]) -> None:
+    """docs/agent.md: a request must arrive completely within 30 s of its first byte
+    (else 408), an idle keep-alive connection is closed after 75 s."""
+    RESULTS["total"] += 1
+    port = target["port"]
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=120) as partial,
+        socket.create_connection(("127.0.0.1", port), timeout=120) as silent,
+    ):
+        started = time.monotonic()
+        partial.sendall(b"POST /rpc HTTP/1.1\r\nContent-Length: 10\r\n\r\n{")
+        answer = partial.recv(65536)
+        took_partial = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert 29 <= took_partial <= 40, took_partial
+        assert silent.recv(1) == b""
+        took_silent = time.monotonic() - started
+        assert 74 <= took_silent <= 90, took_silent
     RESULTS["ok"] += 1
 
 
