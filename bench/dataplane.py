@@ -236,7 +236,17 @@ def machine() -> dict[str, Any]:
         "nginx": _version(["nginx", "-v"]),
         "iperf3": _version(["iperf3", "--version"]),
         "wrk": _version(["wrk", "-v"]),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        # the agent measured is the working tree's: say whether it matches the commit
+        "agent_changed": bool(_git("status", "--porcelain", "--", "proxy-agent")),
     }
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(procs.ROOT), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip()
 
 
 def _version(command: list[str]) -> str | None:

@@ -186,7 +186,8 @@ def _dataplane_heading(result: dict[str, Any]) -> str:
     )
     return (
         f"Data plane, {result['date']}: {m['cpus']} CPUs ({m['cpu_model']}), Linux {m['kernel']},"
-        f" Python {m['python']}\n{tools}\n"
+        f" Python {m['python']}\n{tools}\ncommit {m.get('commit') or '?'}"
+        f"{' (proxy-agent/ with uncommitted changes)' if m.get('agent_changed') else ''}\n"
         f"median of {params['rounds']} rounds of {params['seconds']:g} s per peer;"
         f" load average {load['start'][0]:.2f} at start, {load.get('end', [0])[0]:.2f} at end\n"
         f"{_sizes(result)}\n{_missing(result)}"
