@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 from l4agent import __version__
-from l4agent.control import tls_context
+from l4agent.control.server import tls_context
+from l4agent.control.store import ConfigStore, StateDirError
 from l4agent.daemon import Agent, StartupError
+from l4agent.dataplane.sockets import raise_nofile_limit
 from l4agent.logs import setup_logging
 from l4agent.loop import new_event_loop
 from l4agent.settings import RelaySettings, Settings, parse_duration, parse_size
-from l4agent.sockets import raise_nofile_limit
-from l4agent.store import ConfigStore, StateDirError
 
 log = logging.getLogger("l4agent")
 

@@ -7,16 +7,16 @@ import logging
 import signal
 import ssl
 
-from l4agent.api import Api
-from l4agent.applier import Applier
-from l4agent.control import ControlServer
-from l4agent.dataplane import DataPlane
-from l4agent.metrics import exposition
-from l4agent.resolver import Resolver
+from l4agent.cluster.pool import Cluster, WorkerGone, WorkerPool
+from l4agent.control.api import Api
+from l4agent.control.applier import Applier
+from l4agent.control.metrics import exposition
+from l4agent.control.server import ControlServer
+from l4agent.control.store import ConfigStore, Snapshot
+from l4agent.dataplane.plane import DataPlane
+from l4agent.dataplane.resolver import Resolver
+from l4agent.dataplane.stats import Stats
 from l4agent.settings import Settings
-from l4agent.stats import Stats
-from l4agent.store import ConfigStore, Snapshot
-from l4agent.workers import Cluster, WorkerGone, WorkerPool
 
 log = logging.getLogger("l4agent")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from l4agent.http11 import (
+from l4agent.protocols.http11 import (
     ExpectContinue,
     HttpError,
     Request,

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from l4agent import jsonrpc
-from l4agent.errors import RpcError, invalid_argument
+from l4agent.control.errors import RpcError, invalid_argument
+from l4agent.protocols import jsonrpc
 
 
 async def ok(params: dict[str, Any], ctx: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from l4agent.mapping import client_hash
+from l4agent.spec.mapping import client_hash
 
 from tests.agent.harness import (
     Agent,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from l4agent.schemas import result_validator, validator
+from l4agent.control.schemas import result_validator, validator
 
 from l4plan.agents.client import AgentClient
 from l4plan.agents.errors import AgentError

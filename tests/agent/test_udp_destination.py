@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from l4agent.sockets import IP_PKTINFO, PACKET_INFO, is_wildcard
+from l4agent.dataplane.sockets import IP_PKTINFO, PACKET_INFO, is_wildcard
 
 from tests.agent.harness import BIND_FLAGS, Agent, app, rule, wait_until
 from tests.agent_features.pp_reference import SpecViolation, parse_spp, parse_v2

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from l4agent.admission import Admission
-from l4agent.frames import FrameDecoder, FrameError, encode_frame
-from l4agent.idempotency import RequestLog
-from l4agent.mapping import PortMap, client_hash, mapping_problem
+from l4agent.control.admission import Admission
+from l4agent.control.idempotency import RequestLog
+from l4agent.control.store import ConfigStore, Snapshot, StateDirError
+from l4agent.protocols.frames import FrameDecoder, FrameError, encode_frame
 from l4agent.settings import parse_duration, parse_size
 from l4agent.spec import check_spec, listener_keys, spec_hash
-from l4agent.store import ConfigStore, Snapshot, StateDirError
+from l4agent.spec.mapping import PortMap, client_hash, mapping_problem
 
 from tests.agent.harness import app, rule
 

@@ -1,7 +1,7 @@
 """End-to-end test tools: the agent as a real subprocess, and origins that read headers.
 
 Origins run in threads with blocking sockets and parse client-IP headers with the
-independent reference reader (pp_reference), never with l4agent.proxyproto.
+independent reference reader (pp_reference), never with l4agent.protocols.proxyproto.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A test-only reader of PROXY v1/v2 and SPP headers, written from the specification texts.
 
-Independent of l4agent.proxyproto on purpose: the agent's writers are checked against
+Independent of l4agent.protocols.proxyproto on purpose: the agent's writers are checked against
 this reader, so the two share no code, not even constants. Sources: HAProxy
 doc/proxy-protocol.txt (sections 2.1 and 2.2) and Cloudflare's "Simple Proxy Protocol
 Header" page. Addresses are decoded with socket.inet_ntop, not ipaddress.

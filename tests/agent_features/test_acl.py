@@ -10,7 +10,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from l4agent.acl import Acl, AclSpecError
+from l4agent.dataplane.acl import Acl, AclSpecError
 
 
 @functools.cache

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from l4agent.metrics import exposition
-from l4agent.origins import OriginPool
-from l4agent.resolver import Resolver
-from l4agent.stats import Stats
+from l4agent.control.metrics import exposition
+from l4agent.dataplane.origins import OriginPool
+from l4agent.dataplane.resolver import Resolver
+from l4agent.dataplane.stats import Stats
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from l4agent.origins import (
+from l4agent.dataplane.origins import (
     HealthTracker,
     OriginPool,
     OriginSpecError,
@@ -17,7 +17,7 @@ from l4agent.origins import (
     Target,
     tcp_connects,
 )
-from l4agent.resolver import Resolver
+from l4agent.dataplane.resolver import Resolver
 
 from tests.ports import AGENT_FEATURES, free_port
 

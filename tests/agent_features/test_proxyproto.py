@@ -11,7 +11,7 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from l4agent.proxyproto import (
+from l4agent.protocols.proxyproto import (
     ProxyHeader,
     ProxyProtocolError,
     SppHeader,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from l4agent.resolver import ResolveError, Resolver, parse_hosts
+from l4agent.dataplane.resolver import ResolveError, Resolver, parse_hosts
 
 from tests.agent_features.dns_server import DnsServer
 from tests.ports import AGENT_FEATURES, free_port

@@ -13,12 +13,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from l4agent import jsonrpc, strictjson
-from l4agent.admission import Admission
-from l4agent.api import Api, CallContext
-from l4agent.errors import INVALID_REQUEST, RpcError
-from l4agent.http11 import CONTINUE, ExpectContinue, HttpError, Request, RequestParser
-from l4agent.http11 import render_response as render
+from l4agent.control.admission import Admission
+from l4agent.control.api import Api, CallContext
+from l4agent.control.errors import INVALID_REQUEST, RpcError
+from l4agent.protocols import jsonrpc, strictjson
+from l4agent.protocols.http11 import CONTINUE, ExpectContinue, HttpError, Request, RequestParser
+from l4agent.protocols.http11 import render_response as render
 
 log = logging.getLogger("l4agent.control")
 

@@ -29,14 +29,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from l4agent.proxyproto import encode_spp, encode_v2, strip_spp_reply
-from l4agent.resolver import ResolveError
-from l4agent.sockets import PACKET_INFO, PacketInfo, is_wildcard
+from l4agent.dataplane.resolver import ResolveError
+from l4agent.dataplane.sockets import PACKET_INFO, PacketInfo, is_wildcard
+from l4agent.protocols.proxyproto import encode_spp, encode_v2, strip_spp_reply
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
-    from l4agent.origins import Target
-    from l4agent.routes import Route
+    from l4agent.dataplane.origins import Target
+    from l4agent.dataplane.routes import Route
 
 log = logging.getLogger("l4agent.udp")
 

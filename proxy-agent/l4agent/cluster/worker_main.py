@@ -7,14 +7,14 @@ import asyncio
 import json
 import signal
 
+from l4agent.cluster.pool import run_worker
 from l4agent.logs import setup_logging
 from l4agent.loop import new_event_loop
 from l4agent.settings import RelaySettings
-from l4agent.workers import run_worker
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="l4agent.worker")
+    parser = argparse.ArgumentParser(prog="l4agent.cluster.worker_main")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--options", required=True)

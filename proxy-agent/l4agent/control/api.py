@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from l4agent import API_VERSION, __version__
-from l4agent.errors import RpcError, invalid_argument
-from l4agent.jsonrpc import Handler
-from l4agent.schemas import params_validator, problems
-from l4agent.stats import Stats
+from l4agent.control.errors import RpcError, invalid_argument
+from l4agent.control.schemas import params_validator, problems
+from l4agent.dataplane.stats import Stats
+from l4agent.protocols.jsonrpc import Handler
 
 if TYPE_CHECKING:
     from l4agent.daemon import Agent

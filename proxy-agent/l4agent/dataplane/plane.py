@@ -22,19 +22,19 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from l4agent.acl import Acl
-from l4agent.errors import Detail, detail
-from l4agent.mapping import PortMap
-from l4agent.origins import OriginPool
-from l4agent.resolver import Resolver
-from l4agent.routes import Route, health_port
+from l4agent.control.errors import Detail, detail
+from l4agent.dataplane.acl import Acl
+from l4agent.dataplane.origins import OriginPool
+from l4agent.dataplane.relay.splice import SpliceListener
+from l4agent.dataplane.relay.tcp import TcpListener
+from l4agent.dataplane.relay.udp import FlowTable, UdpListener
+from l4agent.dataplane.resolver import Resolver
+from l4agent.dataplane.routes import Route, health_port
+from l4agent.dataplane.sockets import bind_listener
+from l4agent.dataplane.stats import Stats
 from l4agent.settings import RelaySettings
-from l4agent.sockets import bind_listener
 from l4agent.spec import ListenerKey, listener_keys
-from l4agent.splice_relay import SpliceListener
-from l4agent.stats import Stats
-from l4agent.tcp_relay import TcpListener
-from l4agent.udp_relay import FlowTable, UdpListener
+from l4agent.spec.mapping import PortMap
 
 log = logging.getLogger("l4agent.dataplane")
 

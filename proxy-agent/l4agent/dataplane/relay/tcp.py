@@ -20,14 +20,14 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from l4agent.proxyproto import encode_v1, encode_v2
-from l4agent.resolver import ResolveError
-from l4agent.sockets import LISTEN_BACKLOG, set_keepalive
+from l4agent.dataplane.resolver import ResolveError
+from l4agent.dataplane.sockets import LISTEN_BACKLOG, set_keepalive
+from l4agent.protocols.proxyproto import encode_v1, encode_v2
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
-    from l4agent.origins import Target
-    from l4agent.routes import Route
+    from l4agent.dataplane.origins import Target
+    from l4agent.dataplane.routes import Route
     from l4agent.settings import RelaySettings
 
 log = logging.getLogger("l4agent.tcp")

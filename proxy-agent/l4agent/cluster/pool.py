@@ -3,7 +3,7 @@
 The control process is worker 0: it serves the control API and relays traffic. It
 starts N-1 worker processes (`python -m l4agent.worker`), each with its own
 `DataPlane`, connected by a socketpair carrying length-prefixed JSON frames
-(`l4agent.frames`). A configuration change reaches every process atomically with a
+(`l4agent.protocols.frames`). A configuration change reaches every process atomically with a
 two-phase commit driven by `Cluster`:
 
 1. prepare: every process binds its new sockets (a worker that cannot bind answers
@@ -29,13 +29,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, cast
 
-from l4agent.dataplane import BindFailure, DataPlane, Prepared
-from l4agent.errors import RpcError
-from l4agent.frames import FrameDecoder, FrameError, encode_frame
-from l4agent.resolver import Resolver
+from l4agent.control.errors import RpcError
+from l4agent.dataplane.plane import BindFailure, DataPlane, Prepared
+from l4agent.dataplane.resolver import Resolver
+from l4agent.dataplane.stats import Stats
+from l4agent.protocols.frames import FrameDecoder, FrameError, encode_frame
 from l4agent.settings import RelaySettings
 from l4agent.spec import ListenerKey
-from l4agent.stats import Stats
 
 log = logging.getLogger("l4agent.workers")
 
@@ -152,7 +152,7 @@ class WorkerPool:
             worker.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "l4agent.worker",
+                "l4agent.cluster.worker_main",
                 "--fd",
                 str(child.fileno()),
                 "--index",

@@ -27,13 +27,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from l4agent.dataplane import BindFailure, desired_listeners
-from l4agent.errors import Detail, RpcError, detail, invalid_argument
-from l4agent.schemas import params_validator, problems
-from l4agent.sockets import EXHAUSTION, nofile_limit, open_fds
+from l4agent.cluster.pool import Cluster
+from l4agent.control.errors import Detail, RpcError, detail, invalid_argument
+from l4agent.control.schemas import params_validator, problems
+from l4agent.control.store import ConfigStore, Snapshot
+from l4agent.dataplane.plane import BindFailure, desired_listeners
+from l4agent.dataplane.sockets import EXHAUSTION, nofile_limit, open_fds
 from l4agent.spec import ListenerKey, check_spec, listener_count, overlaps, spec_hash
-from l4agent.store import ConfigStore, Snapshot
-from l4agent.workers import Cluster
 
 log = logging.getLogger("l4agent.apply")
 

@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from l4agent import __version__
-from l4agent.stats import RuleStats, Stats
+from l4agent.dataplane.stats import RuleStats, Stats
 
 PREFIX = "l4agent"
 RULE_LABELS = ("app", "rule", "protocol", "edge_ports", "comment")

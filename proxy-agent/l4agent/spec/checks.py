@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from l4agent import strictjson
-from l4agent.errors import Detail, detail
-from l4agent.mapping import mapping_problem
+from l4agent.control.errors import Detail, detail
+from l4agent.protocols import strictjson
+from l4agent.spec.mapping import mapping_problem
 
 Family = str  # "ipv4" | "ipv6"
 ListenerKey = tuple[str, int, Family]  # (protocol, port, family)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from l4agent import strictjson
+from l4agent.protocols import strictjson
 
 MAX_FRAME = 256 << 20
 _LENGTH = struct.Struct(">I")

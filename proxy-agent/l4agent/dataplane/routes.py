@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from l4agent.mapping import PortMap
-from l4agent.stats import RuleStats
+from l4agent.dataplane.stats import RuleStats
+from l4agent.spec.mapping import PortMap
 
 if TYPE_CHECKING:
-    from l4agent.acl import Acl
-    from l4agent.origins import OriginPool
+    from l4agent.dataplane.acl import Acl
+    from l4agent.dataplane.origins import OriginPool
 
 
 @dataclass(slots=True, eq=False)
