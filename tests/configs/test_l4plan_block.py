@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from l4plan import __version__
+from l4plan.configs.evaluation.versions import check_required_version
 from l4plan.configs.model import BackendConfig
-from l4plan.configs.versions import check_required_version
 from tests.configs.support import errors
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from l4plan import __version__
 from l4plan.configs.evaluation.scope import Scope
+from l4plan.configs.evaluation.versions import check_required_version
 from l4plan.configs.hcl.syntax import Block
 from l4plan.configs.lang.values import TYPE_ERROR, suggest
 from l4plan.configs.model import BackendConfig, Config
-from l4plan.configs.versions import check_required_version
 
 BACKEND_OPTIONS = {"local": ("path",), "pg": ("conn_str", "schema_name")}
 
