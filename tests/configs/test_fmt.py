@@ -563,3 +563,9 @@ def test_cli_chdir_option(tmp_path: Path):
     (tmp_path / "conf" / "main.l4.hcl").write_text(UGLY)
     result = run_fmt("--check", cwd=tmp_path, before=("-C", "conf"))
     assert (result.returncode, result.stdout, result.stderr) == (1, "main.l4.hcl\n", "")
+
+
+def test_strip_markers_in_interpolations_are_kept():
+    # the loader accepts `${~ ... ~}` (HCL's spec); fmt parses with the same grammar
+    text = 'locals {\n  a = "x ${~ "b" ~} y"\n  b = "${~1}"\n}\n'
+    assert format_source(text, filename="main.l4.hcl") == text

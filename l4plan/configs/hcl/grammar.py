@@ -34,3 +34,15 @@ def parser() -> Lark:
         postlex=PostLexer(),
         cache=True,
     )
+
+
+@cache
+def layout_parser() -> Lark:
+    """The same grammar with node positions, for `fmt`, which copies source spans."""
+    return Lark(
+        grammar(),
+        parser="lalr",
+        propagate_positions=True,
+        postlex=PostLexer(),
+        cache=True,
+    )

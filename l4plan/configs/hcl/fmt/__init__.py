@@ -1,7 +1,8 @@
 """The canonical layout of HCL source, as printed by `l4plan fmt`.
 
-`format_source` parses with python-hcl2's raw lark tree (which keeps every comment in
-`new_line_or_comment` tokens) and prints it back with canonical whitespace only, the
+`format_source` parses into the raw lark tree of the loader's grammar (grammar.py,
+which keeps every comment in `new_line_or_comment` tokens) and prints it back with
+canonical whitespace only, the
 way Terraform's `hclwrite` does: the tree is flattened into a stream of atoms
 (printable tokens), line breaks and structure markers; the stream is cut into lines;
 each line gets its indentation from the constructs still open at its start; runs of
@@ -12,13 +13,13 @@ the rules and the decisions behind them.
 
 from __future__ import annotations
 
-import hcl2
 from lark.exceptions import UnexpectedInput
 
 from l4plan.configs.hcl.fmt.errors import syntax_diagnostic
 from l4plan.configs.hcl.fmt.flatten import Flattener
 from l4plan.configs.hcl.fmt.items import BYTE_ORDER_MARK, SYNTAX_ERROR_CODE
 from l4plan.configs.hcl.fmt.layout import layout_lines, render
+from l4plan.configs.hcl.grammar import layout_parser
 from l4plan.diagnostics import Diagnostic, DiagnosticError, Pos
 
 __all__ = ["format_source"]
@@ -31,9 +32,9 @@ def format_source(text: str, *, filename: str) -> str:
     dropped: the canonical file is plain UTF-8.
     """
     text = text.removeprefix(BYTE_ORDER_MARK)
-    source = text + "\n"  # what hcl2.parses_to_tree hands to lark
+    source = text + "\n"  # the grammar needs a final newline
     try:
-        tree = hcl2.parses_to_tree(text)
+        tree = layout_parser().parse(source)
     except UnexpectedInput as exc:
         raise DiagnosticError([syntax_diagnostic(exc, text, filename)]) from None
     printer = Flattener(source)
