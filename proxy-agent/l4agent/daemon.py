@@ -7,8 +7,10 @@ import logging
 import signal
 import ssl
 
-from l4agent.cluster.pool import Cluster, WorkerGone, WorkerPool
-from l4agent.control.api import Api
+from l4agent.cluster.link import WorkerGone
+from l4agent.cluster.planes import DataPlanes
+from l4agent.cluster.pool import WorkerProcesses
+from l4agent.control.api import Api, Identity
 from l4agent.control.applier import Applier
 from l4agent.control.metrics import exposition
 from l4agent.control.server import ControlServer
@@ -25,6 +27,19 @@ class StartupError(Exception):
     """The agent cannot start; the message says why."""
 
 
+def limits(settings: Settings) -> dict[str, int]:
+    """The limits `Agent.Info` reports."""
+    return {
+        "max_rules_per_app": 30,
+        "max_listeners": settings.max_listeners,
+        "max_request_bytes": settings.max_request_bytes,
+        "max_batch": settings.max_batch,
+        "udp_max_flows": settings.relay.udp_max_flows,
+        "request_id_cache": settings.request_id_cache,
+        "workers": settings.workers,
+    }
+
+
 class Agent:
     def __init__(
         self,
@@ -39,13 +54,18 @@ class Agent:
         self.stats = Stats()
         self.resolver = Resolver()
         self.plane = DataPlane(settings.relay, self.stats, self.resolver)
-        self.cluster = Cluster(self.plane)
-        self.applier = Applier(store, snapshot, self.cluster, max_listeners=settings.max_listeners)
+        self.planes = DataPlanes(self.plane)
+        self.applier = Applier(store, snapshot, self.planes, max_listeners=settings.max_listeners)
         self.applier.accepting = False
-        self.api = Api(self)
         self.serving = False
+        self.api = Api(
+            identity=Identity(store.node_id, limits(settings)),
+            applier=self.applier,
+            planes=self.planes,
+            serving=lambda: self.serving,
+        )
         self.control = ControlServer(
-            self.api,
+            self.api.methods,
             token=settings.token,
             max_body=settings.max_request_bytes,
             max_batch=settings.max_batch,
@@ -70,15 +90,15 @@ class Agent:
         )
         await self.applier.restore()
         if settings.workers > 1:
-            self.cluster.pool = WorkerPool(
+            self.planes.pool = WorkerProcesses(
                 settings.workers - 1,
                 settings.relay,
                 {"log_format": settings.log_format, "log_level": settings.log_level},
                 lambda: (self.applier.apps, self.applier.revision),
-                self.cluster.lock,
+                self.planes.lock,
             )
             try:
-                await self.cluster.pool.start()
+                await self.planes.pool.start()
             except (OSError, WorkerGone, TimeoutError) as e:
                 raise StartupError(f"cannot start the worker processes: {e}") from e
         self.applier.accepting = True
@@ -99,19 +119,19 @@ class Agent:
         log.info("shutting down: draining for up to %.1fs", self.settings.relay.drain_timeout)
         self.serving = False
         self.applier.accepting = False
-        async with self.cluster.lock:  # let a running apply finish
+        async with self.planes.lock:  # let a running apply finish
             pass
         drain = self.settings.relay.drain_timeout
         tasks = [self.plane.shutdown(drain)]
-        if self.cluster.pool is not None:
-            tasks.append(self.cluster.pool.shutdown(drain))
+        if self.planes.pool is not None:
+            tasks.append(self.planes.pool.shutdown(drain))
         await asyncio.gather(*tasks)
         self.control.close()
         self.store.close()
         log.info("stopped")
 
     async def metrics(self) -> tuple[bytes, str]:
-        _, snapshots = await self.cluster.worker_rows()
+        _, snapshots = await self.planes.worker_rows()
         stats = Stats.merged([self.stats.snapshot(), *snapshots])
         health = {owner: route.pool.health() for owner, route in self.plane.routes.items()}
         return exposition(stats, health=health)

@@ -19,21 +19,16 @@ drains, so a restarted agent owns its ports alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import json
 import logging
-import os
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
+from l4agent.cluster.link import LinkOp, WorkerGone, WorkerLink
 from l4agent.control.errors import RpcError
-from l4agent.dataplane.plane import BindFailure, DataPlane, Prepared
-from l4agent.dataplane.resolver import Resolver
-from l4agent.dataplane.stats import Stats
-from l4agent.protocols.frames import FrameDecoder, FrameError, encode_frame
+from l4agent.dataplane.plane import BindFailure
 from l4agent.settings import RelaySettings
 from l4agent.spec import ListenerKey
 
@@ -46,67 +41,13 @@ CALL_TIMEOUT = 30.0
 Config = tuple[dict[str, dict[str, Any]], int]  # (applications, revision)
 
 
-class WorkerGone(Exception):
-    """The worker process exited or its link broke."""
+class WorkerProcess:
+    """One worker process and its link."""
 
-
-class Link(asyncio.Protocol):
-    """The control process's end of one worker's socketpair: request/reply by id."""
-
-    def __init__(self, on_lost: Callable[[], None]) -> None:
-        self._decoder = FrameDecoder()
-        self._ids = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._transport: asyncio.Transport | None = None
-        self._on_lost = on_lost
-        self.closed = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            messages = self._decoder.feed(data)
-        except FrameError as e:
-            log.error("worker link: %s", e)
-            self.close()
-            return
-        for message in messages:
-            future = self._waiting.pop(message.get("id", -1), None)
-            if future is not None and not future.done():
-                future.set_result(message)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(WorkerGone("worker link closed"))
-        self._waiting.clear()
-        self._on_lost()
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-    async def call(self, op: str, timeout: float, **payload: Any) -> dict[str, Any]:
-        if self.closed or self._transport is None:
-            raise WorkerGone("worker link closed")
-        request_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = future
-        self._transport.write(encode_frame({"id": request_id, "op": op, **payload}))
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        finally:
-            self._waiting.pop(request_id, None)
-
-
-class Worker:
     def __init__(self, index: int) -> None:
         self.index = index
         self.process: asyncio.subprocess.Process | None = None
-        self.link: Link | None = None
+        self.link: WorkerLink | None = None
         self.revision: int | None = None
 
     @property
@@ -123,7 +64,7 @@ class Worker:
         return self.process.pid if self.process is not None else 0
 
 
-class WorkerPool:
+class WorkerProcesses:
     """Worker processes 1..N-1 of the agent."""
 
     def __init__(
@@ -134,7 +75,7 @@ class WorkerPool:
         current: Callable[[], Config],
         lock: asyncio.Lock,
     ) -> None:
-        self.workers = [Worker(i) for i in range(1, count + 1)]
+        self.workers = [WorkerProcess(i) for i in range(1, count + 1)]
         self._relay = relay
         self._log_options = log_options
         self._current = current
@@ -145,7 +86,7 @@ class WorkerPool:
     async def start(self) -> None:
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
 
-    async def _spawn(self, worker: Worker) -> None:
+    async def _spawn(self, worker: WorkerProcess) -> None:
         parent, child = socket.socketpair()
         options = {"relay": self._relay.to_json(), **self._log_options}
         try:
@@ -165,9 +106,11 @@ class WorkerPool:
         finally:
             child.close()
         loop = asyncio.get_running_loop()
-        _, worker.link = await loop.create_unix_connection(lambda: Link(lambda: None), sock=parent)
+        _, worker.link = await loop.create_unix_connection(
+            lambda: WorkerLink(lambda: None), sock=parent
+        )
         apps, revision = self._current()
-        reply = await worker.link.call("restore", START_TIMEOUT, apps=apps, revision=revision)
+        reply = await worker.link.call(LinkOp.RESTORE, START_TIMEOUT, apps=apps, revision=revision)
         if not _ok(reply):
             worker.process.kill()
             raise WorkerGone(f"worker {worker.index} could not restore: {_why(reply)}")
@@ -177,7 +120,7 @@ class WorkerPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _supervise(self, worker: Worker) -> None:
+    async def _supervise(self, worker: WorkerProcess) -> None:
         assert worker.process is not None
         code = await worker.process.wait()
         if worker.link is not None:
@@ -201,14 +144,14 @@ class WorkerPool:
     async def prepare(self, apps: dict[str, dict[str, Any]], timeout: float) -> None:
         """Every worker binds its new sockets, or none keeps them (raises)."""
         replies = await asyncio.gather(
-            *(self._call(w, "prepare", timeout, apps=apps) for w in self.workers),
+            *(self._call(w, LinkOp.PREPARE, timeout, apps=apps) for w in self.workers),
             return_exceptions=True,
         )
         prepared = [w for w, r in zip(self.workers, replies, strict=True) if _ok(r)]
         if len(prepared) == len(self.workers):
             return
         await asyncio.gather(
-            *(self._call(w, "abort", CALL_TIMEOUT) for w in prepared), return_exceptions=True
+            *(self._call(w, LinkOp.ABORT, CALL_TIMEOUT) for w in prepared), return_exceptions=True
         )
         for reply in replies:
             if isinstance(reply, dict) and reply.get("failures"):
@@ -224,7 +167,7 @@ class WorkerPool:
 
     async def commit(self, revision: int) -> None:
         replies = await asyncio.gather(
-            *(self._call(w, "commit", CALL_TIMEOUT, revision=revision) for w in self.workers),
+            *(self._call(w, LinkOp.COMMIT, CALL_TIMEOUT, revision=revision) for w in self.workers),
             return_exceptions=True,
         )
         for worker, reply in zip(self.workers, replies, strict=True):
@@ -241,19 +184,20 @@ class WorkerPool:
     async def abort(self) -> None:
         """Drop what the workers prepared."""
         await asyncio.gather(
-            *(self._call(w, "abort", CALL_TIMEOUT) for w in self.workers), return_exceptions=True
+            *(self._call(w, LinkOp.ABORT, CALL_TIMEOUT) for w in self.workers),
+            return_exceptions=True,
         )
 
     async def stats(self) -> list[dict[str, Any] | None]:
         replies = await asyncio.gather(
-            *(self._call(w, "stats", 5.0) for w in self.workers), return_exceptions=True
+            *(self._call(w, LinkOp.STATS, 5.0) for w in self.workers), return_exceptions=True
         )
         return [r if _ok(r) else None for r in replies]  # type: ignore[misc]
 
     async def shutdown(self, drain_timeout: float) -> None:
         self._stopping = True
         await asyncio.gather(
-            *(self._call(w, "shutdown", 5.0) for w in self.workers), return_exceptions=True
+            *(self._call(w, LinkOp.SHUTDOWN, 5.0) for w in self.workers), return_exceptions=True
         )
         for worker in self.workers:
             if worker.process is None:
@@ -268,7 +212,7 @@ class WorkerPool:
             task.cancel()
 
     async def _call(
-        self, worker: Worker, op: str, timeout: float, **payload: Any
+        self, worker: WorkerProcess, op: LinkOp, timeout: float, **payload: Any
     ) -> dict[str, Any]:
         if not worker.alive or worker.link is None:
             raise WorkerGone(f"worker {worker.index} is not running")
@@ -289,161 +233,3 @@ def _why(reply: object) -> str:
 
 def _key(raw: list[Any]) -> ListenerKey:
     return (str(raw[0]), int(raw[1]), str(raw[2]))
-
-
-class Cluster:
-    """Every data plane that must agree on the configuration: this process's and the
-    workers'. `lock` serialises applies and worker restarts."""
-
-    def __init__(self, local: DataPlane) -> None:
-        self.local = local
-        self.pool: WorkerPool | None = None
-        self.lock = asyncio.Lock()
-
-    async def prepare(self, apps: dict[str, dict[str, Any]], timeout: float) -> Prepared:
-        prepared = self.local.prepare(apps)
-        if self.pool is not None:
-            try:
-                await self.pool.prepare(apps, timeout)
-            except BaseException:
-                self.local.abort(prepared)
-                raise
-        return prepared
-
-    async def abort(self, prepared: Prepared) -> None:
-        self.local.abort(prepared)
-        if self.pool is not None:
-            await self.pool.abort()
-
-    async def commit(self, prepared: Prepared, revision: int) -> None:
-        await self.local.commit(prepared, revision)
-        if self.pool is not None:
-            await self.pool.commit(revision)
-
-    async def worker_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(one row per process for Status.Get, the workers' stats snapshots)."""
-        rows = [
-            {
-                "index": 0,
-                "pid": os.getpid(),
-                "alive": True,
-                "revision": self.local.revision,
-                "connections_total": self.local.connections_total(),
-            }
-        ]
-        snapshots: list[dict[str, Any]] = []
-        if self.pool is None:
-            return rows, snapshots
-        for worker, reply in zip(self.pool.workers, await self.pool.stats(), strict=True):
-            row = {
-                "index": worker.index,
-                "pid": worker.pid,
-                "alive": reply is not None,
-                "revision": worker.revision,
-                "connections_total": 0,
-            }
-            if reply is not None:
-                row["revision"] = reply["revision"]
-                row["connections_total"] = reply["connections_total"]
-                snapshots.append(reply["stats"])
-            rows.append(row)
-        return rows, snapshots
-
-
-# ---- the worker process ------------------------------------------------------------
-
-
-class Endpoint(asyncio.Protocol):
-    """The worker's end of the link: runs the control process's requests in order."""
-
-    def __init__(self, plane: DataPlane, done: asyncio.Event) -> None:
-        self._plane = plane
-        self._done = done
-        self._decoder = FrameDecoder()
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._transport: asyncio.Transport | None = None
-        self._pending: Prepared | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-        self._task = asyncio.get_running_loop().create_task(self._serve())
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            for message in self._decoder.feed(data):
-                self._queue.put_nowait(message)
-        except FrameError as e:
-            log.error("control link: %s", e)
-            self._done.set()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        log.info("control process gone: stopping")
-        self._done.set()
-
-    async def _serve(self) -> None:
-        while True:
-            message = await self._queue.get()
-            try:
-                reply = await self._handle(message)
-            except Exception as e:
-                log.exception("worker request %s failed", message.get("op"))
-                reply = {"ok": False, "error": str(e)}
-            if self._transport is not None and not self._transport.is_closing():
-                self._transport.write(encode_frame({"id": message.get("id"), **reply}))
-
-    async def _handle(self, message: dict[str, Any]) -> dict[str, Any]:
-        op = message.get("op")
-        plane = self._plane
-        if op == "restore":
-            prepared = plane.prepare(message["apps"], best_effort=True)
-            await plane.commit(prepared, message["revision"])
-            return {"ok": True}
-        if op == "prepare":
-            if self._pending is not None:
-                plane.abort(self._pending)
-            try:
-                self._pending = plane.prepare(message["apps"])
-            except BindFailure as e:
-                return {"ok": False, "failures": [[list(k), n, m] for k, n, m in e.failures]}
-            return {"ok": True}
-        if op == "commit":
-            if self._pending is None:
-                return {"ok": False, "error": "nothing prepared"}
-            prepared, self._pending = self._pending, None
-            await plane.commit(prepared, message["revision"])
-            return {"ok": True}
-        if op == "abort":
-            if self._pending is not None:
-                plane.abort(self._pending)
-                self._pending = None
-            return {"ok": True}
-        if op == "stats":
-            return {
-                "ok": True,
-                "stats": plane.stats.snapshot(),
-                "revision": plane.revision,
-                "connections_total": plane.connections_total(),
-            }
-        if op == "shutdown":
-            self._done.set()
-            return {"ok": True}
-        return {"ok": False, "error": f"unknown op {op!r}"}
-
-    def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self._transport is not None:
-            self._transport.close()
-
-
-async def run_worker(fd: int, relay: RelaySettings, stop: asyncio.Event) -> None:
-    """The body of a worker process: serve the link until told to stop, then drain."""
-    plane = DataPlane(relay, Stats(), Resolver())
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(fileno=fd)
-    _, endpoint = await loop.create_unix_connection(lambda: Endpoint(plane, stop), sock=sock)
-    await stop.wait()
-    with contextlib.suppress(Exception):
-        await plane.shutdown(relay.drain_timeout)
-    endpoint.close()

@@ -1,4 +1,4 @@
-"""Entry point of a worker process (started by the control process; see workers.py)."""
+"""Entry point of a worker process (started by the control process; see pool.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import json
 import signal
 
-from l4agent.cluster.pool import run_worker
+from l4agent.cluster.endpoint import run_worker
 from l4agent.logs import setup_logging
 from l4agent.loop import new_event_loop
 from l4agent.settings import RelaySettings

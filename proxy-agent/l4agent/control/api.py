@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from l4agent import API_VERSION, __version__
+from l4agent.cluster.planes import DataPlanes
+from l4agent.control.applier import Applier
 from l4agent.control.errors import RpcError, invalid_argument
 from l4agent.control.schemas import params_validator, problems
+from l4agent.control.server import CallContext
 from l4agent.dataplane.stats import Stats
 from l4agent.protocols.jsonrpc import Handler
-
-if TYPE_CHECKING:
-    from l4agent.daemon import Agent
 
 CAPABILITIES = [
     "tcp",
@@ -34,14 +34,32 @@ CAPABILITIES = [
 ]
 
 
-@dataclass(slots=True)
-class CallContext:
-    deadline: float | None  # event-loop time by which the caller wants the answer
+@dataclass(slots=True, frozen=True)
+class Identity:
+    """What `Agent.Info` reports besides the revision."""
+
+    node_id: str
+    limits: dict[str, int]
 
 
 class Api:
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
+    """The method table, over the parts each method reads: the applier (configuration,
+    revision, `Config.Apply`), the data planes (listeners, counters, origin health)
+    and whether the agent serves."""
+
+    def __init__(
+        self,
+        *,
+        identity: Identity,
+        applier: Applier,
+        planes: DataPlanes,
+        serving: Callable[[], bool],
+    ) -> None:
+        self.identity = identity
+        self.applier = applier
+        self.planes = planes
+        self.plane = planes.local
+        self.serving = serving
         table: dict[str, Callable[[dict[str, Any], CallContext], Awaitable[Any]]] = {
             "Agent.Info": self.agent_info,
             "Apps.List": self.apps_list,
@@ -56,35 +74,26 @@ class Api:
         }
 
     async def agent_info(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        settings = self.agent.settings
         return {
-            "node_id": self.agent.store.node_id,
+            "node_id": self.identity.node_id,
             "version": __version__,
             "api_version": API_VERSION,
-            "revision": self.agent.applier.revision,
+            "revision": self.applier.revision,
             "capabilities": CAPABILITIES,
-            "limits": {
-                "max_rules_per_app": 30,
-                "max_listeners": settings.max_listeners,
-                "max_request_bytes": settings.max_request_bytes,
-                "max_batch": settings.max_batch,
-                "udp_max_flows": settings.relay.udp_max_flows,
-                "request_id_cache": settings.request_id_cache,
-                "workers": settings.workers,
-            },
+            "limits": dict(self.identity.limits),
         }
 
     def _app(self, name: str) -> dict[str, Any]:
-        applier = self.agent.applier
+        applier = self.applier
         return {
             "name": name,
             "spec": applier.apps[name],
             "spec_hash": applier.hashes[name],
-            "bind_errors": self.agent.plane.bind_errors(name),
+            "bind_errors": self.plane.bind_errors(name),
         }
 
     async def apps_list(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        applier = self.agent.applier
+        applier = self.applier
         return {
             "revision": applier.revision,
             "apps": [self._app(name) for name in sorted(applier.apps)],
@@ -92,16 +101,15 @@ class Api:
 
     async def apps_get(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         name = params["name"]
-        if name not in self.agent.applier.apps:
+        if name not in self.applier.apps:
             raise RpcError("NOT_FOUND", f"application {name!r} is not configured on this agent")
-        return {"revision": self.agent.applier.revision, "app": self._app(name)}
+        return {"revision": self.applier.revision, "app": self._app(name)}
 
     async def config_apply(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        return await self.agent.applier.apply(params, ctx.deadline)
+        return await self.applier.apply(params, ctx.deadline)
 
     async def status_get(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        agent = self.agent
-        applier = agent.applier
+        applier = self.applier
         names = params.get("names")
         if names is None:
             names = sorted(applier.apps)
@@ -111,9 +119,9 @@ class Api:
                 raise RpcError(
                     "NOT_FOUND", f"application {unknown[0]!r} is not configured on this agent"
                 )
-        workers, snapshots = await agent.cluster.worker_rows()
-        stats = Stats.merged([agent.stats.snapshot(), *snapshots])
-        plane = agent.plane
+        workers, snapshots = await self.planes.worker_rows()
+        stats = Stats.merged([self.plane.stats.snapshot(), *snapshots])
+        plane = self.plane
         listeners = plane.rule_listeners()
         apps = []
         for name in names:
@@ -140,14 +148,14 @@ class Api:
         draining_listeners, draining_connections = plane.draining()
         return {
             "revision": applier.revision,
-            "serving": agent.serving,
+            "serving": self.serving(),
             "workers": workers,
             "draining": {"listeners": draining_listeners, "connections": draining_connections},
             "apps": apps,
         }
 
     async def health_check(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        return {"status": "SERVING" if self.agent.serving else "NOT_SERVING"}
+        return {"status": "SERVING" if self.serving() else "NOT_SERVING"}
 
 
 def _checked(

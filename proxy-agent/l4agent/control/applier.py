@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from l4agent.cluster.pool import Cluster
+from l4agent.cluster.planes import DataPlanes
 from l4agent.control.errors import Detail, RpcError, detail, invalid_argument
 from l4agent.control.schemas import params_validator, problems
 from l4agent.control.store import ConfigStore, Snapshot
@@ -130,11 +130,11 @@ def requested_listeners(params: Any) -> int:
 
 class Applier:
     def __init__(
-        self, store: ConfigStore, snapshot: Snapshot, cluster: Cluster, *, max_listeners: int
+        self, store: ConfigStore, snapshot: Snapshot, planes: DataPlanes, *, max_listeners: int
     ) -> None:
         self.store = store
         self.snapshot = snapshot
-        self.cluster = cluster
+        self.planes = planes
         self.max_listeners = max_listeners
         self.hashes = {name: spec_hash(spec) for name, spec in snapshot.apps.items()}
         self.accepting = True  # false while shutting down
@@ -150,8 +150,8 @@ class Applier:
     async def restore(self) -> None:
         """Bind the persisted configuration at start; ports that cannot be bound are
         reported (Status.Get, Apps.List bind_errors) and retried in the background."""
-        prepared = self.cluster.local.prepare(self.snapshot.apps, best_effort=True)
-        await self.cluster.local.commit(prepared, self.snapshot.revision)
+        prepared = self.planes.local.prepare(self.snapshot.apps, best_effort=True)
+        await self.planes.local.commit(prepared, self.snapshot.revision)
         for message in prepared.failed.values():
             log.warning("restore: %s (retrying every few seconds)", message)
 
@@ -208,7 +208,7 @@ class Applier:
             _check_deadline(deadline)
             timeout = _remaining(deadline, 30.0)
             try:
-                prepared = await self.cluster.prepare(apps, timeout)
+                prepared = await self.planes.prepare(apps, timeout)
             except BindFailure as e:
                 raise _bind_error(e, desired, upsert_index) from None
             except TimeoutError:
@@ -222,12 +222,12 @@ class Applier:
                 requests.put(request_id, params_hash, result)
                 await self._persist(Snapshot(current + 1, apps, requests))
             except BaseException:
-                await self.cluster.abort(prepared)
+                await self.planes.abort(prepared)
                 raise
             hashes = {name: h for name, h in self.hashes.items() if name in apps}
             hashes.update((r["name"], r["spec_hash"]) for r in results if r["spec_hash"])
             self.hashes = hashes
-            await self.cluster.commit(prepared, current + 1)
+            await self.planes.commit(prepared, current + 1)
             log.info(
                 "applied revision %d: %s",
                 current + 1,
@@ -238,7 +238,7 @@ class Applier:
 
     @asynccontextmanager
     async def _locked(self, deadline: float | None) -> AsyncIterator[None]:
-        lock = self.cluster.lock
+        lock = self.planes.lock
         try:
             async with asyncio.timeout_at(deadline):
                 await lock.acquire()
@@ -258,7 +258,7 @@ class Applier:
         _check_conflicts(apps, upsert_index)
         self._check_listener_limit(sum(listener_count(spec) for spec in apps.values()))
         desired = desired_listeners(apps)
-        added, removed = self.cluster.local.diff(desired)
+        added, removed = self.planes.local.diff(desired)
         self._check_fds(len(added))
         return Plan(apps, results, desired, upsert_index, len(added), len(removed))
 
