@@ -253,8 +253,8 @@ def test_capability_without_cap_net_admin_names_the_privilege() -> None:
 
 
 def test_kernel_stats_under_the_relays_counter_names() -> None:
+    from l4agent.dataplane.stats import COUNTERS, GAUGES, RuleStats
     from l4agent.kernel.driver import as_rule_counters
-    from l4agent.stats import COUNTERS, GAUGES, RuleStats
 
     names = ("bytes_in", "bytes_out", "packets_in", "packets_out", "flows_active", "flows_total")
     stats = dict(zip(names, (10, 20, 1, 2, 3, 4), strict=True))

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from l4agent.dataplane.origins import OriginPool
+from l4agent.dataplane.resolver import Resolver
 from l4agent.kernel import KernelForwarder
 from l4agent.kernel.path import KernelPath, ReserveFailure
-from l4agent.origins import OriginPool
-from l4agent.resolver import Resolver
 
 from tests.kernel.netns import AGENT4_C, ORIGIN4, EchoServer, Topology, echo, read_line, tcp_hello
 from tests.kernel.test_forwarding import rule

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l4agent.kernel.eligibility import eligible, family_of, target_addresses
-from l4agent.mapping import PortMap
+from l4agent.spec.mapping import PortMap
 
 FAMILY = "inet"
 NFPROTO = {"ipv4": "ipv4", "ipv6": "ipv6"}

@@ -1,6 +1,6 @@
 """The kernel forwarder: the agent's nftables table, its statistics and its drains.
 
-It follows the data plane's two-step apply (l4agent/dataplane.py):
+It follows the data plane's two-step apply (l4agent/dataplane/plane.py):
 
 1. `prepare(apps, …)` compiles the whole table and asks the kernel to check the
    batch (``nft -c -j -f``). Nothing changes; a refusal raises `NftError` with
@@ -282,7 +282,7 @@ def _minus(
 
 
 def as_rule_counters(stats: Mapping[str, int], protocol: str) -> dict[str, int]:
-    """A kernel rule's `stats()` under the relay's counter names (l4agent/stats.py),
+    """A kernel rule's `stats()` under the relay's counter names (l4agent/dataplane/stats.py),
     so Status.Get and /metrics read the same fields on both paths. As on the relay,
     TCP ``connections_total`` includes the flows the ACL or a missing healthy origin
     refused. Bytes are IP bytes (headers included), packets may be GRO super-packets."""

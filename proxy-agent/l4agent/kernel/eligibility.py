@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from l4agent.resolver import ip_literal
+from l4agent.dataplane.resolver import ip_literal
 
 KERNEL_STEERINGS = ("weighted", "failover")
 RELAY_ONLY_STEERINGS = {

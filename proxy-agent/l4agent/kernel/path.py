@@ -32,11 +32,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from l4agent.dataplane.resolver import ResolveError, Resolver, ip_literal
 from l4agent.kernel.compiler import RuleKey
 from l4agent.kernel.driver import KernelForwarder
 from l4agent.kernel.driver import Prepared as TablePrepared
 from l4agent.kernel.eligibility import eligible
-from l4agent.resolver import ResolveError, Resolver, ip_literal
 
 log = logging.getLogger("l4agent.kernel")
 
