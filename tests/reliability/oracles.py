@@ -18,10 +18,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from l4agent import http11, jsonrpc, proxyproto
-from l4agent.schemas import problems, validator
+from l4agent.control.schemas import problems, validator
+from l4agent.control.store import ConfigStore, StateDirError
+from l4agent.protocols import http11, jsonrpc, proxyproto
 from l4agent.spec import check_spec
-from l4agent.store import ConfigStore, StateDirError
 
 from l4plan.configs import load_config
 from l4plan.ports import PortSyntaxError, parse_origin_ports, parse_ports

@@ -98,7 +98,7 @@ def test_writers_read_back_by_independent_readers(
 
 @st.composite
 def damaged_headers(draw: st.DrawFn) -> bytes:
-    from l4agent import proxyproto
+    from l4agent.protocols import proxyproto
 
     src, dst = draw(address_pairs())
     kind = draw(st.sampled_from(["v1", "v2", "local"]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import Phase, given, settings
-from l4agent import http11, proxyproto
+from l4agent.protocols import http11, proxyproto
 
 from l4plan import ports
 from tests.reliability import oracles, test_fuzz_hcl, test_fuzz_parsers

@@ -439,26 +439,53 @@ def test_huge_valid_batch(target: dict[str, Any]) -> None:
 
 
 def test_slow_and_silent_connections(target: dict[str, Any]) -> None:
-    """Within the connection cap, silent connections and one dripping a request a byte
-    at a time do not keep other callers (or traffic) waiting; the dripped request is
-    answered once complete (it arrives well within the 30 s request limit)."""
+    """docs/agent.md: a client that sends nothing is closed after 10 s, one whose
+    header is not in by then gets 408; over the caps (256, 32 per address) a new
+    connection evicts the longest idle one, so slow and silent clients cannot lock
+    the operator out. 300 silent connections from ten loopback addresses and 40 that
+    trickle a header are opened; Health.Check on fresh connections is answered
+    throughout, and the silent and trickling ones end as documented."""
     RESULTS["total"] += 1
     port = target["port"]
-    silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(60)]
-    slow = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(60)]
+    crowd: list[socket.socket] = []
+    trickling: list[socket.socket] = []
     try:
-        for s in slow:
-            s.sendall(b"POST /rpc HTTP/1.1\r\nContent-")
         started = time.monotonic()
-        health = raw(port, call("Health.Check"))
+        for i in range(300):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((f"127.0.0.{10 + i % 10}", 0))
+            s.settimeout(30)
+            s.connect(("127.0.0.1", port))
+            crowd.append(s)
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(b"POST /rpc HTTP/1.1\r\nContent-")
+            trickling.append(s)
+        answered, slowest = 0, 0.0
+        for _ in range(10):
+            asked = time.monotonic()
+            health = raw(port, call("Health.Check"))
+            slowest = max(slowest, time.monotonic() - asked)
+            answered += health.status == 200 and health.body["result"]["status"] == "SERVING"
+        ends = {"closed": 0, "408": 0}
+        for s in trickling:
+            data = s.recv(65536)
+            ends["408" if data.startswith(b"HTTP/1.1 408") else "closed"] += 1
+        for s in crowd:
+            try:
+                ends["closed"] += s.recv(1) == b""
+            except (ConnectionResetError, TimeoutError):
+                ends["closed"] += 1
         took = time.monotonic() - started
-        assert health.status == 200 and health.body["result"]["status"] == "SERVING"
-        assert took < 2.0, f"Health.Check took {took:.1f} s next to slow clients"
-        dripped = raw(port, call("Agent.Info"), drip=0.01)
-        assert dripped.status == 200 and "result" in dripped.body
     finally:
-        for s in silent + slow:
+        for s in crowd + trickling:
             s.close()
+    print(
+        f"  300 silent + 40 trickling connections: Health.Check {answered}/10 answered"
+        f" (slowest {slowest:.2f} s); all ended within {took:.1f} s ({ends})"
+    )
+    assert answered == 10 and slowest < 5.0
+    assert ends["408"] + ends["closed"] == 340 and took < 10 + 15
     RESULTS["ok"] += 1
 
 
