@@ -107,7 +107,7 @@ class Agent:
             "serving revision %d (%d applications, %d listeners, %d worker processes)",
             self.applier.revision,
             len(self.applier.apps),
-            len(self.plane.listeners),
+            len(self.plane.relay.listeners),
             settings.workers,
             extra={"fields": {"revision": self.applier.revision}},
         )

@@ -9,7 +9,7 @@ import socket
 from typing import Any, cast
 
 from l4agent.cluster.link import LinkOp
-from l4agent.dataplane.plane import BindFailure, DataPlane, Prepared
+from l4agent.dataplane.plane import DataPlane, ForwardRefused, Prepared
 from l4agent.dataplane.resolver import Resolver
 from l4agent.dataplane.stats import Stats
 from l4agent.protocols.frames import FrameDecoder, FrameError, encode_frame
@@ -61,15 +61,15 @@ class WorkerEndpoint(asyncio.Protocol):
         op = message.get("op")
         plane = self._plane
         if op == LinkOp.RESTORE:
-            prepared = plane.prepare(message["apps"], best_effort=True)
+            prepared = await plane.prepare(message["apps"], best_effort=True)
             await plane.commit(prepared, message["revision"])
             return {"ok": True}
         if op == LinkOp.PREPARE:
             if self._pending is not None:
                 plane.abort(self._pending)
             try:
-                self._pending = plane.prepare(message["apps"])
-            except BindFailure as e:
+                self._pending = await plane.prepare(message["apps"])
+            except ForwardRefused as e:
                 return {"ok": False, "failures": [[list(k), n, m] for k, n, m in e.failures]}
             return {"ok": True}
         if op == LinkOp.COMMIT:

@@ -20,7 +20,7 @@ class DataPlanes:
         self.lock = asyncio.Lock()
 
     async def prepare(self, apps: dict[str, dict[str, Any]], timeout: float) -> Prepared:
-        prepared = self.local.prepare(apps)
+        prepared = await self.local.prepare(apps)
         if self.pool is not None:
             try:
                 await self.pool.prepare(apps, timeout)

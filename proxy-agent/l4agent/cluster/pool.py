@@ -28,7 +28,7 @@ from typing import Any
 
 from l4agent.cluster.link import LinkOp, WorkerGone, WorkerLink
 from l4agent.control.errors import RpcError
-from l4agent.dataplane.plane import BindFailure
+from l4agent.dataplane.plane import ForwardRefused
 from l4agent.settings import RelaySettings
 from l4agent.spec import ListenerKey
 
@@ -155,7 +155,7 @@ class WorkerProcesses:
         )
         for reply in replies:
             if isinstance(reply, dict) and reply.get("failures"):
-                raise BindFailure([(_key(k), e, m) for k, e, m in reply["failures"]])
+                raise ForwardRefused([(_key(k), e, m) for k, e, m in reply["failures"]])
         for worker, reply in zip(self.workers, replies, strict=True):
             if isinstance(reply, TimeoutError):
                 raise reply

@@ -31,7 +31,7 @@ from l4agent.cluster.planes import DataPlanes
 from l4agent.control.errors import Detail, RpcError, detail, invalid_argument
 from l4agent.control.schemas import params_validator, problems
 from l4agent.control.store import ConfigStore, Snapshot
-from l4agent.dataplane.plane import BindFailure, desired_listeners
+from l4agent.dataplane.plane import ForwardRefused, desired_listeners
 from l4agent.dataplane.sockets import EXHAUSTION, nofile_limit, open_fds
 from l4agent.spec import ListenerKey, check_spec, listener_count, overlaps, spec_hash
 
@@ -150,7 +150,7 @@ class Applier:
     async def restore(self) -> None:
         """Bind the persisted configuration at start; ports that cannot be bound are
         reported (Status.Get, Apps.List bind_errors) and retried in the background."""
-        prepared = self.planes.local.prepare(self.snapshot.apps, best_effort=True)
+        prepared = await self.planes.local.prepare(self.snapshot.apps, best_effort=True)
         await self.planes.local.commit(prepared, self.snapshot.revision)
         for message in prepared.failed.values():
             log.warning("restore: %s (retrying every few seconds)", message)
@@ -209,7 +209,7 @@ class Applier:
             timeout = _remaining(deadline, 30.0)
             try:
                 prepared = await self.planes.prepare(apps, timeout)
-            except BindFailure as e:
+            except ForwardRefused as e:
                 raise _bind_error(e, desired, upsert_index) from None
             except TimeoutError:
                 raise RpcError(
@@ -356,7 +356,7 @@ def _check_conflicts(apps: dict[str, dict[str, Any]], upsert_index: dict[str, in
 
 
 def _bind_error(
-    failure: BindFailure, desired: dict[Any, tuple[str, int]], upsert_index: dict[str, int]
+    failure: ForwardRefused, desired: dict[Any, tuple[str, int]], upsert_index: dict[str, int]
 ) -> RpcError:
     details: list[Detail] = []
     for key, _errno, message in failure.failures:

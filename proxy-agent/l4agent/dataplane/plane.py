@@ -1,185 +1,132 @@
-"""The data plane of one process: listeners, routes and hitless reconfiguration.
+"""The data plane of one process: routes, forwarders and hitless reconfiguration.
 
-An apply is two steps, so that it can be all-or-nothing across worker processes:
+An apply is two steps, so that it can be all-or-nothing across forwarders and worker
+processes (the forwarder interface is `forwarder.Forwarder`):
 
-1. `prepare(apps)` computes the listener diff keyed by (protocol, port, family) and
-   binds every *new* socket. If one bind fails, everything just bound is closed and
-   `BindFailure` names the ports; nothing changed.
-2. `commit(prepared)` swaps: kept listeners get their new route (new connections see
-   the changed rule, open ones keep theirs), new listeners start serving, removed
-   listeners stop accepting at once and their connections drain for up to the drain
-   timeout. Origin pools of unchanged rules are kept, with their health state.
+1. `prepare(apps)` offers the rules to each forwarder in turn (a kernel forwarder,
+   when there is one, then the userspace relay, which takes the rest); each gets
+   ready without changing anything visible — the relay binds every *new* socket. If
+   one refuses, the others are aborted and `ForwardRefused` names the ports; nothing
+   changed.
+2. `commit(prepared)` builds the routes (origin pools of unchanged rules are kept,
+   with their health state) and hands each forwarder its rules: kept listeners get
+   their new route (new connections see the changed rule, open ones keep theirs),
+   new listeners start serving, removed listeners stop accepting at once and drain
+   for up to the drain timeout.
 
-`abort(prepared)` closes what `prepare` bound.
+`abort(prepared)` undoes what `prepare` did.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from l4agent.control.errors import Detail, detail
+from l4agent.control.errors import Detail
 from l4agent.dataplane.acl import Acl
+from l4agent.dataplane.forwarder import Change, Forwarder, ForwardRefused, Owner
 from l4agent.dataplane.origins import OriginPool
-from l4agent.dataplane.relay.splice import SpliceListener
-from l4agent.dataplane.relay.tcp import TcpListener
-from l4agent.dataplane.relay.udp import FlowTable, UdpListener
+from l4agent.dataplane.relay.forwarder import RelayForwarder, RelayPrepared, desired_listeners
 from l4agent.dataplane.resolver import Resolver
 from l4agent.dataplane.routes import Route, health_port
-from l4agent.dataplane.sockets import bind_listener
 from l4agent.dataplane.stats import Stats
 from l4agent.settings import RelaySettings
-from l4agent.spec import ListenerKey, listener_keys
+from l4agent.spec import ListenerKey
 from l4agent.spec.mapping import PortMap
 
-log = logging.getLogger("l4agent.dataplane")
-
-Listener = TcpListener | SpliceListener | UdpListener
-Owner = tuple[str, int]  # (application, rule index)
-MAX_REPORTED_FAILURES = 20
-RETRY_BIND_INTERVAL = 2.0
-
-
-def describe(key: ListenerKey, host: str) -> str:
-    protocol, port, family = key
-    return f"{protocol} port {port} ({family} {host})"
-
-
-class BindFailure(Exception):
-    """Some new listeners could not be bound; nothing was changed."""
-
-    def __init__(self, failures: list[tuple[ListenerKey, int, str]]) -> None:
-        self.failures = failures  # (key, errno, message)
-        super().__init__("; ".join(message for _, _, message in failures))
+__all__ = ["DataPlane", "ForwardRefused", "Prepared", "desired_listeners"]
 
 
 @dataclass(slots=True)
 class Prepared:
     apps: dict[str, dict[str, Any]]
     desired: dict[ListenerKey, Owner]
-    sockets: dict[ListenerKey, socket.socket] = field(default_factory=dict)
-    revive: dict[ListenerKey, UdpListener] = field(default_factory=dict)
-    removed: set[ListenerKey] = field(default_factory=set)
-    failed: dict[ListenerKey, str] = field(default_factory=dict)  # best-effort only
-    kept: int = 0
+    steps: list[tuple[Forwarder, Any]] = field(default_factory=list)  # in commit order
 
-
-def desired_listeners(apps: dict[str, dict[str, Any]]) -> dict[ListenerKey, Owner]:
-    """Every listener the applications need, with the rule that owns it (the caller has
-    checked that no two rules claim one key)."""
-    desired: dict[ListenerKey, Owner] = {}
-    for name, spec in apps.items():
-        for key, index in listener_keys(spec):
-            desired[key] = (name, index)
-    return desired
+    @property
+    def failed(self) -> dict[ListenerKey, str]:
+        """Listeners a best-effort restore could not bind (retried in the background)."""
+        return {
+            key: message
+            for _, prepared in self.steps
+            if isinstance(prepared, RelayPrepared)
+            for key, message in prepared.failed.items()
+        }
 
 
 class DataPlane:
-    def __init__(self, settings: RelaySettings, stats: Stats, resolver: Resolver) -> None:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        stats: Stats,
+        resolver: Resolver,
+        forwarders: Sequence[Forwarder] = (),
+    ) -> None:
         self.settings = settings
         self.stats = stats
         self.resolver = resolver
+        self.relay = RelayForwarder(settings)
+        self.forwarders: list[Forwarder] = [*forwarders, self.relay]  # by preference
         self.revision: int | None = None
         self.apps: dict[str, dict[str, Any]] = {}
         self.desired: dict[ListenerKey, Owner] = {}
-        self.listeners: dict[ListenerKey, Listener] = {}
-        self.failed: dict[ListenerKey, str] = {}  # desired but not bound; retried
         self.routes: dict[Owner, Route] = {}
-        self.table = FlowTable(settings.udp_max_flows, settings.udp_idle_timeout)
-        self._draining: dict[Listener, asyncio.TimerHandle] = {}
-        self._retry: asyncio.Task[None] | None = None
+        self.paths: dict[Owner, str] = {}  # how each rule is forwarded
 
     # ---- reconfiguration ---------------------------------------------------------
 
     def diff(self, desired: dict[ListenerKey, Owner]) -> tuple[set[ListenerKey], set[ListenerKey]]:
-        """(added, removed) listener keys; `failed` keys count as present."""
+        """(added, removed) listener keys of the whole configuration."""
         current = self.desired.keys()
-        added = {k for k in desired if k not in current}
-        removed = {k for k in current if k not in desired}
-        return added, removed
+        return {k for k in desired if k not in current}, {k for k in current if k not in desired}
 
-    def prepare(self, apps: dict[str, dict[str, Any]], *, best_effort: bool = False) -> Prepared:
-        """Bind the new listeners of `apps`. All or nothing unless `best_effort` (restore
-        after a restart), where failures are kept and retried in the background."""
-        desired = desired_listeners(apps)
-        added, removed = self.diff(desired)
-        prepared = Prepared(apps, desired, removed=removed, kept=len(desired) - len(added))
-        draining_udp = {
-            listener.key: listener
-            for listener in self._draining
-            if isinstance(listener, UdpListener)
-        }
-        failures: list[tuple[ListenerKey, int, str]] = []
-        for key in sorted(added):
-            if key in draining_udp:
-                # a UDP socket still draining keeps its port: take it back instead of
-                # binding (held open until commit or abort)
-                udp = draining_udp[key]
-                self._draining.pop(udp).cancel()
-                udp.on_empty = None
-                prepared.revive[key] = udp
-                continue
-            host = self.settings.bind[key[2]]
-            try:
-                prepared.sockets[key] = bind_listener(
-                    key, host, reuse_port=self.settings.reuse_port
-                )
-            except OSError as e:
-                message = f"cannot bind {describe(key, host)}: {e.strerror or e}"
-                if best_effort:
-                    prepared.failed[key] = message
-                    continue
-                failures.append((key, e.errno or 0, message))
-                if len(failures) == MAX_REPORTED_FAILURES:
-                    break
-        if failures:
+    async def prepare(
+        self, apps: dict[str, dict[str, Any]], *, best_effort: bool = False
+    ) -> Prepared:
+        """Every forwarder gets ready for `apps`, or none does (raises). Unless
+        `best_effort` (restore after a restart), where bind failures are kept and
+        retried in the background."""
+        prepared = Prepared(apps, desired_listeners(apps))
+        offered = frozenset(
+            (name, index) for name, spec in apps.items() for index in range(len(spec["rules"]))
+        )
+        try:
+            for forwarder in self.forwarders:
+                step = await forwarder.prepare(Change(apps, offered, best_effort))
+                prepared.steps.append((forwarder, step))
+                offered -= step.rules
+        except BaseException:
             self.abort(prepared)
-            raise BindFailure(failures)
+            raise
         return prepared
 
     def abort(self, prepared: Prepared) -> None:
-        for sock in prepared.sockets.values():
-            sock.close()
-        prepared.sockets.clear()
-        for udp in prepared.revive.values():  # back to draining, with a fresh drain timeout
-            self._drain(udp)
-        prepared.revive.clear()
+        for forwarder, step in reversed(prepared.steps):
+            forwarder.abort(step)
+        prepared.steps.clear()
 
     async def commit(self, prepared: Prepared, revision: int) -> None:
         old_routes = self.routes
         routes = self._build_routes(prepared.apps, old_routes)
         for name in self.apps.keys() - prepared.apps.keys():
             self.stats.drop(name)
-        for key, owner in prepared.desired.items():
-            listener = self.listeners.get(key)
-            if listener is not None:
-                listener.route = routes[owner]
-        for key in prepared.removed:
-            if self.failed.pop(key, None) is None:
-                self._drain(self.listeners.pop(key))
-        for key, udp in prepared.revive.items():
-            udp.revive(routes[prepared.desired[key]])
-            self.listeners[key] = udp
-        self.failed.update(prepared.failed)
-        sockets, prepared.sockets = prepared.sockets, {}
-        for key, sock in sockets.items():
-            await self._serve(key, sock, routes[prepared.desired[key]])
+        paths: dict[Owner, str] = {}
+        for forwarder, step in prepared.steps:
+            await forwarder.commit(step, {owner: routes[owner] for owner in step.rules})
+            paths.update((owner, forwarder.path) for owner in step.rules)
         self.apps = prepared.apps
         self.desired = prepared.desired
         self.routes = routes
+        self.paths = paths
         self.revision = revision
-        self._count_bound()
         in_use = {id(route.pool) for route in routes.values()}
         for route in old_routes.values():
             if id(route.pool) not in in_use:
                 in_use.add(id(route.pool))
                 asyncio.get_running_loop().create_task(route.pool.close())
-        if self.failed and self._retry is None:
-            self._retry = asyncio.get_running_loop().create_task(self._retry_failed())
 
     def _build_routes(
         self, apps: dict[str, dict[str, Any]], old_routes: dict[Owner, Route]
@@ -210,116 +157,19 @@ class DataPlane:
                 )
         return routes
 
-    async def _serve(self, key: ListenerKey, sock: socket.socket, route: Route) -> None:
-        listener: Listener
-        if key[0] == "tcp" and self.settings.splice:
-            listener = SpliceListener(key, sock, route)
-        elif key[0] == "tcp":
-            listener = TcpListener(key, sock, route)
-        else:
-            listener = UdpListener(key, sock, route, self.table)
-        await listener.start(self.settings)
-        self.listeners[key] = listener
-
-    def _count_bound(self) -> None:
-        for route in self.routes.values():
-            route.stats.listeners_bound = 0
-        for listener in self.listeners.values():
-            listener.route.stats.listeners_bound += 1
-
-    # ---- draining ----------------------------------------------------------------
-
-    def _drain(self, listener: Listener) -> None:
-        """Stop accepting at once; drop what is still open after the drain timeout."""
-        listener.stop_accepting()
-        if not listener.connections:
-            return
-        loop = asyncio.get_running_loop()
-        self._draining[listener] = loop.call_later(
-            self.settings.drain_timeout, self._end_drain, listener
-        )
-        listener.on_empty = lambda: self._drained(listener)
-
-    def _drained(self, listener: Listener) -> None:
-        """The last connection of a draining listener ended."""
-        timer = self._draining.pop(listener, None)
-        if timer is not None:
-            timer.cancel()
-        listener.on_empty = None
-        if isinstance(listener, UdpListener):
-            listener.close()
-
-    def _end_drain(self, listener: Listener) -> None:
-        self._draining.pop(listener, None)
-        if listener.connections:
-            log.info(
-                "drain timeout: closing %d connection(s) of removed %s listener on port %d",
-                len(listener.connections),
-                listener.key[0],
-                listener.key[1],
-            )
-        listener.on_empty = None
-        listener.abort_connections()
-        if isinstance(listener, UdpListener):
-            listener.close()
-
-    def draining(self) -> tuple[int, int]:
-        """(listeners, connections) still draining."""
-        return len(self._draining), sum(len(x.connections) for x in self._draining)
-
-    # ---- restore failures --------------------------------------------------------
-
-    async def _retry_failed(self) -> None:
-        try:
-            while self.failed:
-                await asyncio.sleep(RETRY_BIND_INTERVAL)
-                for key in sorted(self.failed):
-                    host = self.settings.bind[key[2]]
-                    try:
-                        sock = bind_listener(key, host, reuse_port=self.settings.reuse_port)
-                    except OSError as e:
-                        self.failed[key] = f"cannot bind {describe(key, host)}: {e.strerror}"
-                        continue
-                    del self.failed[key]
-                    log.info("bound %s after an earlier failure", describe(key, host))
-                    await self._serve(key, sock, self.routes[self.desired[key]])
-                self._count_bound()
-        finally:
-            self._retry = None
-
     # ---- reporting ---------------------------------------------------------------
 
     def rule_listeners(self) -> dict[Owner, dict[str, Any]]:
         """Per rule: listeners expected, bound and failed (as error details)."""
-        out: dict[Owner, dict[str, Any]] = {
-            owner: {"expected": 0, "bound": 0, "failed": []} for owner in self.routes
-        }
-        for key, owner in self.desired.items():
-            entry = out[owner]
-            entry["expected"] += 1
-            if key in self.listeners:
-                entry["bound"] += 1
-            elif key in self.failed and len(entry["failed"]) < MAX_REPORTED_FAILURES:
-                entry["failed"].append(self.failure_detail(key, owner))
-        return out
+        return self.relay.rule_listeners(self.routes)
 
     def bind_errors(self, app: str) -> list[Detail]:
-        return [
-            self.failure_detail(key, self.desired[key])
-            for key in sorted(self.failed)
-            if self.desired[key][0] == app
-        ][:MAX_REPORTED_FAILURES]
+        return self.relay.bind_errors(app)
 
-    def failure_detail(self, key: ListenerKey, owner: Owner) -> Detail:
-        protocol, port, family = key
-        return detail(
-            f"rules[{owner[1]}].edge_ports",
-            self.failed[key],
-            protocol=protocol,
-            port=port,
-            family=family,
-            app=owner[0],
-        )
+    def draining(self) -> tuple[int, int]:
+        """(listeners, connections) still draining, over every forwarder."""
+        counts = [forwarder.draining() for forwarder in self.forwarders]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     def connections_total(self) -> int:
         return sum(rs.connections_total for _, _, rs in self.stats.items())
@@ -328,23 +178,7 @@ class DataPlane:
 
     async def shutdown(self, drain_timeout: float) -> None:
         """Stop accepting everywhere, let connections finish for up to `drain_timeout`."""
-        if self._retry is not None:
-            self._retry.cancel()
-        for listener in self.listeners.values():
-            listener.stop_accepting()
-        listeners = [*self.listeners.values(), *self._draining]
-        for timer in self._draining.values():
-            timer.cancel()
-        self._draining.clear()
-        self.listeners.clear()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + drain_timeout
-        while any(x.connections for x in listeners) and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        for listener in listeners:
-            listener.abort_connections()
-            if isinstance(listener, UdpListener):
-                listener.close()
+        await asyncio.gather(*(f.shutdown(drain_timeout) for f in self.forwarders))
         for route in self.routes.values():
             with contextlib.suppress(Exception):
                 await route.pool.close()

@@ -20,13 +20,19 @@ import fcntl
 import logging
 import os
 import socket
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from l4agent.dataplane.relay.base import (
+    RelayListener,
+    admitted,
+    client_header,
+    connect_failed,
+    no_target,
+    origin_port,
+    targets,
+)
 from l4agent.dataplane.relay.tcp import IDLE_CHECKS
-from l4agent.dataplane.resolver import ResolveError
 from l4agent.dataplane.sockets import EXHAUSTION, set_keepalive
-from l4agent.protocols.proxyproto import encode_v1, encode_v2
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
@@ -42,16 +48,13 @@ SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 ACCEPTS_PER_WAKEUP = 64
 
 
-class SpliceListener:
+class SpliceListener(RelayListener):
     """A listening TCP socket whose connections are relayed with splice."""
 
     def __init__(self, key: ListenerKey, sock: socket.socket, route: Route) -> None:
-        self.key = key
-        self.sock = sock
-        self.route = route
-        self.connections: set[SpliceRelay] = set()
+        super().__init__(key, sock, route)
+        self.connections: set[SplicedConnection] = set()
         self.settings: RelaySettings | None = None
-        self.on_empty: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, settings: RelaySettings) -> None:
@@ -70,24 +73,20 @@ class SpliceListener:
                     log.error("accept on %s port %d: %s", self.key[0], self.key[1], e.strerror)
                 return
             conn.setblocking(False)
-            SpliceRelay(self, conn, peer).start()
+            SplicedConnection(self, conn, peer).start()
 
     def stop_accepting(self) -> None:
         if self._loop is not None and self.sock.fileno() >= 0:
             self._loop.remove_reader(self.sock.fileno())
         self.sock.close()
 
-    def abort_connections(self) -> None:
-        for relay in list(self.connections):
-            relay.close()
-
-    def forget(self, relay: SpliceRelay) -> None:
+    def forget(self, relay: SplicedConnection) -> None:
         self.connections.discard(relay)
-        if not self.connections and self.on_empty is not None:
-            self.on_empty()
+        if not self.connections:
+            self.emptied()
 
 
-class SpliceRelay:
+class SplicedConnection:
     """One client connection and its origin connection."""
 
     def __init__(self, listener: SpliceListener, client: socket.socket, peer: tuple) -> None:  # type: ignore[type-arg]
@@ -110,8 +109,7 @@ class SpliceRelay:
     def start(self) -> None:
         route = self.route
         self.stats.connections_total += 1
-        if route.acl is not None and not route.acl.allows(self.peer[0]):
-            self.stats.acl_denials += 1
+        if not admitted(route, self.peer[0]):
             self.closed = True
             self.client.close()
             return
@@ -125,21 +123,14 @@ class SpliceRelay:
         route = self.route
         settings = self.listener.settings
         assert settings is not None
-        try:
-            targets = await route.pool.candidates(self.peer)
-        except ResolveError as e:
-            log.warning("%s rule %d: %s", route.app, route.index, e)
-            targets = []
-        except Exception:
-            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
-            targets = []
-        if not targets:
-            self.stats.no_healthy_origin += 1
+        found = await targets(route, self.peer)
+        if not found:
+            no_target(route)
             self.close()
             return
         local = self.client.getsockname()
-        port = route.ports.origin_port(local[1], self.peer[0])
-        for target in targets:
+        port = origin_port(route, local[1], self.peer[0])
+        for target in found:
             family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
             origin = socket.socket(family, socket.SOCK_STREAM)
             origin.setblocking(False)
@@ -148,9 +139,7 @@ class SpliceRelay:
                     await self.loop.sock_connect(origin, (target.address, port))
             except (OSError, TimeoutError) as e:
                 origin.close()
-                target.failed()
-                self.stats.origin_connect_failures += 1
-                log.debug("connect to %s:%d failed: %r", target.address, port, e)
+                connect_failed(route, target, port, e)
                 continue
             except asyncio.CancelledError:
                 origin.close()
@@ -164,11 +153,7 @@ class SpliceRelay:
         self.origin = origin
         if route.keepalive:
             set_keepalive(origin)
-        header = b""
-        if route.passthrough == "proxy_v1":
-            header = encode_v1(self.peer, (local[0], local[1]))
-        elif route.passthrough == "proxy_v2":
-            header = encode_v2(self.peer, (local[0], local[1]), dgram=False)
+        header = client_header(route, self.peer, (local[0], local[1]), dgram=False)
         try:
             self.pumps = [
                 Pump(self, self.client, origin, "bytes_in", header),
@@ -202,6 +187,9 @@ class SpliceRelay:
                 return
         self._arm_idle(interval)
 
+    def abort(self) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.closed:
             return
@@ -226,7 +214,7 @@ class Pump:
 
     def __init__(
         self,
-        relay: SpliceRelay,
+        relay: SplicedConnection,
         src: socket.socket,
         dst: socket.socket,
         counter: str,

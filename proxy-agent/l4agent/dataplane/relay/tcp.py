@@ -17,12 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from l4agent.dataplane.resolver import ResolveError
+from l4agent.dataplane.relay.base import (
+    RelayListener,
+    admitted,
+    client_header,
+    connect_failed,
+    no_target,
+    origin_port,
+    targets,
+    targets_now,
+)
 from l4agent.dataplane.sockets import LISTEN_BACKLOG, set_keepalive
-from l4agent.protocols.proxyproto import encode_v1, encode_v2
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
@@ -42,25 +50,22 @@ LOW_WATER = 256 << 10
 IDLE_CHECKS = 4
 
 
-class TcpListener:
+class TcpListener(RelayListener):
     """One listening socket (protocol tcp, one port, one family)."""
 
     def __init__(self, key: ListenerKey, sock: socket.socket, route: Route) -> None:
-        self.key = key
-        self.sock = sock
-        self.route = route
+        super().__init__(key, sock, route)
         self.server: asyncio.AbstractServer | None = None
-        self.connections: set[Relay] = set()
+        self.connections: set[ClientSide] = set()
         self.settings: RelaySettings | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.on_empty: Callable[[], None] | None = None  # set while draining
         self._sweep: asyncio.TimerHandle | None = None  # the idle check, while one is due
 
     async def start(self, settings: RelaySettings) -> None:
         self.settings = settings
         self.loop = loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: Relay(self), sock=self.sock, backlog=LISTEN_BACKLOG
+            lambda: ClientSide(self), sock=self.sock, backlog=LISTEN_BACKLOG
         )
 
     def stop_accepting(self) -> None:
@@ -70,18 +75,13 @@ class TcpListener:
         else:
             self.sock.close()
 
-    def abort_connections(self) -> None:
-        for relay in list(self.connections):
-            relay.abort()
-
-    def forget(self, relay: Relay) -> None:
+    def forget(self, relay: ClientSide) -> None:
         self.connections.discard(relay)
         if not self.connections:
             if self._sweep is not None:
                 self._sweep.cancel()
                 self._sweep = None
-            if self.on_empty is not None:
-                self.on_empty()
+            self.emptied()
 
     def watch_idle(self) -> None:
         """A connection is subject to the idle timeout: make sure the check runs."""
@@ -102,8 +102,9 @@ class TcpListener:
             self._arm_sweep()
 
 
-class Relay(asyncio.Protocol):
-    """The client side of one relayed connection; `OriginSide` is the other side."""
+class ClientSide(asyncio.Protocol):
+    """The client side of one relayed connection, and the relay's state; `OriginSide`
+    is the other side."""
 
     __slots__ = (
         "_activity",
@@ -156,8 +157,7 @@ class Relay(asyncio.Protocol):
         stats = self.stats
         stats.connections_total += 1
         peer = transport.get_extra_info("peername")
-        if route.acl is not None and not route.acl.allows(peer[0]):
-            stats.acl_denials += 1
+        if not admitted(route, peer[0]):
             self._done = True
             transport.abort()
             return
@@ -168,41 +168,29 @@ class Relay(asyncio.Protocol):
         self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if route.keepalive:
             set_keepalive(transport.get_extra_info("socket"))
-        try:
-            targets = route.pool.candidates_now(self._peer)
-        except Exception:
-            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
-            targets = []
-        if targets is None:  # a hostname must be resolved first
+        found = targets_now(route, self._peer)
+        if found is None:  # a hostname must be resolved first
             loop = self.listener.loop
             assert loop is not None
             self._connecting = loop.create_task(self._resolve())
         else:
-            self._start(targets)
+            self._start(found)
 
     async def _resolve(self) -> None:
-        route = self.route
-        try:
-            targets = await route.pool.candidates(self._peer)
-        except ResolveError as e:
-            log.warning("%s rule %d: %s", route.app, route.index, e)
-            targets = []
-        except Exception:
-            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
-            targets = []
+        found = await targets(self.route, self._peer)
         self._connecting = None
         if not self._done:
-            self._start(targets)
+            self._start(found)
 
-    def _start(self, targets: list[Target]) -> None:
-        """Try `targets` in order; close the client when there are none."""
-        if not targets:
-            self.stats.no_healthy_origin += 1
+    def _start(self, found: list[Target]) -> None:
+        """Try the targets in order; close the client when there are none."""
+        if not found:
+            no_target(self.route)
             self.transport.close()  # type: ignore[union-attr]
             return
         # the listener's port is the local port: no address to convert
-        self._port = self.route.ports.origin_port(self.listener.key[1], self._peer[0])
-        self._targets = iter(targets)
+        self._port = origin_port(self.route, self.listener.key[1], self._peer[0])
+        self._targets = iter(found)
         self._try_next()
 
     def _try_next(self) -> None:
@@ -241,12 +229,7 @@ class Relay(asyncio.Protocol):
             error = task.exception()
         if error is not None:
             self.target = None
-            if isinstance(error, OSError):  # refused, unreachable, timed out (TimeoutError)
-                log.debug("connect to %s:%d failed: %r", target.address, self._port, error)
-            else:
-                log.error("connect to %s:%d failed", target.address, self._port, exc_info=error)
-            target.failed()
-            self.stats.origin_connect_failures += 1
+            connect_failed(self.route, target, self._port, error)
             if not self._done:
                 self._try_next()
             return
@@ -267,13 +250,9 @@ class Relay(asyncio.Protocol):
         origin.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if route.keepalive:
             set_keepalive(origin.get_extra_info("socket"))
-        if route.passthrough in ("proxy_v1", "proxy_v2"):
-            peer = self._peer
+        if route.passthrough != "off":
             local = transport.get_extra_info("sockname")
-            if route.passthrough == "proxy_v1":
-                origin.write(encode_v1(peer, (local[0], local[1])))
-            else:
-                origin.write(encode_v2(peer, (local[0], local[1]), dgram=False))
+            origin.write(client_header(route, self._peer, (local[0], local[1]), dgram=False))
         if self._early:
             origin.writelines(self._early)
             self._early.clear()
@@ -395,11 +374,11 @@ class Relay(asyncio.Protocol):
 
 
 class OriginSide(asyncio.Protocol):
-    """The origin connection's protocol: forwards everything to its `Relay`."""
+    """The origin connection's protocol: forwards everything to its `ClientSide`."""
 
     __slots__ = ("relay",)
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: ClientSide) -> None:
         self.relay = relay
 
     def data_received(self, data: bytes) -> None:

@@ -26,12 +26,20 @@ import asyncio
 import logging
 import socket
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, cast
 
-from l4agent.dataplane.resolver import ResolveError
+from l4agent.dataplane.relay.base import (
+    RelayListener,
+    admitted,
+    client_header,
+    connect_failed,
+    no_target,
+    origin_port,
+    targets,
+)
 from l4agent.dataplane.sockets import PACKET_INFO, PacketInfo, is_wildcard
-from l4agent.protocols.proxyproto import encode_spp, encode_v2, strip_spp_reply
+from l4agent.protocols.proxyproto import strip_spp_reply
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
@@ -100,19 +108,16 @@ class FlowTable:
         self._schedule()
 
 
-class UdpListener:
+class UdpListener(RelayListener):
     """One bound UDP socket (one port, one family) and its flows."""
 
     def __init__(self, key: ListenerKey, sock: socket.socket, route: Route, table: FlowTable):
-        self.key = key
+        super().__init__(key, sock, route)
         self.port = key[1]
-        self.sock = sock
-        self.route = route
         self.table = table
         self.flows: dict[FlowKey, UdpFlow] = {}
         self.draining = False
         self.closed = False
-        self.on_empty: Callable[[], None] | None = None  # set while draining
         self.address: Address = sock.getsockname()[:2]
         # packet info of the family when bound to a wildcard address (bind_listener
         # turned it on), None when the bound address is every datagram's destination
@@ -121,9 +126,12 @@ class UdpListener:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
+    @property  # type: ignore[override]
     def connections(self) -> dict[FlowKey, UdpFlow]:
         return self.flows
+
+    def _open(self) -> Collection[UdpFlow]:
+        return self.flows.values()
 
     async def start(self, _settings: object = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -183,8 +191,7 @@ class UdpListener:
             return
         client = key[0]
         route = self.route
-        if route.acl is not None and not route.acl.allows(client[0]):
-            route.stats.acl_denials += 1
+        if not admitted(route, client[0]):
             return
         local, reply_control = self.address, None
         packet_info = self.packet_info
@@ -224,15 +231,11 @@ class UdpListener:
         self.draining = False
         self.route = route
 
-    def abort_connections(self) -> None:
-        for flow in list(self.flows.values()):
-            flow.close()
-
     def forget(self, flow: UdpFlow) -> None:
         if self.flows.get(flow.key) is flow:
             del self.flows[flow.key]
-        if self.draining and not self.flows and self.on_empty is not None:
-            self.on_empty()
+        if self.draining and not self.flows:
+            self.emptied()
 
     def close(self) -> None:
         if self.closed:
@@ -298,30 +301,20 @@ class UdpFlow(asyncio.DatagramProtocol):
 
     async def _connect(self) -> None:
         route = self.route
-        stats = route.stats
         client = (self.client[0], self.client[1])
-        try:
-            targets = await route.pool.candidates(client)
-        except ResolveError as e:
-            log.warning("%s rule %d: %s", route.app, route.index, e)
-            targets = []
-        except Exception:
-            log.exception("%s rule %d: picking an origin failed", route.app, route.index)
-            targets = []
-        if not targets:
-            stats.no_healthy_origin += 1
+        found = await targets(route, client)
+        if not found:
+            no_target(route)
             self.close()
             return
-        port = route.ports.origin_port(self.listener.port, client[0])
-        for target in targets:
+        port = origin_port(route, self.listener.port, client[0])
+        for target in found:
             try:
                 transport, _ = await self.loop.create_datagram_endpoint(
                     lambda: self, remote_addr=(target.address, port)
                 )
             except OSError as e:
-                target.failed()
-                stats.origin_connect_failures += 1
-                log.debug("udp upstream %s:%d: %r", target.address, port, e)
+                connect_failed(route, target, port, e)
                 continue
             break
         else:
@@ -334,10 +327,7 @@ class UdpFlow(asyncio.DatagramProtocol):
         target.connected()
         self.target = target
         self.upstream = transport
-        if route.passthrough == "proxy_v2":
-            self._header = encode_v2(client, self.local, dgram=True)
-        elif self._spp:
-            self._header = encode_spp(client, self.local)
+        self._header = client_header(route, client, self.local, dgram=True)
         pending, self._pending = self._pending, []
         for data in pending:
             transport.sendto(self._header + data if self._header else data)
@@ -372,6 +362,9 @@ class UdpFlow(asyncio.DatagramProtocol):
         log.debug("udp upstream of %s: %r", self.client, exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    def abort(self) -> None:
         self.close()
 
     def close(self) -> None:
