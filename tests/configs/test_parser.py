@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import hcl2
 import pytest
 from hypothesis import given, settings
@@ -174,3 +176,27 @@ def test_acceptance_matches_lark_on_random_token_soup(parts):
 def test_acceptance_matches_lark_on_random_lines(lines):
     text = "".join(lines)
     assert _fast_accepts(text) == _lark_accepts(text)
+
+
+def test_cached_tables_are_the_tables_lark_builds(tmp_path, monkeypatch):
+    from l4plan.configs.hcl import grammar
+
+    built = lalr.tables(parser())
+    data = json.loads(json.dumps(lalr.to_json(built)))
+    loaded = lalr.from_json(data)
+    assert lalr.to_json(loaded) == lalr.to_json(built)
+    text = 'resource "l4_site" "a" {\n  name = "a.com"\n  plan = "enterprise"\n}\n'
+    assert lalr.parse(
+        loaded, text, Builder("t.hcl", HeredocParser("t.hcl", parse_expression).parse)
+    )
+    # a cache file that cannot be read is rebuilt, not trusted
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    grammar.parse_tables.cache_clear()
+    try:
+        path = grammar._tables_path()
+        path.parent.mkdir(parents=True)
+        path.write_text("{not json", encoding="utf-8")
+        assert lalr.to_json(grammar.parse_tables()) == lalr.to_json(built)
+        assert json.loads(path.read_text(encoding="utf-8")) == data
+    finally:
+        grammar.parse_tables.cache_clear()

@@ -4,18 +4,17 @@ Input: the declarations. Output: a `DependencyGraph` whose edges run from a
 dependency to what depends on it, built from the references in each block's
 expressions (`depends_on` included, as it is a list of references). Undeclared
 references (L4E015) are reported here and mark their node broken; so is every
-node on a dependency cycle, found once by `_cyclic_components` and reported once
+node on a dependency cycle, found once (`_report_cycles`) and reported once
 (L4E015, printed in "refers to" order). `order()` gives the evaluation order with
 the cycles' edges left out.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from l4plan.configs.evaluation.declarations import Declarations
 from l4plan.configs.hcl.syntax import Body, Node
@@ -23,6 +22,9 @@ from l4plan.configs.lang.references import Reference, references
 from l4plan.configs.lang.values import REFERENCE_ERROR, suggest
 from l4plan.configs.model import RESOURCE_TYPES
 from l4plan.diagnostics import Diagnostic, Pos
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _UNSUPPORTED_ROOTS = {
     "self": "self is not supported; refer to the resource by its address",
@@ -46,7 +48,7 @@ class GraphNode:
 @dataclass(slots=True)
 class DependencyGraph:
     nodes: dict[str, GraphNode]
-    graph: nx.DiGraph  # dependency -> dependent
+    dependents: dict[str, list[str]]  # the edges: dependency -> what depends on it
     cyclic: list[set[str]]  # the components with a cycle
 
     def order(self) -> list[GraphNode]:
@@ -56,16 +58,14 @@ class DependencyGraph:
         still finds its site's agents. The edges inside cycles are left out (the
         nodes on them are broken and already reported).
         """
-        graph = self.graph
-        if self.cyclic:
-            graph = graph.copy()
-            for component in self.cyclic:
-                graph.remove_edges_from(list(self.graph.subgraph(component).edges))
-
-        def priority(key: str) -> str:
-            return ("0" if key.startswith("l4_site.") else "1") + key
-
-        return [self.nodes[k] for k in nx.lexicographical_topological_sort(graph, key=priority)]
+        inside = {key: i for i, component in enumerate(self.cyclic) for key in component}
+        edges = {
+            key: [t for t in targets if inside.get(t, -1) != inside.get(key, -2)]
+            for key, targets in self.dependents.items()
+        }
+        order = _topological(self.nodes, edges)
+        assert len(order) == len(self.nodes)  # acyclic once the cycles' edges are gone
+        return [self.nodes[k] for k in order]
 
 
 def build_graph(decls: Declarations, diagnostics: list[Diagnostic]) -> DependencyGraph:
@@ -80,27 +80,64 @@ def build_graph(decls: Declarations, diagnostics: list[Diagnostic]) -> Dependenc
         builder.add(key, "resource", block.pos, exprs)
     for name, block in decls.outputs.items():
         builder.add(f"output.{name}", "output", block.pos, _body_expressions(block.body))
-    graph = nx.DiGraph()
-    graph.add_nodes_from(builder.nodes)
+    dependents: dict[str, list[str]] = {key: [] for key in builder.nodes}
     for node in builder.nodes.values():
         for target in node.targets:
-            graph.add_edge(target, node.key)  # dependency -> dependent
-    cyclic = _cyclic_components(graph)
-    for component in cyclic:
-        builder.report_cycle(graph.subgraph(component))
-        for key in component:
-            builder.nodes[key].broken = True
-    return DependencyGraph(builder.nodes, graph, cyclic)
+            dependents[target].append(node.key)
+    cyclic: list[set[str]] = []
+    if len(_topological(builder.nodes, dependents)) < len(builder.nodes):
+        cyclic = _report_cycles(builder, dependents)
+    return DependencyGraph(builder.nodes, dependents, cyclic)
 
 
-def _cyclic_components(graph: nx.DiGraph) -> list[set[str]]:
-    """The strongly connected components that hold a cycle (a self-reference counts)."""
-    out = []
+def _topological(nodes: Mapping[str, Any], dependents: dict[str, list[str]]) -> list[str]:
+    """Kahn's algorithm, smallest priority first: the nodes not on or behind a cycle.
+
+    The priority (sites first, then the key) is unique per node, so the order is
+    the one lexicographically smallest topological order.
+    """
+    indegree = dict.fromkeys(nodes, 0)
+    for targets in dependents.values():
+        for target in targets:
+            indegree[target] += 1
+    ready = [(_priority(k), k) for k, n in indegree.items() if n == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        _, key = heapq.heappop(ready)
+        out.append(key)
+        for target in dependents[key]:
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                heapq.heappush(ready, (_priority(target), target))
+    return out
+
+
+def _priority(key: str) -> str:
+    return ("0" if key.startswith("l4_site.") else "1") + key
+
+
+def _report_cycles(builder: _Builder, dependents: dict[str, list[str]]) -> list[set[str]]:
+    """Report each cycle once and mark its nodes broken; returns the cyclic components.
+
+    Only a configuration with a cycle gets here, so networkx is imported only then.
+    """
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(builder.nodes)
+    for key, targets in dependents.items():
+        for target in targets:
+            graph.add_edge(key, target)
+    cyclic = []
     for component in nx.strongly_connected_components(graph):
         first = next(iter(component))
         if len(component) > 1 or graph.has_edge(first, first):
-            out.append(component)
-    return out
+            cyclic.append(component)
+            builder.report_cycle(graph.subgraph(component))
+            for key in component:
+                builder.nodes[key].broken = True
+    return cyclic
 
 
 def _body_expressions(body: Body, skip_blocks: tuple[str, ...] = ()) -> list[Node]:
@@ -195,6 +232,8 @@ class _Builder:
         return None
 
     def report_cycle(self, sub: nx.DiGraph) -> None:
+        import networkx as nx
+
         edges = nx.find_cycle(sub)
         # edges run dependency -> dependent; print "refers to" order from the smallest key
         order = [v for _, v in edges]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from lark import Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING
 
 from l4plan.diagnostics import Diagnostic, Pos
+
+if TYPE_CHECKING:
+    from lark import Token
+    from lark.exceptions import UnexpectedInput
 
 LOAD_ERROR = "L4E000"
 
@@ -69,6 +72,8 @@ def _stray(tok: Token, expected: set[str]) -> bool:
 
 def syntax_diagnostic(e: UnexpectedInput, name: str, text: str, quote: bool = True) -> Diagnostic:
     """A parse error in plain words, quoting the offending line unless `quote` is off."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     lines = text.splitlines()
     line = e.line if isinstance(e.line, int) and e.line > 0 else max(len(lines), 1)
     column = e.column if isinstance(e.column, int) and e.column > 0 else 1

@@ -1,13 +1,29 @@
-"""python-hcl2's grammar, as l4plan parses it, and lark's LALR parser built from it."""
+"""python-hcl2's grammar, as l4plan parses it, lark's LALR parser built from it, and the
+driver tables `lalr.parse` runs, cached between processes.
+
+Building lark's parser and extracting the tables takes longer than parsing a small
+configuration, so the tables are kept as JSON (no code: safe to read) in the
+user's cache directory, under a name that hashes the grammar and the versions of
+lark and python-hcl2. lark and python-hcl2 are imported only when the tables are
+built or a syntax error is described.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import tempfile
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import hcl2
-from hcl2.postlexer import PostLexer
-from lark import Lark
+from l4plan.configs.hcl import lalr
+
+if TYPE_CHECKING:
+    from lark import Lark
 
 # python-hcl2's grammar lacks HCL's strip markers in interpolations (`${~ x ~}`);
 # its directives have them. The one rule is extended the same way.
@@ -15,11 +31,15 @@ _INTERPOLATION_RULE = "interpolation: INTERP_START expression RBRACE"
 _INTERPOLATION_WITH_STRIP = (
     "interpolation: INTERP_START STRIP_MARKER? expression STRIP_MARKER? RBRACE"
 )
+_TABLES_FORMAT = "1"
 
 
+@cache
 def grammar() -> str:
     """python-hcl2's `hcl2.lark`, with strip markers allowed in interpolations."""
-    text = (Path(hcl2.__file__).parent / "hcl2.lark").read_text(encoding="utf-8")
+    spec = importlib.util.find_spec("hcl2")  # finds the package without importing it
+    assert spec is not None and spec.origin is not None, "python-hcl2 is a dependency"
+    text = (Path(spec.origin).parent / "hcl2.lark").read_text(encoding="utf-8")
     if _INTERPOLATION_RULE not in text:
         raise RuntimeError(f"hcl2.lark has no rule {_INTERPOLATION_RULE!r} to extend")
     return text.replace(_INTERPOLATION_RULE, _INTERPOLATION_WITH_STRIP)
@@ -27,22 +47,57 @@ def grammar() -> str:
 
 @cache
 def parser() -> Lark:
+    return _lark(propagate_positions=False)
+
+
+@cache
+def layout_parser() -> Lark:
+    """The same grammar with node positions, for `fmt`, which copies source spans."""
+    return _lark(propagate_positions=True)
+
+
+def _lark(*, propagate_positions: bool) -> Lark:
+    from hcl2.postlexer import PostLexer
+    from lark import Lark
+
     return Lark(
         grammar(),
         parser="lalr",
-        propagate_positions=False,
+        propagate_positions=propagate_positions,
         postlex=PostLexer(),
         cache=True,
     )
 
 
 @cache
-def layout_parser() -> Lark:
-    """The same grammar with node positions, for `fmt`, which copies source spans."""
-    return Lark(
-        grammar(),
-        parser="lalr",
-        propagate_positions=True,
-        postlex=PostLexer(),
-        cache=True,
+def parse_tables() -> lalr.Tables:
+    """The driver tables, from the cache when it holds them for this grammar."""
+    path = _tables_path()
+    try:
+        return lalr.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    tables = lalr.tables(parser())
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
+        ) as f:
+            json.dump(lalr.to_json(tables), f)
+        os.replace(f.name, path)
+    except OSError:
+        pass  # no cache directory: build the tables in every process
+    return tables
+
+
+def _tables_path() -> Path:
+    versions = "|".join(
+        [
+            _TABLES_FORMAT,
+            importlib.metadata.version("lark"),
+            importlib.metadata.version("python-hcl2"),
+        ]
     )
+    key = hashlib.sha256((versions + "\0" + grammar()).encode()).hexdigest()[:20]
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "l4plan" / f"hcl-tables-{key}.json"

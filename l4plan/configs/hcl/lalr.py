@@ -24,13 +24,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
-
-from hcl2.postlexer import OPERATOR_TYPES  # a newline right before these continues the line
-from lark import Lark
-from lark.parsers.lalr_analysis import Shift
+from typing import TYPE_CHECKING, Any
 
 from l4plan.configs.hcl.syntax import MAX_NESTING, SyntaxProblem
+
+if TYPE_CHECKING:
+    from lark import Lark
 
 # A token on the value stack: (type, text, line, column).
 Tok = tuple[str, str, int, int]
@@ -47,6 +46,9 @@ class Tables:
     ignore: frozenset[str]
     start: int
     end: int
+    # python-hcl2's post-lexer rule: a newline right before these token types
+    # continues the expression
+    continues: frozenset[str]
     # (state below, top state, token type) -> top state after pass-through reductions
     chains: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
@@ -64,6 +66,9 @@ def _method_name(origin: str, alias: str | None, expand1: bool, size: int) -> st
 @cache
 def tables(lark: Lark) -> Tables:
     """Extract the driver tables from a lark LALR parser built with python-hcl2's grammar."""
+    from hcl2.postlexer import OPERATOR_TYPES
+    from lark.parsers.lalr_analysis import Shift
+
     frontend = lark.parser
     parse_table = frontend.parser._parse_table  # type: ignore[attr-defined]
     rule_index: dict[Any, int] = {}
@@ -92,7 +97,41 @@ def tables(lark: Lark) -> Tables:
     ignore = frozenset(contextual.root_lexer.ignore_types)
     start = parse_table.start_states["start"]
     end = parse_table.end_states["start"]
-    return Tables(actions, rules, scanners, ignore, start, end)
+    return Tables(actions, rules, scanners, ignore, start, end, frozenset(OPERATOR_TYPES))
+
+
+def to_json(tables_: Tables) -> dict[str, Any]:
+    """The tables as JSON data (compiled scanners as their pattern text, each once)."""
+    patterns: dict[tuple[str, int], int] = {}
+    states = []
+    for mres, retype in tables_.scanners:
+        ids = [patterns.setdefault((m.pattern, m.flags), len(patterns)) for m in mres]
+        states.append([ids, retype])
+    return {
+        "actions": tables_.actions,
+        "rules": tables_.rules,
+        "patterns": list(patterns),
+        "scanners": states,
+        "ignore": sorted(tables_.ignore),
+        "start": tables_.start,
+        "end": tables_.end,
+        "continues": sorted(tables_.continues),
+    }
+
+
+def from_json(data: dict[str, Any]) -> Tables:
+    """Tables from `to_json` data; raises KeyError, TypeError or ValueError when malformed."""
+    compiled = [re.compile(pattern, flags) for pattern, flags in data["patterns"]]
+    scanners = [([compiled[i] for i in ids], retype) for ids, retype in data["scanners"]]
+    return Tables(
+        [dict(row) for row in data["actions"]],
+        [(int(size), str(origin), str(name)) for size, origin, name in data["rules"]],
+        scanners,
+        frozenset(data["ignore"]),
+        int(data["start"]),
+        int(data["end"]),
+        frozenset(data["continues"]),
+    )
 
 
 # Rules that splice their children into a list or only carry layout: a list of N
@@ -122,6 +161,7 @@ def parse(tables_: Tables, text: str, builder: Any, base_depth: int = 0) -> Any:
     values: list[Any] = []
     depths: list[int] = []
     chains = tables_.chains
+    continues = tables_.continues
     text = text + "\n"  # as hcl2.parses_to_tree does: the grammar needs a final newline
     n = len(text)
     pos = 0
@@ -157,7 +197,7 @@ def parse(tables_: Tables, text: str, builder: Any, base_depth: int = 0) -> Any:
                 pending = tok
             elif pending is None:
                 batch = (tok,)
-            elif type_ in OPERATOR_TYPES:
+            elif type_ in continues:
                 batch = ((type_, pending[1] + value, tok_line, column),)
                 pending = None
             else:

@@ -1,7 +1,7 @@
 """Find configuration files, read them, and parse them into `syntax.Body` trees.
 
-Parsing uses python-hcl2's grammar (grammar.py) and post-lexer: lark builds the
-LALR tables once per process, and `lalr.parse` runs them while building syntax
+Parsing uses python-hcl2's grammar and post-lexer: lark's LALR tables (cached
+between processes, see grammar.py) run in `lalr.parse` while it builds syntax
 nodes directly (see lalr.py for why). When a file does not parse, lark parses it
 again to describe the error (errors.py), so messages are lark's: where, and what
 it expected.
@@ -15,12 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lark.exceptions import LarkError, UnexpectedInput
-
 from l4plan.configs.hcl import lalr
 from l4plan.configs.hcl.builder import Builder
 from l4plan.configs.hcl.errors import LOAD_ERROR, syntax_diagnostic
-from l4plan.configs.hcl.grammar import parser
+from l4plan.configs.hcl.grammar import parse_tables, parser
 from l4plan.configs.hcl.heredocs import HeredocParser
 from l4plan.configs.hcl.syntax import Body, Node, SyntaxProblem
 from l4plan.diagnostics import Diagnostic, Pos
@@ -68,9 +66,8 @@ def read_text(path: Path, name: str) -> tuple[str | None, Diagnostic | None]:
 def parse_source(name: str, text: str) -> tuple[Body | None, Diagnostic | None]:
     """Parse one file's text into a `Body`, or return the syntax diagnostic."""
     try:
-        body = lalr.parse(
-            lalr.tables(parser()), text, Builder(name, HeredocParser(name, parse_expression).parse)
-        )
+        builder = Builder(name, HeredocParser(name, parse_expression).parse)
+        body = lalr.parse(parse_tables(), text, builder)
     except SyntaxProblem as e:
         return None, Diagnostic.at(LOAD_ERROR, e.message, e.pos)
     if body is None:
@@ -80,6 +77,8 @@ def parse_source(name: str, text: str) -> tuple[Body | None, Diagnostic | None]:
 
 def _lark_diagnostic(name: str, text: str) -> Diagnostic:
     """Ask lark why `text` does not parse: its exception says where and what it expected."""
+    from lark.exceptions import LarkError, UnexpectedInput
+
     try:
         parser().parse(text + "\n")
     except UnexpectedInput as e:
@@ -100,7 +99,7 @@ def parse_expression(text: str, name: str, line: int = 1, column: int = 1, depth
     builder = Builder(
         name, HeredocParser(name, parse_expression).parse, (line, column, len(prefix))
     )
-    body = lalr.parse(lalr.tables(parser()), source, builder, depth)
+    body = lalr.parse(parse_tables(), source, builder, depth)
     if body is None:
         diag = _lark_diagnostic(name, source)
         message = diag.message.split(", in: ")[0]

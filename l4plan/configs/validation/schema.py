@@ -19,14 +19,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, ValidationError
 
 from l4plan.configs.lang.values import type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "resources"
 AGENT_SCHEMA = "agent"
@@ -71,6 +73,9 @@ def declared_attributes(type_: str, block: str = "") -> tuple[str, ...]:
 
 @cache
 def validator_for(name: str) -> Draft202012Validator:
+    """The explaining validator, imported only when an instance has been rejected."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         load_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
