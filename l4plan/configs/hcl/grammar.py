@@ -3,15 +3,15 @@ driver tables `lalr.parse` runs, cached between processes.
 
 Building lark's parser and extracting the tables takes longer than parsing a small
 configuration, so the tables are kept as JSON (no code: safe to read) in the
-user's cache directory, under a name that hashes the grammar and the versions of
-lark and python-hcl2. lark and python-hcl2 are imported only when the tables are
-built or a syntax error is described.
+user's cache directory, under a name that hashes the grammar and the installed
+files of lark and python-hcl2 (so an upgrade of either builds them again). lark
+and python-hcl2 are imported only when the tables are built or a syntax error is
+described.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -34,12 +34,17 @@ _INTERPOLATION_WITH_STRIP = (
 _TABLES_FORMAT = "1"
 
 
+def _origin(package: str) -> str:
+    """The `__init__.py` of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None, f"{package} is a dependency"
+    return spec.origin
+
+
 @cache
 def grammar() -> str:
     """python-hcl2's `hcl2.lark`, with strip markers allowed in interpolations."""
-    spec = importlib.util.find_spec("hcl2")  # finds the package without importing it
-    assert spec is not None and spec.origin is not None, "python-hcl2 is a dependency"
-    text = (Path(spec.origin).parent / "hcl2.lark").read_text(encoding="utf-8")
+    text = (Path(_origin("hcl2")).parent / "hcl2.lark").read_text(encoding="utf-8")
     if _INTERPOLATION_RULE not in text:
         raise RuntimeError(f"hcl2.lark has no rule {_INTERPOLATION_RULE!r} to extend")
     return text.replace(_INTERPOLATION_RULE, _INTERPOLATION_WITH_STRIP)
