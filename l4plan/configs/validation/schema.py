@@ -21,8 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
-
 from l4plan.configs.lang.values import type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
@@ -83,6 +81,8 @@ def validator_for(name: str) -> Draft202012Validator:
 
 @cache
 def _fast_validator(name: str) -> Any:
+    import jsonschema_rs
+
     return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
 
 
