@@ -8,9 +8,27 @@ callable given to the `Builder` turns into a template node.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from l4plan.configs.hcl.reductions import (
+    DIRECTIVE_KINDS,
+    LITERAL_WORDS,
+    NEWLINE,
+    Args,
+    Attr,
+    Elem,
+    ForCond,
+    ForIntro,
+    Key,
+    Op,
+    Ops,
+    Part,
+    Repeat,
+    Term,
+    Tok,
+    Word,
+    nodes_of,
+)
 from l4plan.configs.hcl.syntax import (
     Attribute,
     Binary,
@@ -39,96 +57,6 @@ from l4plan.configs.hcl.templates import (
 )
 from l4plan.configs.lang.numbers import literal_number
 from l4plan.diagnostics import Pos
-
-NEWLINE = object()  # a new_line_or_comment: layout only
-
-
-class Repeat(list):  # type: ignore[type-arg]
-    """The children of a repetition (lark's `__x_star_N` rules), spliced by the parent."""
-
-
-@dataclass(slots=True)
-class Word:
-    """An identifier, keyword or true/false/null, before it is known how it is used."""
-
-    text: str
-    pos: Pos
-    kind: str  # identifier | keyword | literal
-
-
-@dataclass(slots=True)
-class _Part:
-    """Literal text of a string (escapes decoded)."""
-
-    text: str
-
-
-@dataclass(slots=True)
-class _Op:
-    op: str
-
-
-@dataclass(slots=True)
-class _Term:
-    op: str
-    right: Node
-
-
-@dataclass(slots=True)
-class _Elem:
-    key: Node
-    value: Node
-
-
-@dataclass(slots=True)
-class _Args:
-    items: list[Node]
-    expand: bool
-
-
-@dataclass(slots=True)
-class _Key:
-    node: Node
-
-
-@dataclass(slots=True)
-class _Attr:
-    name: str
-    pos: Pos
-
-
-@dataclass(slots=True)
-class _Ops:
-    ops: list[tuple[str, Any]]
-
-
-@dataclass(slots=True)
-class _ForIntro:
-    key_var: str | None
-    value_var: str
-    collection: Node
-
-
-@dataclass(slots=True)
-class _ForCond:
-    expr: Node
-
-
-_LITERAL_WORDS = {"true": True, "false": False, "null": None}
-
-_DIRECTIVE_KINDS = {"IF": "if", "ELSE": "else", "ENDIF": "endif", "FOR": "for", "ENDFOR": "endfor"}
-Tok = tuple[str, str, int, int]
-
-
-def _nodes(children: list[Any]) -> list[Any]:
-    """Children that are syntax nodes, with repetitions spliced in."""
-    out: list[Any] = []
-    for child in children:
-        if isinstance(child, Repeat):
-            out.extend(c for c in child if isinstance(c, Node))
-        elif isinstance(child, Node):
-            out.append(child)
-    return out
 
 
 class Builder:
@@ -248,10 +176,10 @@ class Builder:
             x = c[0]
             if isinstance(x, Word):
                 if x.kind == "literal":
-                    return Literal(x.pos, _LITERAL_WORDS[x.text])
+                    return Literal(x.pos, LITERAL_WORDS[x.text])
                 return Name(x.pos, x.text)
             return x  # type: ignore[no-any-return]
-        (inner,) = _nodes(c)  # ( expression )
+        (inner,) = nodes_of(c)  # ( expression )
         self.parenthesized.add(id(inner))
         return inner  # type: ignore[no-any-return]
 
@@ -259,11 +187,11 @@ class Builder:
 
     def string(self, c: list[Any]) -> Node:
         pos = self.pos(c[0])
-        if len(c) == 3 and len(c[1]) == 1 and isinstance(c[1][0], _Part):
+        if len(c) == 3 and len(c[1]) == 1 and isinstance(c[1][0], Part):
             return Literal(pos, nfc(c[1][0].text))  # the common case: plain text
         raw: list[str | Node | Directive | Interpolation] = []
         for part in c[1] if len(c) == 3 else ():
-            if isinstance(part, _Part):
+            if isinstance(part, Part):
                 if raw and isinstance(raw[-1], str):
                     raw[-1] += part.text
                 else:
@@ -278,8 +206,8 @@ class Builder:
             return x  # an interpolated expression or a directive
         type_, text = x[0], x[1]
         if type_ in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
-            return _Part(text[1:])  # $${ -> ${ and %%{ -> %{
-        return _Part(unescape(text, self.pos(x)))
+            return Part(text[1:])  # $${ -> ${ and %%{ -> %{
+        return Part(unescape(text, self.pos(x)))
 
     def interpolation(self, c: list[Any]) -> Node | Interpolation:
         """`${ expr }`, or with `~` strip markers an `Interpolation` that says which sides."""
@@ -287,18 +215,18 @@ class Builder:
             return c[1]  # type: ignore[no-any-return]
         left = isinstance(c[1], tuple) and c[1][0] == "STRIP_MARKER"
         right = isinstance(c[-2], tuple) and c[-2][0] == "STRIP_MARKER"
-        return Interpolation(_nodes(c)[0], left, right)
+        return Interpolation(nodes_of(c)[0], left, right)
 
     def _directive(self, c: list[Any]) -> Directive:
         toks = [x for x in c if isinstance(x, tuple)]
-        kind = next(_DIRECTIVE_KINDS[t[0]] for t in toks if t[0] in _DIRECTIVE_KINDS)
+        kind = next(DIRECTIVE_KINDS[t[0]] for t in toks if t[0] in DIRECTIVE_KINDS)
         d = Directive(
             kind,
             self.pos(toks[0]),
             toks[1][0] == "STRIP_MARKER",
             len(toks) > 2 and toks[-2][0] == "STRIP_MARKER",
         )
-        nodes = _nodes(c)
+        nodes = nodes_of(c)
         if kind in ("if", "for"):
             d.expr = nodes[-1]
         if kind == "for":
@@ -324,19 +252,19 @@ class Builder:
     # ---- operators
 
     def conditional(self, c: list[Any]) -> Node:
-        cond, then, orelse = _nodes(c)
+        cond, then, orelse = nodes_of(c)
         return Conditional(cond.pos, cond, then, orelse)
 
     def binary_op(self, c: list[Any]) -> Node:
         left: Node = c[0]
-        term: _Term = c[1]
+        term: Term = c[1]
         return Binary(left.pos, term.op, left, term.right)
 
-    def binary_term(self, c: list[Any]) -> _Term:
-        return _Term(c[0].op, _nodes(c)[-1])
+    def binary_term(self, c: list[Any]) -> Term:
+        return Term(c[0].op, nodes_of(c)[-1])
 
-    def binary_operator(self, c: list[Any]) -> _Op:
-        return _Op(c[0][1].strip())
+    def binary_operator(self, c: list[Any]) -> Op:
+        return Op(c[0][1].strip())
 
     def unary_op(self, c: list[Any]) -> Node:
         op, operand = c[0], c[1]
@@ -348,18 +276,18 @@ class Builder:
     # ---- collections
 
     def tuple(self, c: list[Any]) -> Node:
-        return TupleExpr(self.pos(c[0]), _nodes(c))
+        return TupleExpr(self.pos(c[0]), nodes_of(c))
 
     def object(self, c: list[Any]) -> Node:
         items: list[tuple[Node, Node]] = []
         for child in c:
             for elem in child if isinstance(child, Repeat) else ():
-                if isinstance(elem, _Elem):
+                if isinstance(elem, Elem):
                     items.append((elem.key, elem.value))
         return ObjectExpr(self.pos(c[0]), items)
 
-    def object_elem(self, c: list[Any]) -> _Elem:
-        return _Elem(c[0], c[2])
+    def object_elem(self, c: list[Any]) -> Elem:
+        return Elem(c[0], c[2])
 
     def object_elem_key(self, c: list[Any]) -> Node:
         """A bare word key is a string (`{a = 1}`, `{null = 1}`); anything else is evaluated."""
@@ -382,12 +310,12 @@ class Builder:
         if len(names) > 1:
             full = "::".join(w.text for w in names)
             raise SyntaxProblem(f'provider functions such as "{full}" are not supported', pos)
-        args = next((x for x in c if isinstance(x, _Args)), _Args([], False))
+        args = next((x for x in c if isinstance(x, Args)), Args([], False))
         return Call(pos, names[0].text, args.items, args.expand)
 
-    def arguments(self, c: list[Any]) -> _Args:
+    def arguments(self, c: list[Any]) -> Args:
         expand = any(isinstance(x, tuple) and x[0] == "ELLIPSIS" for x in c)
-        return _Args(_nodes(c), expand)
+        return Args(nodes_of(c), expand)
 
     # ---- traversals
 
@@ -395,31 +323,31 @@ class Builder:
         obj: Node = c[0]
         return Index(obj.pos, obj, c[1].node)
 
-    def braces_index(self, c: list[Any]) -> _Key:
-        return _Key(_nodes(c)[0])
+    def braces_index(self, c: list[Any]) -> Key:
+        return Key(nodes_of(c)[0])
 
-    def short_index(self, c: list[Any]) -> _Key:
+    def short_index(self, c: list[Any]) -> Key:
         tok = c[1]
-        return _Key(Literal(self.pos(tok), int(tok[1])))
+        return Key(Literal(self.pos(tok), int(tok[1])))
 
     def get_attr_expr_term(self, c: list[Any]) -> Node:
         obj: Node = c[0]
-        attr: _Attr = c[1]
+        attr: Attr = c[1]
         return GetAttr(obj.pos, obj, attr.name, attr.pos)
 
-    def get_attr(self, c: list[Any]) -> _Attr:
+    def get_attr(self, c: list[Any]) -> Attr:
         word: Word = c[1]
-        return _Attr(word.text, word.pos)
+        return Attr(word.text, word.pos)
 
-    def _splat_ops(self, c: list[Any]) -> _Ops:
+    def _splat_ops(self, c: list[Any]) -> Ops:
         ops: list[tuple[str, Any]] = []
         for child in c:
             for op in child if isinstance(child, Repeat) else ():
-                if isinstance(op, _Attr):
+                if isinstance(op, Attr):
                     ops.append(("attr", op.name))
-                elif isinstance(op, _Key):
+                elif isinstance(op, Key):
                     ops.append(("index", op.node))
-        return _Ops(ops)
+        return Ops(ops)
 
     attr_splat = _splat_ops
     full_splat = _splat_ops
@@ -433,20 +361,20 @@ class Builder:
 
     # ---- for expressions
 
-    def for_intro(self, c: list[Any]) -> _ForIntro:
+    def for_intro(self, c: list[Any]) -> ForIntro:
         names = [x.text for x in c if isinstance(x, Word)]
-        collection = _nodes(c)[0]
+        collection = nodes_of(c)[0]
         if len(names) == 2:
-            return _ForIntro(names[0], names[1], collection)
-        return _ForIntro(None, names[0], collection)
+            return ForIntro(names[0], names[1], collection)
+        return ForIntro(None, names[0], collection)
 
-    def for_cond(self, c: list[Any]) -> _ForCond:
-        return _ForCond(_nodes(c)[0])
+    def for_cond(self, c: list[Any]) -> ForCond:
+        return ForCond(nodes_of(c)[0])
 
     def for_tuple_expr(self, c: list[Any]) -> Node:
-        intro = next(x for x in c if isinstance(x, _ForIntro))
-        cond = next((x.expr for x in c if isinstance(x, _ForCond)), None)
-        (value,) = _nodes(c)
+        intro = next(x for x in c if isinstance(x, ForIntro))
+        cond = next((x.expr for x in c if isinstance(x, ForCond)), None)
+        (value,) = nodes_of(c)
         return ForExpr(
             self.pos(c[0]),
             intro.key_var,
@@ -459,9 +387,9 @@ class Builder:
         )
 
     def for_object_expr(self, c: list[Any]) -> Node:
-        intro = next(x for x in c if isinstance(x, _ForIntro))
-        cond = next((x.expr for x in c if isinstance(x, _ForCond)), None)
-        key, value = _nodes(c)
+        intro = next(x for x in c if isinstance(x, ForIntro))
+        cond = next((x.expr for x in c if isinstance(x, ForCond)), None)
+        key, value = nodes_of(c)
         group = any(isinstance(x, tuple) and x[0] == "ELLIPSIS" for x in c)
         return ForExpr(
             self.pos(c[0]),
