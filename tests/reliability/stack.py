@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from tests.agent.harness import Agent, Origins
 from tests.reliability.support import agent, forwards, free
@@ -257,7 +256,3 @@ def state_problems(stack: Stack, local: bool) -> list[str]:
                 if path.stat().st_mode & 0o777 != 0o600:
                     problems.append(f"{name} has mode {oct(path.stat().st_mode & 0o777)}")
     return problems
-
-
-def parse_json(text: str) -> Any:
-    return json.loads(text)

@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.agent.harness import Agent, app, rule
+from tests.agent.harness import Agent, app, rule  # noqa: F401  (re-exported for the tests)
 from tests.ports import RELIABILITY, free_block, free_port
-
-__all__ = ["Agent", "app", "free", "free_range", "rule"]
 
 
 def free() -> int:
