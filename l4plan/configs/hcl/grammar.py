@@ -96,13 +96,11 @@ def parse_tables() -> lalr.Tables:
 
 
 def _tables_path() -> Path:
-    versions = "|".join(
-        [
-            _TABLES_FORMAT,
-            importlib.metadata.version("lark"),
-            importlib.metadata.version("python-hcl2"),
-        ]
-    )
-    key = hashlib.sha256((versions + "\0" + grammar()).encode()).hexdigest()[:20]
+    installed = [_TABLES_FORMAT]
+    for package in ("lark", "hcl2"):
+        origin = Path(_origin(package))
+        stat = origin.stat()
+        installed.append(f"{origin}:{stat.st_size}:{stat.st_mtime_ns}")
+    key = hashlib.sha256("\0".join([*installed, grammar()]).encode()).hexdigest()[:20]
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "l4plan" / f"hcl-tables-{key}.json"

@@ -1,0 +1,46 @@
+"""Loading and checking a valid configuration imports only what it needs.
+
+lark and python-hcl2 build the parser tables (cached between processes), networkx
+reports a dependency cycle and jsonschema explains a rejected instance: none of
+them is needed for a valid configuration once the tables are cached. Runs in a
+fresh interpreter, so nothing the test runner imported hides a missing import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, pathlib, sys
+from l4plan.configs import load_config
+from l4plan.configs.validate import check
+config = load_config(pathlib.Path(sys.argv[1]), environ={})
+found = [d.code for d in config.diagnostics] + [d.code for d in check(config)]
+heavy = sorted(m for m in ("lark", "hcl2", "networkx", "jsonschema") if m in sys.modules)
+print(json.dumps({"diagnostics": found, "imported": heavy}))
+"""
+
+
+def _probe(cache: Path) -> dict[str, list[str]]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(REPO / "examples" / "quickstart")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_valid_configuration_loads_without_the_heavy_libraries(tmp_path: Path):
+    first = _probe(tmp_path)  # builds and caches the parser tables
+    assert first["diagnostics"] == []
+    assert list((tmp_path / "l4plan").glob("hcl-tables-*.json"))
+    assert _probe(tmp_path) == {"diagnostics": [], "imported": []}
