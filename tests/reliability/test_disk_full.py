@@ -70,7 +70,8 @@ def test_agent_disk_full_while_persisting(tmp_path: Path, origins: Origins) -> N
     assert problems == []
     report(
         "agent-disk-full",
-        f"apply refused ({error.status}: {error.message[:60]}), previous configuration intact",
+        f"apply refused ({error.status}: ...{error.message.rsplit(':', 1)[-1][:60]}),"
+        " previous configuration intact and served, applied once space was back",
     )
 
 
@@ -115,7 +116,8 @@ def test_l4plan_disk_full_while_writing_state(tmp_path: Path, origins: Origins, 
     assert problems == []
     message = next(line for line in output.splitlines() if "No space" in line)
     report(
-        f"l4plan-disk-full-{room}", f"apply exit 1 ({message.strip()[:90]}), previous state intact"
+        f"l4plan-disk-full-{room}",
+        f"apply exit 1 ({message.strip()[:110]}), previous state intact, next apply converged",
     )
 
 
