@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import json
 import random
 import ssl
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from l4plan.agents.errors import AgentError
+from l4plan.jsontext import NotJSONError, dumps, loads
 
 DEFAULT_RETRIES = 3
 BACKOFF_BASE = 0.2
@@ -128,10 +128,15 @@ class AgentClient:
                 "DEADLINE_EXCEEDED", f"no answer within {self.timeout:g}s", endpoint=self.endpoint
             )
         request_id = next(self._ids)
-        body = json.dumps(
-            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params},
-            separators=(",", ":"),
-        ).encode()
+        try:
+            body = dumps(
+                {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params},
+                separators=(",", ":"),
+            ).encode()
+        except NotJSONError as e:
+            raise AgentError(
+                "INVALID_ARGUMENT", f"cannot send {method}: {e}", endpoint=self.endpoint
+            ) from None
         headers = {
             "Content-Type": "application/json",
             "L4-Timeout-Ms": str(max(1, int(remaining * 1000))),
@@ -209,7 +214,7 @@ class AgentClient:
 
     def _decode(self, method: str, status: int, raw: bytes, request_id: int) -> Any:
         try:
-            message = json.loads(raw) if raw else None
+            message = loads(raw) if raw else None
         except ValueError:
             message = None
         if not isinstance(message, dict):

@@ -8,13 +8,13 @@ comparison of `spec_hash` values computed the same way on both sides.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
 from l4plan.configs.validation.constraints import expires_at
 from l4plan.durations import parse_duration
+from l4plan.jsontext import dumps
 from l4plan.ports import parse_origin_ports, parse_ports
 
 HEALTH_CHECK_DEFAULTS = {"interval": "5s", "timeout": "2s", "healthy": 2, "unhealthy": 3}
@@ -26,7 +26,7 @@ EFFECTIVE_KEEPALIVE = "effective_keepalive"
 
 def spec_hash(spec: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of `spec`; the agent computes the same."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    canonical = dumps(spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

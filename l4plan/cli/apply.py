@@ -21,6 +21,8 @@ from l4plan.agents.placement import desired_placements
 from l4plan.agents.refresh import AgentSnapshot, make_client
 from l4plan.agents.spec import SpecRenderer, canonical_hash
 from l4plan.apply.engine import (
+    AMBIGUOUS_STATUSES,
+    AgentResult,
     ApplyOutcome,
     Cancellation,
     planned_operations,
@@ -142,8 +144,19 @@ def _carry_out(
                 cancel=interrupted,
             )
         state = next_state(plan, base, results)
-        _write(backend, state, prior, color, agents_changed=True)
+        _write(backend, state, prior, color, agents=_agents_touched(results))
     return ApplyOutcome(state, results, interrupted.is_set())
+
+
+def _agents_touched(results: dict[str, AgentResult]) -> str:
+    """Whether the agents were changed, for a message about a state that could not be
+    written: "changed" when one acknowledged, "maybe" when a call's outcome is
+    unknown (no answer in time), "" when none was changed."""
+    if any(r.ok for r in results.values()):
+        return "changed"
+    if any(r.error is not None and r.error.status in AMBIGUOUS_STATUSES for r in results.values()):
+        return "maybe"
+    return ""
 
 
 @contextmanager
@@ -176,9 +189,11 @@ def _write(
     prior: State | None,
     color: bool,
     *,
-    agents_changed: bool = False,
+    agents: str = "",
 ) -> None:
-    """Compare-and-set: the write fails if the state moved since `prior` was read."""
+    """Compare-and-set: the write fails if the state moved since `prior` was read.
+    `agents` says whether agents were changed ("changed", "maybe" or ""), so the
+    error says it only when it is true."""
     expected = (prior.lineage, prior.serial) if prior is not None else None
     if prior is not None:
         state.lineage = prior.lineage
@@ -188,8 +203,11 @@ def _write(
     try:
         backend.write(state, expected=expected)
     except StateError as e:
-        changed = "the agents were changed, but " if agents_changed else ""
-        fail(f"{changed}the state could not be written: {e}", color)
+        said = {
+            "changed": "the agents were changed, but ",
+            "maybe": "the agents may have been changed, but ",
+        }
+        fail(f"{said.get(agents, '')}the state could not be written: {e}", color)
 
 
 def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -14,6 +13,7 @@ from l4plan.cli.render import render_diagnostics
 from l4plan.configs import load_config
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
+from l4plan.jsontext import NotJSONError, dumps
 from l4plan.states import Backend, LockInfo, State, StateError, open_backend
 
 EXIT_ERROR = 1
@@ -104,5 +104,12 @@ def read_state(
         backend.close()
 
 
-def emit_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+def emit_json(data: Any, *, indent: int | None = 2, ensure_ascii: bool = False) -> None:
+    """Print `data` as strict JSON (l4plan.jsontext); a value JSON cannot hold ends
+    the command with an error instead of output that is not JSON."""
+    try:
+        text = dumps(data, indent=indent, ensure_ascii=ensure_ascii)
+    except NotJSONError as e:
+        click.echo(f"Error: cannot write the JSON output: {e}", err=True)
+        raise click.exceptions.Exit(EXIT_ERROR) from None
+    click.echo(text)

@@ -6,11 +6,11 @@ As in Terraform: listing all outputs masks sensitive ones; naming one output, or
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from l4plan.cli.common import emit_json
 from l4plan.cli.context import CliContext
 from l4plan.cli.main import cli
 from l4plan.cli.state import open_for_command, render_value, state_errors
@@ -59,14 +59,14 @@ def output(obj: CliContext, name: str | None, as_json: bool, raw: bool) -> None:
             )
         value = outputs[name].value
         if as_json:
-            click.echo(json.dumps(value, ensure_ascii=False))
+            emit_json(value, indent=None)
         elif raw:
             if isinstance(value, dict | list) or value is None:
                 raise click.ClickException(
                     f'output "{name}" is a {type_of(value) if value is not None else "null"} '
                     "value; --raw prints strings, numbers and bools only (use --json)"
                 )
-            click.echo(json.dumps(value) if isinstance(value, bool) else str(value))
+            click.echo(("true" if value else "false") if isinstance(value, bool) else str(value))
         else:
             click.echo(render_value(value))
         return
@@ -75,7 +75,7 @@ def output(obj: CliContext, name: str | None, as_json: bool, raw: bool) -> None:
             k: {"sensitive": v.sensitive, "type": type_of(v.value), "value": v.value}
             for k, v in sorted(outputs.items())
         }
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        emit_json(data)
         return
     if not outputs:
         click.echo(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from l4plan.cli.common import emit_json
 from l4plan.cli.context import CliContext
 from l4plan.cli.main import cli
 from l4plan.cli.options import json_option, variable_options
@@ -34,7 +34,7 @@ def validate(
     valid = not has_errors(diagnostics)
     if as_json:
         report = {"valid": valid, "diagnostics": [d.to_json() for d in diagnostics]}
-        click.echo(json.dumps(report, indent=2))
+        emit_json(report, ensure_ascii=True)
     else:
         if diagnostics:
             rendered = render_diagnostics(diagnostics, config.files, obj.color)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 
 import click
@@ -10,6 +9,7 @@ import click
 from l4plan import __version__
 from l4plan.cli.main import cli
 from l4plan.cli.options import json_option
+from l4plan.jsontext import dumps
 
 
 @cli.command()
@@ -17,6 +17,6 @@ from l4plan.cli.options import json_option
 def version(as_json: bool) -> None:
     """Print the l4plan version."""
     if as_json:
-        click.echo(json.dumps({"l4plan_version": __version__, "python": platform.python_version()}))
+        click.echo(dumps({"l4plan_version": __version__, "python": platform.python_version()}))
     else:
         click.echo(f"l4plan v{__version__} (Python {platform.python_version()})")

@@ -24,6 +24,7 @@ import jsonschema
 
 from l4plan import __version__
 from l4plan.configs.model import Config
+from l4plan.jsontext import NotJSONError, dumps, loads
 from l4plan.plans.model import Plan
 from l4plan.plans.render_json import plan_from_json, plan_to_json
 from l4plan.states.model import State
@@ -68,7 +69,7 @@ class SavedPlan:
 
 def _json_values(values: dict[str, Any]) -> dict[str, Any]:
     """Variable values as a plan file stores them (sets become lists, and so on)."""
-    result: dict[str, Any] = json.loads(json.dumps(values, sort_keys=True, default=_plain))
+    result: dict[str, Any] = loads(dumps(values, sort_keys=True, default=_plain))
     return result
 
 
@@ -101,7 +102,11 @@ def _to_json(saved: SavedPlan) -> dict[str, Any]:
 
 def write_planfile(path: Path, saved: SavedPlan) -> None:
     """Write atomically (temp file, fsync, rename) with mode 0600."""
-    data = json.dumps(_to_json(saved), indent=1, sort_keys=True, default=_plain).encode()
+    try:
+        text = dumps(_to_json(saved), indent=1, sort_keys=True, default=_plain)
+    except NotJSONError as e:
+        raise PlanFileError(f"cannot write plan file {path}: {e}") from None
+    data = text.encode()
     if path.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     directory = path.parent if str(path.parent) else Path(".")
@@ -146,8 +151,8 @@ def load_planfile(path: Path) -> SavedPlan:
         except (OSError, EOFError) as e:
             raise PlanFileError(f"plan file {path} is damaged: bad gzip data ({e})") from None
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = loads(raw)
+    except ValueError:  # not UTF-8, not JSON, or Infinity/NaN
         raise PlanFileError(
             f"{path} is not an l4plan plan file (not JSON); make one with `l4plan plan --out FILE`"
         ) from None

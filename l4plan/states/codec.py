@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 
+from l4plan.jsontext import dumps, loads
 from l4plan.states.errors import CorruptStateError, StateError
 from l4plan.states.model import STATE_VERSION, State
 
@@ -26,7 +27,7 @@ def _validator() -> jsonschema.protocols.Validator:
 def load_state_json(text: str, *, source: str) -> State:
     """Parse and validate state text; `source` names where it came from in error messages."""
     try:
-        data = json.loads(text)
+        data = loads(text)
     except ValueError as e:
         raise CorruptStateError(f"{source}: the state is not valid JSON ({e})") from None
     return state_from_json(data, source=source)
@@ -61,7 +62,7 @@ def dump_state_json(state: State) -> str:
     """Serialise a state; refuses (StateError) anything that would not load back."""
     data = state.to_json()
     try:
-        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+        text = dumps(data, indent=2, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         raise StateError(
             f"cannot serialise the state: {e} (attribute values must be JSON values, "

@@ -380,16 +380,19 @@ def test_plan_waits_for_a_writer_that_finishes_in_time(workdir: Path) -> None:
 
 def test_subprocess_exit_codes(workdir: Path, l4plan: RunCli) -> None:
     write_config(workdir, ACL, GAME)
-    fresh = l4plan("plan", "--detailed-exitcode", "--no-color", cwd=workdir)
+    # these agents do not run: refreshing them would fail the detailed exit code (L4E103)
+    fresh = l4plan("plan", "--refresh=false", "--detailed-exitcode", "--no-color", cwd=workdir)
     assert fresh.returncode == 2, fresh.stderr
     assert "Plan: 3 to add, 0 to change, 0 to destroy." in fresh.stdout
     usage = l4plan("plan", "--no-such-option", cwd=workdir)
     assert usage.returncode == 1  # not click's 2, which would read as "changes"
     assert "No such option" in usage.stderr
     record_apply(workdir)
-    same = l4plan("plan", "--detailed-exitcode", cwd=workdir)
+    same = l4plan("plan", "--refresh=false", "--detailed-exitcode", cwd=workdir)
     assert same.returncode == 0
     assert "No changes." in same.stdout
+    unseen = l4plan("plan", "--detailed-exitcode", cwd=workdir)
+    assert unseen.returncode == 1 and "(L4E103)" in unseen.stderr
     chdir = l4plan("-C", str(workdir), "plan", "--json", cwd=workdir.parent)
     assert chdir.returncode == 0
     assert_valid_plan_json(json.loads(chdir.stdout))
@@ -414,3 +417,19 @@ def test_reordered_rules_and_agents_are_no_change(workdir: Path) -> None:
     result = run("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("No changes.")
+
+
+def test_a_state_holding_infinity_is_refused_not_echoed(workdir: Path) -> None:
+    """Python reads `Infinity` in JSON unless told not to; l4plan must not, or it
+    would write it back in plan JSON, `output --json` and the next state."""
+    write_config(workdir, GAME, 'output "n" {\n  value = 1\n}\n')
+    record_apply(workdir)
+    path = workdir / "l4plan.tfstate.json"
+    text = path.read_text()
+    assert '"value": 1' in text
+    path.write_text(text.replace('"value": 1', '"value": Infinity'))
+    for args in (("plan", "--json"), ("output", "--json"), ("show", "--json")):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "Infinity" not in result.stdout, args
+        assert "not valid JSON" in result.output, (args, result.output)

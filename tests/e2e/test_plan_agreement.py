@@ -166,3 +166,21 @@ def test_an_unreachable_agent_is_never_in_sync(fleet: Fleet) -> None:
     assert fleet.l4plan("drift").returncode == 1
     offline = fleet.l4plan("plan", "--detailed-exitcode", "--refresh=false")
     assert offline.returncode == 0, offline.stdout + offline.stderr
+
+
+def test_a_failed_state_write_says_whether_agents_were_changed(fleet: Fleet) -> None:
+    fleet.apply()
+    # the state cannot be written: its backup path is taken by a directory
+    (fleet.workdir / "l4plan.tfstate.json.backup").mkdir()
+    (fleet.workdir / "extra.l4.hcl").write_text('output "n" {\n  value = 1\n}\n')
+    outputs_only = fleet.l4plan("apply", "--auto-approve")
+    assert outputs_only.returncode == 1, outputs_only.stdout + outputs_only.stderr
+    assert "the state could not be written" in outputs_only.stderr
+    assert "agents were changed" not in outputs_only.stderr
+    assert fleet.revision("a") == 1 and fleet.revision("b") == 1
+
+    fleet.regions["eu"]["origin_port"] = str(fleet.new_origin())
+    changed = fleet.l4plan("apply", "--auto-approve")
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert "the agents were changed, but the state could not be written" in changed.stderr
+    assert fleet.revision("a") == 2 and fleet.revision("b") == 1
