@@ -1,5 +1,13 @@
-"""Every CLI command is registered before any test drives `cli` with click's runner."""
+"""Every CLI command is registered before any test drives `cli` with click's runner.
+
+Agents the tests start use the userspace relay unless a test asks for the kernel
+path (`--fast-path on|auto`, tests/kernel): the suite then means the same on a
+machine with and without nftables, and no test touches the host's nftables.
+"""
+
+import os
 
 from l4plan.cli.main import load_commands
 
+os.environ.setdefault("L4PLAN_AGENT_FAST_PATH", "off")
 load_commands()

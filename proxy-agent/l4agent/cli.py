@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import os
 import ssl
 import sys
 from pathlib import Path
@@ -138,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="relay TCP bytes with os.splice (zero-copy, 3 times the fds; see docs/agent.md)",
     )
     p.add_argument(
+        "--fast-path",
+        choices=("auto", "on", "off"),
+        default=os.environ.get("L4PLAN_AGENT_FAST_PATH", "auto"),
+        help="forward rules without passthrough in the kernel (nftables): auto uses it when "
+        "nft and CAP_NET_ADMIN are there, on refuses to start without (default "
+        "$L4PLAN_AGENT_FAST_PATH, else auto)",
+    )
+    p.add_argument(
         "--workers",
         type=_positive,
         default=1,
@@ -188,6 +197,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             f"--control {host} is not a loopback address: give --token-file so that "
             "only holders of the token can change the configuration"
         )
+    if args.fast_path not in ("auto", "on", "off"):
+        raise ValueError(f"--fast-path (or L4PLAN_AGENT_FAST_PATH) must be auto, on or off, "
+                         f"not {args.fast_path!r}")  # fmt: skip
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
     bind = {"ipv4": "0.0.0.0", "ipv6": "::"}
@@ -220,6 +232,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_listeners=args.max_listeners,
         log_format=args.log_format,
         log_level=args.log_level,
+        fast_path=args.fast_path,
     )
 
 

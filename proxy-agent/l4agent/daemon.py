@@ -10,7 +10,7 @@ import ssl
 from l4agent.cluster.link import WorkerGone
 from l4agent.cluster.planes import DataPlanes
 from l4agent.cluster.pool import WorkerProcesses
-from l4agent.control.api import Api, Identity
+from l4agent.control.api import CAPABILITIES, Api, Identity
 from l4agent.control.applier import Applier
 from l4agent.control.metrics import exposition
 from l4agent.control.server import ControlServer
@@ -18,6 +18,7 @@ from l4agent.control.store import ConfigStore, Snapshot
 from l4agent.dataplane.plane import DataPlane
 from l4agent.dataplane.resolver import Resolver
 from l4agent.dataplane.stats import Stats
+from l4agent.kernel import forwarder as kernel
 from l4agent.settings import Settings
 
 log = logging.getLogger("l4agent")
@@ -53,13 +54,27 @@ class Agent:
         self.store = store
         self.stats = Stats()
         self.resolver = Resolver()
-        self.plane = DataPlane(settings.relay, self.stats, self.resolver)
+        self.kernel, self.kernel_unavailable = kernel.build(
+            settings.fast_path,
+            store.node_id,
+            self.resolver,
+            bind=settings.relay.bind,
+            drain_timeout=settings.relay.drain_timeout,
+            deferrable=lambda key: key in self.plane.relay.desired,  # a port moving to it
+        )
+        settings.relay.kernel_shadow = self.kernel is not None
+        forwarders = [self.kernel] if self.kernel is not None else []
+        self.plane = DataPlane(settings.relay, self.stats, self.resolver, forwarders)
         self.planes = DataPlanes(self.plane)
         self.applier = Applier(store, snapshot, self.planes, max_listeners=settings.max_listeners)
         self.applier.accepting = False
         self.serving = False
         self.api = Api(
-            identity=Identity(store.node_id, limits(settings)),
+            identity=Identity(
+                store.node_id,
+                limits(settings),
+                [*CAPABILITIES, kernel.CAPABILITY] if self.kernel else CAPABILITIES,
+            ),
             applier=self.applier,
             planes=self.planes,
             serving=lambda: self.serving,
@@ -78,6 +93,7 @@ class Agent:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        await self._kernel_start()
         tls = self.tls
         host, port = settings.control
         await self.control.start(host, port, tls)
@@ -113,6 +129,23 @@ class Agent:
         )
         await stop.wait()
         await self.shutdown()
+
+    async def _kernel_start(self) -> None:
+        """--fast-path: refuse to start (on), say once why the relay does it all (auto),
+        or remove a table an earlier run left (off). The restore that follows rebuilds
+        the table from the persisted configuration (reconcile)."""
+        mode, reason = self.settings.fast_path, self.kernel_unavailable
+        if self.kernel is None and mode == "on":
+            raise StartupError(f"--fast-path on: {reason}")
+        if self.kernel is None and mode == "auto":
+            log.warning("kernel fast path not used (%s): every rule goes through the relay", reason)
+        if mode == "off":
+            await asyncio.to_thread(kernel.remove_leftover, self.store.node_id)
+        if self.kernel is not None:
+            forwarder = self.kernel.kpath.forwarder
+            log.info("kernel fast path: table inet %s", forwarder.table)
+            for problem in await asyncio.to_thread(forwarder.forwarding_problems):
+                log.warning("kernel fast path: %s", problem)
 
     async def shutdown(self) -> None:
         """Stop accepting, let connections drain (up to --drain-timeout), then return."""

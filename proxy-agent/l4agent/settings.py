@@ -41,6 +41,7 @@ class RelaySettings:
     drain_timeout: float = 30.0
     reuse_port: bool = False
     splice: bool = False  # relay TCP with os.splice (splice_relay) instead of Protocols
+    kernel_shadow: bool = False  # the kernel path forwards some rules: workers leave them
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
@@ -65,3 +66,6 @@ class Settings:
     request_id_cache: int = 1024
     log_format: str = "text"
     log_level: str = "info"
+    # auto | on | off (docs/kernel-fast-path.md); the command line defaults to auto, an
+    # agent built in-process to off
+    fast_path: str = "off"

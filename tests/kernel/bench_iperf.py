@@ -4,8 +4,8 @@ Not a test (no ``test_`` prefix): run it by hand as root,
 ``.venv/bin/python -m tests.kernel.bench_iperf [seconds]``. Every run crosses the
 same two veth pairs and the agent namespace; "routed" only forwards, "kernel" adds
 the agent's DNAT + masquerade (conntrack on every packet), "relay" is a real
-``l4plan-agent`` started in the agent namespace (``--fast-path`` does not exist yet:
-it is the userspace relay). Prints Gbit/s per run, interleaved.
+``l4plan-agent`` started in the agent namespace with ``--fast-path off``. Prints
+Gbit/s per run, interleaved.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def start_relay(topo: Topology, state: str, spec: dict) -> subprocess.Popen[byte
     agent = os.path.join(os.path.dirname(sys.executable), "l4plan-agent")
     proc = subprocess.Popen(
         ["ip", "netns", "exec", topo.agent.name, agent, "--control", "127.0.0.1:7700",
-         "--state-dir", state], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--state-dir", state, "--fast-path", "off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
     def apply() -> None:

@@ -12,6 +12,7 @@ from l4agent.cluster.link import LinkOp
 from l4agent.dataplane.plane import DataPlane, ForwardRefused, Prepared
 from l4agent.dataplane.resolver import Resolver
 from l4agent.dataplane.stats import Stats
+from l4agent.kernel.forwarder import KernelShadow
 from l4agent.protocols.frames import FrameDecoder, FrameError, encode_frame
 from l4agent.settings import RelaySettings
 
@@ -104,7 +105,7 @@ class WorkerEndpoint(asyncio.Protocol):
 
 async def run_worker(fd: int, relay: RelaySettings, stop: asyncio.Event) -> None:
     """The body of a worker process: serve the link until told to stop, then drain."""
-    plane = DataPlane(relay, Stats(), Resolver())
+    plane = DataPlane(relay, Stats(), Resolver(), [KernelShadow()] if relay.kernel_shadow else [])
     loop = asyncio.get_running_loop()
     sock = socket.socket(fileno=fd)
     _, endpoint = await loop.create_unix_connection(lambda: WorkerEndpoint(plane, stop), sock=sock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from l4agent import API_VERSION, __version__
@@ -40,6 +40,7 @@ class Identity:
 
     node_id: str
     limits: dict[str, int]
+    capabilities: list[str] = field(default_factory=lambda: list(CAPABILITIES))
 
 
 class Api:
@@ -79,7 +80,7 @@ class Api:
             "version": __version__,
             "api_version": API_VERSION,
             "revision": self.applier.revision,
-            "capabilities": CAPABILITIES,
+            "capabilities": self.identity.capabilities,
             "limits": dict(self.identity.limits),
         }
 
@@ -136,6 +137,7 @@ class Api:
                         "index": index,
                         "protocol": rs.protocol,
                         "edge_ports": route.rule["edge_ports"] if route else [],
+                        "path": plane.paths.get((name, index), "relay"),
                         "comment": route.rule.get("comment") if route else None,
                         "listeners": listeners.get(
                             (name, index), {"expected": 0, "bound": 0, "failed": []}

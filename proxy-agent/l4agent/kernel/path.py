@@ -28,7 +28,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,6 +70,11 @@ class PathPrepared:
     pools: Mapping[RuleKey, HealthSource] | None = None
     sockets: dict[ListenerKey, socket.socket] = field(default_factory=dict)
 
+    @property
+    def rules(self) -> frozenset[RuleKey]:
+        """The rules this step forwards (the data plane's `Prepared.rules`)."""
+        return self.kernel
+
 
 def reserve(key: ListenerKey, host: str) -> socket.socket:
     """Hold (protocol, port, family) on `host` without serving it."""
@@ -103,6 +108,8 @@ class KernelPath:
         self.pools: Mapping[RuleKey, HealthSource] = {}
         self.current: PathPrepared | None = None
         self.reserved: dict[ListenerKey, socket.socket] = {}
+        self.deferred: set[ListenerKey] = set()  # ports to reserve once they are free
+        self.deferrable: Callable[[ListenerKey], bool] = lambda key: False
         self.lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -112,22 +119,24 @@ class KernelPath:
         self,
         apps: Sequence[tuple[str, dict[str, Any]]],
         pools: Mapping[RuleKey, HealthSource] | None = None,
+        *,
+        offered: Collection[RuleKey] | None = None,
+        best_effort: bool = False,
     ) -> PathPrepared:
+        """Take every rule of `offered` (default: all) that `kernel_rules` accepts.
+
+        The path of a rule depends on its spec alone (never on a DNS answer), so every
+        process of the agent agrees on it. A port that cannot be reserved fails the
+        prepare, unless `best_effort` (restore) or `deferrable` says the port is ours
+        already (a relay listener of this agent still holding it): then the
+        reservation is retried at each refresh."""
         apps = sorted(apps, key=lambda a: a[0])
-        resolved = await self._resolve(apps)
-        kernel: set[RuleKey] = set()
-        skipped: dict[RuleKey, str] = {}
-        for name, spec in apps:
-            for index, rule in enumerate(spec["rules"]):
-                why = eligible(rule, ipv6=spec.get("ipv6", False), resolved=resolved)
-                if why is None:
-                    kernel.add((name, index))
-                else:
-                    skipped[(name, index)] = why
+        kernel, skipped = kernel_rules(apps, offered)
+        resolved = await self._resolve(apps, kernel)
         health = _health(pools if pools is not None else self.pools)
         table = await asyncio.to_thread(self.forwarder.prepare, apps, resolved, health, kernel)
         prepared = PathPrepared(apps, frozenset(kernel), skipped, table, (resolved, health), pools)
-        prepared.sockets = self._reserve(apps, kernel)
+        prepared.sockets = self._reserve(apps, kernel, best_effort)
         return prepared
 
     async def commit(self, prepared: PathPrepared) -> None:
@@ -157,7 +166,7 @@ class KernelPath:
         return self.forwarder.path_of(app, index)
 
     def _reserve(
-        self, apps: list[tuple[str, dict[str, Any]]], kernel: set[RuleKey]
+        self, apps: list[tuple[str, dict[str, Any]]], kernel: set[RuleKey], best_effort: bool
     ) -> dict[ListenerKey, socket.socket]:
         got: dict[ListenerKey, socket.socket] = {}
         failures: list[tuple[ListenerKey, int, str]] = []
@@ -168,6 +177,9 @@ class KernelPath:
             try:
                 got[key] = reserve(key, host)
             except OSError as e:
+                if best_effort or self.deferrable(key):
+                    self.deferred.add(key)
+                    continue
                 failures.append((key, e.errno or 0, f"cannot bind {key[0]} port {key[1]} "
                                  f"({key[2]} {host}): {e.strerror or e}"))  # fmt: skip
         if failures:
@@ -175,6 +187,16 @@ class KernelPath:
                 sock.close()
             raise ReserveFailure(failures)
         return got
+
+    def _retry_deferred(self) -> None:
+        wanted = set(_keys(self.current.apps, self.current.kernel)) if self.current else set()
+        for key in sorted(self.deferred):
+            if key not in wanted or key in self.reserved:
+                self.deferred.discard(key)
+                continue
+            with contextlib.suppress(OSError):
+                self.reserved[key] = reserve(key, self.bind[key[2]])
+                self.deferred.discard(key)
 
     # ---- refresh -----------------------------------------------------------------
 
@@ -202,7 +224,7 @@ class KernelPath:
             current = self.current
             if current is None:
                 return False
-            resolved = await self._resolve(current.apps)
+            resolved = await self._resolve(current.apps, current.kernel)
             health = _health(self.pools)
             if (resolved, health) == current.signature:
                 return False
@@ -218,6 +240,7 @@ class KernelPath:
         while True:
             await asyncio.sleep(self.refresh_interval)
             try:
+                self._retry_deferred()
                 await self.refresh()
                 deadline = self.forwarder.next_drain_deadline()
                 if deadline is not None and deadline <= time.monotonic():
@@ -225,11 +248,15 @@ class KernelPath:
             except Exception:  # keep refreshing; the next round may succeed
                 log.exception("kernel path: refresh failed")
 
-    async def _resolve(self, apps: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, list[str]]:
+    async def _resolve(
+        self, apps: Sequence[tuple[str, dict[str, Any]]], kernel: Collection[RuleKey]
+    ) -> dict[str, list[str]]:
+        """Current addresses of the hostnames of the kernel rules (unresolvable: absent)."""
         hosts = sorted({
             t["host"]
-            for _, spec in apps
-            for rule in spec["rules"]
+            for name, spec in apps
+            for index, rule in enumerate(spec["rules"])
+            if (name, index) in kernel
             for t in rule["origin"]["targets"]
             if ip_literal(t["host"]) is None
         })  # fmt: skip
@@ -244,6 +271,25 @@ class KernelPath:
                 raise answer
             out[host] = sorted(answer)
         return out
+
+
+def kernel_rules(
+    apps: Sequence[tuple[str, dict[str, Any]]], offered: Collection[RuleKey] | None = None
+) -> tuple[set[RuleKey], dict[RuleKey, str]]:
+    """(rules the kernel takes, why each other offered rule stays on the relay), from
+    the specs alone (IP literals are checked for address families, hostnames pass)."""
+    kernel: set[RuleKey] = set()
+    skipped: dict[RuleKey, str] = {}
+    for name, spec in apps:
+        for index, rule in enumerate(spec["rules"]):
+            if offered is not None and (name, index) not in offered:
+                continue
+            why = eligible(rule, ipv6=spec.get("ipv6", False))
+            if why is None:
+                kernel.add((name, index))
+            else:
+                skipped[(name, index)] = why
+    return kernel, skipped
 
 
 def _keys(
