@@ -28,6 +28,7 @@ from l4plan.states.addresses import matches, parse_address
 from l4plan.states.atomicfile import write_atomic
 from l4plan.states.configured import ConfigurationError, configured_backend
 from l4plan.states.edits import move, remove
+from l4plan.workflows.state_write import state_id, write_successor
 
 
 @contextlib.contextmanager
@@ -93,10 +94,6 @@ def write_lock(
         return
     with backend.lock(operation, timeout=lock_timeout):
         yield
-
-
-def _expected(state: State | None) -> tuple[str, int] | None:
-    return None if state is None else (state.lineage, state.serial)
 
 
 def _backup_option(f: F) -> F:
@@ -199,12 +196,11 @@ def _edit_state(
             state = backend.read()
             if state is None:
                 raise StateError(f"there is no state yet; nothing to {verb}")
-            before = _expected(state)
+            before = state_id(state)
             saved = None if dry_run else _save_backup(obj, state, backup)
             lines = edit(state)
             if not dry_run:
-                state.serial += 1
-                backend.write(state, expected=before)
+                write_successor(backend, state, before)
             return lines, saved
     finally:
         backend.close()
@@ -331,7 +327,7 @@ def state_push(
                 if message:
                     click.echo(message)
                     return
-                backend.write(pushed, expected=_expected(current))
+                backend.write(pushed, expected=state_id(current))
         finally:
             backend.close()
     click.echo(f"Pushed lineage {pushed.lineage} serial {pushed.serial} to {backend.describe()}.")

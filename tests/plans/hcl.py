@@ -7,6 +7,7 @@ from pathlib import Path
 from l4plan.configs import load_config
 from l4plan.configs.model import BackendConfig
 from l4plan.states import State, open_backend
+from l4plan.workflows.state_write import state_id, write_successor
 from tests.plans.factory import applied
 
 
@@ -98,12 +99,10 @@ def record_apply(directory: Path, *, serial: int = 1) -> State:
     try:
         current = backend.read()
         state = applied(config, serial=serial)
-        expected = None
-        if current is not None:
-            state.lineage = current.lineage
-            state.serial = current.serial + 1
-            expected = (current.lineage, current.serial)
-        backend.write(state, expected=expected)
+        if current is None:
+            backend.write(state, expected=None)  # a first state at the serial asked for
+        else:
+            write_successor(backend, state, state_id(current))
         return state
     finally:
         backend.close()
