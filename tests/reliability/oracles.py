@@ -27,7 +27,7 @@ from l4plan.configs import load_config
 from l4plan.ports import PortSyntaxError, parse_origin_ports, parse_ports
 from l4plan.states.codec import load_state_json
 from l4plan.states.errors import StateError
-from tests.agent_features import pp_reference
+from tests.agent_features import pp_reference, proxyproto_parser
 
 DIAGNOSTIC_CODE = r"^L4[EW][0-9]{3}$"
 
@@ -106,7 +106,7 @@ def check_pp_roundtrip(kind: str, src: tuple[str, int], dst: tuple[str, int]) ->
         client, proxy, payload = pp_reference.parse_spp(datagram)
         assert (norm(client[0]), client[1]) == want_src and payload == b"payload"
         assert (norm(proxy[0]), proxy[1]) == want_dst
-        header, rest = proxyproto.decode_spp(datagram)
+        header, rest = proxyproto_parser.decode_spp(datagram)
         assert (header.client, header.proxy, rest) == (want_src, want_dst, b"payload")
         return
     if kind == "v1":
@@ -124,12 +124,12 @@ def check_pp_roundtrip(kind: str, src: tuple[str, int], dst: tuple[str, int]) ->
     assert package.source is not None and package.dest is not None
     assert (norm(str(package.source[0])), package.source[1]) == want_src
     assert (norm(str(package.dest[0])), package.dest[1]) == want_dst
-    own = proxyproto.parse(data + b"xyz")
+    own = proxyproto_parser.parse(data + b"xyz")
     assert own is not None and own.length == len(data)
     assert (own.source, own.dest) == (want_src, want_dst)
     # the other direction: the package writes, the agent reads
     packed = (ProxyProtocolV1() if kind == "v1" else ProxyProtocolV2()).pack(package)
-    back = proxyproto.parse(packed)
+    back = proxyproto_parser.parse(packed)
     assert back is not None and (back.source, back.dest) == (want_src, want_dst)
 
 
@@ -138,17 +138,17 @@ def check_pp_reader(data: bytes) -> None:
     ProxyProtocolError; never another exception. A header found in `data` is found the
     same in any longer input, and every shorter prefix of it asks for more bytes."""
     try:
-        header = proxyproto.parse(data)
-    except proxyproto.ProxyProtocolError:
+        header = proxyproto_parser.parse(data)
+    except proxyproto_parser.ProxyProtocolError:
         return
     if header is None:
         return
     assert 0 < header.length <= len(data)
-    again = proxyproto.parse(data + b"\x00tail")
+    again = proxyproto_parser.parse(data + b"\x00tail")
     assert again == header
     for cut in {0, 1, header.length // 2, header.length - 1}:
         if 0 < cut < header.length:
-            assert proxyproto.parse(data[:cut]) is None, (data[:cut], header)
+            assert proxyproto_parser.parse(data[:cut]) is None, (data[:cut], header)
 
 
 def check_spp_reader(data: bytes) -> None:
@@ -157,8 +157,8 @@ def check_spp_reader(data: bytes) -> None:
     with contextlib.suppress(proxyproto.ProxyProtocolError):
         proxyproto.strip_spp_reply(data)
     try:
-        header, payload = proxyproto.decode_spp(data)
-    except proxyproto.ProxyProtocolError:
+        header, payload = proxyproto_parser.decode_spp(data)
+    except proxyproto_parser.ProxyProtocolError:
         return
     assert len(data) >= 38 and len(payload) == len(data) - 38
     client, proxy, rest = pp_reference.parse_spp(data)

@@ -183,3 +183,20 @@ def fill(directory: Path, name: str = "filler") -> Path:
         while True:
             f.write(b"\0")
     return path
+
+
+def tcp_echo(origins: Any, port: int, backlog: int = 4096) -> None:
+    """A TCP echo origin on the harness's loop with a deep accept queue: the harness's
+    own origins keep asyncio's default backlog of 100, which thousands of connections
+    opened at once overflow (the agent's connects to it would then time out)."""
+    import asyncio
+
+    from tests.agent.harness import _TcpEcho
+
+    async def start() -> asyncio.AbstractServer:
+        return await origins.loop.create_server(
+            lambda: _TcpEcho(False, b""), "127.0.0.1", port, reuse_address=True, backlog=backlog
+        )
+
+    server = asyncio.run_coroutine_threadsafe(start(), origins.loop).result(10)
+    origins._closers.append(server.close)

@@ -10,6 +10,7 @@ from hypothesis import Phase, given, settings
 from l4agent.protocols import http11, proxyproto
 
 from l4plan import ports
+from tests.agent_features import proxyproto_parser
 from tests.reliability import oracles, test_fuzz_hcl, test_fuzz_parsers
 from tests.reliability.figures import report
 from tests.reliability.regressions import CASES
@@ -95,7 +96,7 @@ def test_reader_property_catches_a_reader_that_raises_the_wrong_error(
             raise IndexError("planted")
         return None
 
-    monkeypatch.setattr(proxyproto, "parse", fragile)
+    monkeypatch.setattr(proxyproto_parser, "parse", fragile)
     with pytest.raises(IndexError):
         oracles.check_pp_reader(b"PROXY TCP4")
 

@@ -26,7 +26,16 @@ import pytest
 
 from tests.agent.harness import Origins
 from tests.reliability.figures import report, trials
-from tests.reliability.support import Agent, agent, app, free, nofile, process_rss_kib, rule
+from tests.reliability.support import (
+    Agent,
+    agent,
+    app,
+    free,
+    nofile,
+    process_rss_kib,
+    rule,
+    tcp_echo,
+)
 
 CONNECTIONS = trials("L4PLAN_RELIABILITY_CONNECTIONS", 1000, 5000)
 APPLIES = 50
@@ -120,16 +129,21 @@ def carry_through_change(node: Agent, origin: int, n: int, name: str) -> dict[st
         for s in socks:
             s.close()
     lost = set(lost_at_start) | lost_between | set(lost_at_end)
-    active = status["apps"][0]["rules"][0]["counters"]["connections_active"]
+    counters = status["apps"][0]["rules"][0]["counters"]
     report(
-        name, f"{n - len(lost)}/{n} connections carried through {APPLIES} applies, {len(lost)} lost"
+        name,
+        f"{n - len(lost)}/{n} connections carried through {APPLIES} applies, {len(lost)} lost"
+        f" (before the applies {len(lost_at_start)}, sampled during {len(lost_between)},"
+        f" after {len(lost_at_end)}; origin connect failures"
+        f" {counters['origin_connect_failures']})",
     )
+    active = counters["connections_active"]
     return {"lost": sorted(lost), "active": active, "revision": status["revision"]}
 
 
 def test_connections_survive_fifty_applies(tmp_path: Path, origins: Origins) -> None:
     origin = free()
-    origins.tcp(origin)
+    tcp_echo(origins, origin)
     with nofile(4 * CONNECTIONS + 1024):
         node = agent(tmp_path, "agent", "--drain-timeout", "1s")
         node.start()
@@ -179,7 +193,7 @@ def test_connections_survive_applies_and_a_restart_on_the_kernel_path(
     tmp_path: Path, origins: Origins
 ) -> None:
     origin = free()
-    origins.tcp(origin)
+    tcp_echo(origins, origin)
     with nofile(4 * CONNECTIONS + 1024):
         node = agent(tmp_path, "agent", "--drain-timeout", "1s", "--fast-path", "on")
         node.start()
