@@ -236,10 +236,20 @@ def machine() -> dict[str, Any]:
         "nginx": _version(["nginx", "-v"]),
         "iperf3": _version(["iperf3", "--version"]),
         "wrk": _version(["wrk", "-v"]),
+        # read only: tables with NAT hooks switch on connection tracking for the host's
+        # loopback, which every peer but agent-kernel then pays
+        "host_nft_tables": _nft_tables(),
         "commit": _git("rev-parse", "--short", "HEAD"),
         # the agent measured is the working tree's: say whether it matches the commit
         "agent_changed": bool(_git("status", "--porcelain", "--", "proxy-agent")),
     }
+
+
+def _nft_tables() -> list[str] | None:
+    if shutil.which("nft") is None:
+        return None
+    done = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False)
+    return [ln.removeprefix("table ").strip() for ln in done.stdout.splitlines() if ln.strip()]
 
 
 def _git(*args: str) -> str:

@@ -188,6 +188,7 @@ def _dataplane_heading(result: dict[str, Any]) -> str:
         f"Data plane, {result['date']}: {m['cpus']} CPUs ({m['cpu_model']}), Linux {m['kernel']},"
         f" Python {m['python']}\n{tools}\ncommit {m.get('commit') or '?'}"
         f"{' (proxy-agent/ with uncommitted changes)' if m.get('agent_changed') else ''}\n"
+        f"{_host_tables(m)}"
         f"median of {params['rounds']} rounds of {params['seconds']:g} s per peer;"
         f" load average {load['start'][0]:.2f} at start, {load.get('end', [0])[0]:.2f} at end\n"
         f"{_sizes(result)}\n{_missing(result)}"
@@ -195,6 +196,16 @@ def _dataplane_heading(result: dict[str, Any]) -> str:
         " (PEER: the best of HAProxy and nginx, default or tuned, in that table);\n"
         "CPU ÷best = proxy CPU per unit of work / that peer's; gen CPU = load tool CPU time /"
         " wall time (100% = one core); idle = share of the machine's CPU left idle"
+    )
+
+
+def _host_tables(machine: dict[str, Any]) -> str:
+    tables = machine.get("host_nft_tables")
+    if not tables:
+        return ""
+    return (
+        f"host nftables tables at the start (others'): {', '.join(tables)}"
+        " (with NAT hooks, connection tracking is on for the host's loopback)\n"
     )
 
 
