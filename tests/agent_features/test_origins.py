@@ -9,14 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from l4agent.dataplane.origins import (
-    HealthTracker,
-    OriginPool,
-    OriginSpecError,
-    Steering,
-    Target,
-    tcp_connects,
-)
+from l4agent.dataplane.health import HealthTracker, OriginSpecError, tcp_connects
+from l4agent.dataplane.origins import OriginPool, Steering, Target
 from l4agent.dataplane.resolver import Resolver
 
 from tests.ports import AGENT_FEATURES, free_port
