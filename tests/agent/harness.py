@@ -1,5 +1,8 @@
-"""Test tools: the agent as a real subprocess, raw HTTP to its control port, and echo
-origins (TCP and UDP) served by an asyncio loop in a background thread."""
+"""The agent tests' one harness: the agent as a real subprocess with raw HTTP and RPC
+helpers, application specs, clients, and origins — echo origins served by an asyncio
+loop in a background thread, and origins in threads that read client-IP headers with
+the independent reference reader (tests/agent_features/pp_reference.py), never with
+the agent's own code."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any
 
 from l4plan.agents.client import AgentClient
 from l4plan.agents.errors import AgentError
+from tests.agent_features import pp_reference as ref
 from tests.ports import AGENT_CORE, free_block, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +118,17 @@ class Agent:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
 
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the agent has not exited within 10 s."""
+        self.client.close()
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
     def kill(self) -> None:
         """kill -9 (and reap) the agent and its worker processes."""
         self.client.close()
@@ -163,6 +178,21 @@ class Agent:
             response = conn.getresponse()
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
+        finally:
+            conn.close()
+
+    def status(self, name: str) -> dict[str, Any]:
+        """`Status.Get` of one application."""
+        [status] = self.client.status([name])["apps"]
+        return status  # type: ignore[no-any-return]
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """Raw HTTP GET: (status, headers, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
         finally:
             conn.close()
 
@@ -260,7 +290,8 @@ def udp_roundtrip(
         return s.recvfrom(65535)[0]
 
 
-def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.05) -> bool:
+def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.02) -> bool:
+    """Whether `predicate()` became true within `timeout` seconds (polled)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -359,3 +390,173 @@ class Origins:
         self.thread.join(5)
         if not self.thread.is_alive():
             self.loop.close()
+
+
+# ---- origins that read client-IP headers, and their clients --------------------------
+
+
+def family_of(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class TcpOrigin:
+    """A TCP origin. It optionally reads a PROXY header first (recorded in `headers`),
+    then either echoes or, with `name`, answers every connection with its name."""
+
+    def __init__(self, host: str, port: int, *, proxy_header: bool = False, name: str = "") -> None:
+        self.host, self.port = host, port
+        self.proxy_header = proxy_header
+        self.name = name.encode()
+        self.headers: list[ref.Parsed] = []
+        self.errors: list[str] = []
+        self.accepted = 0
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TcpOrigin:
+        sock = socket.socket(family_of(self.host), socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._accept_loop, args=(sock,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening: new connections are refused (as when the process dies)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _accept_loop(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        with conn:
+            try:
+                if self.proxy_header:
+                    self.headers.append(ref.read_proxy_header(conn))
+                if self.name:
+                    conn.sendall(self.name)
+                    return
+                while data := conn.recv(65536):
+                    conn.sendall(data)
+            except (OSError, ref.SpecViolation) as e:
+                self.errors.append(repr(e))
+
+
+class UdpOrigin:
+    """A UDP origin that parses each datagram's header (v2 or SPP) with the reference
+    reader and answers with the payload; with `echo_spp` the reply carries the SPP
+    header back, as some SPP origins do."""
+
+    def __init__(
+        self, host: str, port: int, *, header: str = "off", echo_spp: bool = False
+    ) -> None:
+        self.host, self.port = host, port
+        self.header = header  # off | proxy_v2 | spp
+        self.echo_spp = echo_spp
+        self.received: list[bytes] = []
+        self.headers: list[Any] = []
+        self.errors: list[str] = []
+        self._sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        self._sock.bind((host, port))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> UdpOrigin:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                datagram, peer = self._sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.received.append(datagram)
+            try:
+                if self.header == "proxy_v2":
+                    parsed = ref.parse_v2(datagram)
+                    self.headers.append(parsed)
+                    reply = datagram[parsed.size :]
+                elif self.header == "spp":
+                    client, proxy, payload = ref.parse_spp(datagram)
+                    self.headers.append((client, proxy))
+                    reply = datagram if self.echo_spp else payload
+                else:
+                    reply = datagram
+            except ref.SpecViolation as e:
+                self.errors.append(repr(e))
+                continue
+            self._sock.sendto(reply, peer)
+
+
+def tcp_exchange(
+    dest: tuple[str, int], payload: bytes, *, source: str | None = None, timeout: float = 5.0
+) -> tuple[bytes, tuple[str, int]]:
+    """Connect (from `source` when given), send, half-close, read to EOF.
+
+    Returns what came back and the client's own address."""
+    with socket.socket(family_of(dest[0]), socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        if source is not None:
+            s.bind((source, 0))
+        s.connect(dest)
+        local = s.getsockname()[:2]
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks), local
+
+
+def tcp_refused(dest: tuple[str, int], *, source: str) -> bool:
+    """Whether the agent closes a connection from `source` without relaying anything.
+
+    The agent aborts a denied connection (RST) right after accept; depending on timing
+    the client sees a reset, "not connected" on shutdown, or a plain EOF."""
+    try:
+        reply, _ = tcp_exchange(dest, b"refuse me", source=source)
+    except OSError:
+        return True
+    return reply == b""
+
+
+def udp_exchange(
+    dest: tuple[str, int], payloads: list[bytes], *, source: str | None = None, timeout: float = 2.0
+) -> tuple[list[bytes], tuple[str, int]]:
+    """Send each payload from one socket and collect one reply per payload (or fewer on timeout)."""
+    with socket.socket(family_of(dest[0]), socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.bind((source or ("::1" if ":" in dest[0] else "127.0.0.1"), 0))
+        local = s.getsockname()[:2]
+        replies = []
+        for payload in payloads:
+            s.sendto(payload, dest)
+            try:
+                replies.append(s.recvfrom(65536)[0])
+            except TimeoutError:
+                break
+        return replies, local

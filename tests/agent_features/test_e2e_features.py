@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.agent_features.harness import (
-    AgentProcess,
+from tests.agent.harness import (
+    Agent,
     TcpOrigin,
     UdpOrigin,
     tcp_exchange,
@@ -52,15 +52,15 @@ class World:
         p = {name: free_port(AGENT_FEATURES) for name in ("control", *map(str, range(16)))}
         # specific bind addresses; wildcard listeners are covered by
         # tests/agent/test_udp_destination.py
-        self.agent = AgentProcess(
+        self.agent = Agent(
             tmp / "agent",
-            p["control"],
             "--bind",
             "127.0.0.1",
             "--bind",
             "::1",
             "--drain-timeout",
             "1s",
+            control_port=p["control"],
         )
         self.edge = {k: p[str(i)] for i, k in enumerate(("v1", "v2", "u2", "spp", "sppe"))}
         self.edge |= {"acl_tcp": p["5"], "acl_udp": p["6"], "lb": p["7"], "domain": p["15"]}
@@ -205,7 +205,7 @@ def test_tcp_origin_reads_the_client_address(
     payload = b"hello through the proxy " * 100
     reply, client = tcp_exchange((dest_host, edge), payload, source=client_src)
     assert reply == payload  # the origin consumed the header; the client never sees it
-    wait_until(lambda: len(origin.headers) > before, 5, "the origin to record the header")
+    assert wait_until(lambda: len(origin.headers) > before, 5), "the origin to record the header"
     header = origin.headers[-1]
     assert (header.version, header.command, header.family) == (version, "PROXY", family)
     assert header.src == client
@@ -327,8 +327,8 @@ def test_load_balancer_failover_and_return(world: World) -> None:
     # from the moment B stops, no connection fails: a refused connect moves on to A
     got = lb_round(world, 20)
     assert got == {b"A": 20}, got
-    wait_until(
-        lambda: origin_health(world) == {"127.0.0.2": True, "127.0.0.3": False}, 5, "B marked down"
+    assert wait_until(lambda: origin_health(world) == {"127.0.0.2": True, "127.0.0.3": False}, 5), (
+        "B marked down"
     )
     failures = counters(world, LB_APP, 0)["origin_connect_failures"]
     assert lb_round(world, 40) == {b"A": 40}
@@ -336,7 +336,7 @@ def test_load_balancer_failover_and_return(world: World) -> None:
 
     world.origins["lb_b"] = TcpOrigin("127.0.0.3", world.lb_port, name="B").start()
     started = time.monotonic()
-    wait_until(lambda: all(origin_health(world).values()), 5, "B back up")
+    assert wait_until(lambda: all(origin_health(world).values()), 5), "B back up"
     assert time.monotonic() - started >= 0.1  # two good checks at 100 ms intervals
     got = lb_round(world, 200)
     assert got[b"A"] + got[b"B"] == 200
@@ -347,7 +347,7 @@ def test_no_healthy_origin_closes_the_client_and_counts(world: World) -> None:
     for name in ("lb_a", "lb_b"):
         world.origins[name].stop()
     try:
-        wait_until(lambda: not any(origin_health(world).values()), 5, "both marked down")
+        assert wait_until(lambda: not any(origin_health(world).values()), 5), "both marked down"
         before = counters(world, LB_APP, 0)
         assert tcp_refused(("127.0.0.1", world.edge["lb"]), source="127.0.0.2")
         after = counters(world, LB_APP, 0)
@@ -356,7 +356,7 @@ def test_no_healthy_origin_closes_the_client_and_counts(world: World) -> None:
     finally:
         world.origins["lb_a"] = TcpOrigin("127.0.0.2", world.lb_port, name="A").start()
         world.origins["lb_b"] = TcpOrigin("127.0.0.3", world.lb_port, name="B").start()
-    wait_until(lambda: all(origin_health(world).values()), 5, "both back up")
+    assert wait_until(lambda: all(origin_health(world).values()), 5), "both back up"
 
 
 def test_hostname_origin_resolves_through_the_hosts_file(world: World) -> None:
