@@ -1,6 +1,7 @@
 """PROXY v1/v2 and SPP, sans-IO: our writers against two independent readers
-(tests/agent_features/pp_reference.py and the `proxy-protocol` package), our parsers
-against headers written by the package and by hand, and hostile input."""
+(tests/agent_features/pp_reference.py and the `proxy-protocol` package), the test-side
+parser (proxyproto_parser.py) against headers written by the package and by hand,
+and hostile input."""
 
 from __future__ import annotations
 
@@ -11,18 +12,12 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from l4agent.protocols import proxyproto as writers
 from l4agent.protocols.proxyproto import (
-    ProxyHeader,
-    ProxyProtocolError,
-    SppHeader,
-    decode_spp,
     encode_spp,
     encode_v1,
     encode_v2,
     encode_v2_local,
-    parse,
-    parse_v1,
-    parse_v2,
     strip_spp_reply,
 )
 from proxyprotocol import ProxyProtocolIncompleteError
@@ -32,6 +27,15 @@ from proxyprotocol.v1 import ProxyProtocolV1
 from proxyprotocol.v2 import ProxyProtocolV2
 
 from tests.agent_features import pp_reference as ref
+from tests.agent_features.proxyproto_parser import (
+    ProxyHeader,
+    ProxyProtocolError,
+    SppHeader,
+    decode_spp,
+    parse,
+    parse_v1,
+    parse_v2,
+)
 
 SIG = b"\x0d\x0a\x0d\x0a\x00\x0d\x0a\x51\x55\x49\x54\x0a"  # section 2.2, typed from the text
 
@@ -145,7 +149,7 @@ def test_writers_unmap_ipv4_mapped_and_drop_zone_ids() -> None:
 )
 def test_writers_refuse_what_they_cannot_encode(src: tuple, dst: tuple, message: str) -> None:
     for write in (encode_v1, lambda s, d: encode_v2(s, d, dgram=False)):
-        with pytest.raises(ProxyProtocolError, match=message):
+        with pytest.raises(writers.ProxyProtocolError, match=message):
             write(src, dst)
 
 

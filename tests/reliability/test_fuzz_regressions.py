@@ -32,6 +32,25 @@ def test_kept_inputs() -> None:
     report("fuzz-regressions", f"{len(CASES)}/{len(CASES)} kept inputs pass")
 
 
+def test_state_with_a_non_finite_number_is_refused() -> None:
+    """Found by test_state_loading_is_a_state_or_a_state_error: a state file holding
+    Infinity loaded, and then no state could be written (`cannot serialise the state`);
+    refused on reading since ffaec67."""
+    import json
+
+    from l4plan.states.codec import load_state_json
+    from l4plan.states.errors import StateError
+    from tests.states.support import sample_state
+
+    data = sample_state(1).to_json()
+    data["resources"][0]["attributes"]["id"] = "INF"
+    for number in ("Infinity", "-Infinity", "NaN", "1e400"):
+        text = json.dumps(data).replace('"INF"', number)
+        with pytest.raises(StateError):
+            load_state_json(text, source="l4plan.tfstate.json")
+        oracles.check_state_text(text)
+
+
 # ---- tests of the tests: each property fails on a parser with a planted bug ----------
 
 
