@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from l4plan.configs import load_config
@@ -302,14 +303,17 @@ def _load_output(expression: str) -> object:
 @settings(max_examples=60, deadline=None)
 @given(_text)
 def test_quoted_strings_round_trip(text):
-    assert _load_output(_hcl_quote(text)) == text
+    # string literals are NFC-normalised, as HCL specifies
+    assert _load_output(_hcl_quote(text)) == unicodedata.normalize("NFC", text)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(_text, min_size=1, max_size=4))
+@example(["\uf900", "e\u0301"])  # a compatibility ideograph and a combining accent
 def test_templates_concatenate_interpolated_parts(parts):
     expression = '"' + "".join("${" + _hcl_quote(p) + "}" for p in parts) + '"'
-    assert _load_output(expression) == "".join(parts)
+    # each part is a literal of its own, NFC-normalised before they are joined
+    assert _load_output(expression) == "".join(unicodedata.normalize("NFC", p) for p in parts)
 
 
 @settings(max_examples=40, deadline=None)
