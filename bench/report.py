@@ -118,7 +118,7 @@ def generator_note(result: dict[str, Any], bench: dict[str, Any]) -> str | None:
         return None
     if all(v >= SAME * direct for v in proxies.values()):
         return (
-            f"GENERATOR LIMIT: every proxy is within {1 - SAME:.0%} of direct, so this table"
+            f"GENERATOR LIMIT: every proxy reaches {SAME:.2f}x direct or more, so this table"
             " measures the load tool and the origin, not the proxies"
         )
     return None
