@@ -74,9 +74,10 @@ def _enter(name: str) -> None:
 class Namespace:
     """A named network namespace with a few threads living inside it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, create: bool = True) -> None:
         self.name = name
-        sh("ip", "netns", "add", name)
+        if create:
+            sh("ip", "netns", "add", name)
         self._pool = ThreadPoolExecutor(4, f"ns-{name}", initializer=_enter, initargs=(name,))
 
     def sh(self, *args: str, check: bool = True) -> str:
@@ -111,9 +112,10 @@ class Namespace:
             raise
         return sock
 
-    def close(self) -> None:
+    def close(self, *, delete: bool = True) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        sh("ip", "netns", "del", self.name, check=False)
+        if delete:
+            sh("ip", "netns", "del", self.name, check=False)
 
 
 class Topology:
@@ -123,29 +125,31 @@ class Topology:
     def __init__(self) -> None:
         tag = f"l4k{os.getpid() % 100000}x{next(_counter)}"
         self.namespaces: list[Namespace] = []
+        self._names = [f"{tag}c", f"{tag}a", f"{tag}o"]
         try:
-            self.client = self._add(f"{tag}c")
-            self.agent = self._add(f"{tag}a")
-            self.origin = self._add(f"{tag}o")
+            # one ip process for the namespaces and both veth pairs (tests stay fast)
+            c, a, o = self._names
+            host_batch(
+                [f"netns add {n}" for n in self._names]
+                + [f"link add {tag}c0 netns {c} type veth peer name {tag}a0 netns {a}",
+                   f"link add {tag}a1 netns {a} type veth peer name {tag}o0 netns {o}"]
+            )  # fmt: skip
+            self.client = self._add(c)
+            self.agent = self._add(a)
+            self.origin = self._add(o)
             self._wire(tag)
         except BaseException:
             self.close()
             raise
 
     def _add(self, name: str) -> Namespace:
-        ns = Namespace(name)
+        ns = Namespace(name, create=False)
         self.namespaces.append(ns)
         return ns
 
     def _wire(self, tag: str) -> None:
         c, a, o = self.client, self.agent, self.origin
-        for left, right, lns, rns in (
-            (f"{tag}c0", f"{tag}a0", c, a),
-            (f"{tag}a1", f"{tag}o0", a, o),
-        ):
-            sh("ip", "link", "add", left, "netns", lns.name, "type", "veth", "peer", "name",
-               right, "netns", rns.name)  # fmt: skip
-        a.sh("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+        a.call(_enable_forwarding)  # a thread inside the namespace writes its sysctls
         plan = [
             (c, f"{tag}c0", [f"{CLIENT4}/24", *(f"{x}/24" for x in EXTRA_CLIENTS4)], [CLIENT6]),
             (a, f"{tag}a0", [f"{AGENT4_C}/24"], [AGENT6_C]),
@@ -162,8 +166,28 @@ class Topology:
 
     def close(self) -> None:
         for ns in reversed(self.namespaces):
-            ns.close()
+            ns.close(delete=False)
         self.namespaces.clear()
+        names, self._names = self._names, []
+        # every namespace we named, also when creating them failed half-way
+        host_batch([f"netns del {n}" for n in names], check=False, force=True)
+
+
+def host_batch(commands: list[str], *, check: bool = True, force: bool = False) -> None:
+    """Several ``ip`` commands in one process; with `force`, go on after a failure."""
+    if not commands:
+        return
+    argv = ["ip", *(["-force"] if force else []), "-batch", "-"]
+    proc = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True,
+                          text=True, timeout=20, check=False)  # fmt: skip
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"ip -batch: {proc.stderr.strip()}")
+
+
+def _enable_forwarding() -> None:
+    for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"):
+        with open(path, "w") as f:
+            f.write("1")
 
 
 class EchoServer:

@@ -45,10 +45,18 @@ pytestmark = pytest.mark.skipif(
 
 
 class RunningAgent:
-    def __init__(self, topo: Topology, state: Path, mode: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        topo: Topology,
+        state: Path,
+        mode: str,
+        env: dict[str, str] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
         self.topo = topo
         argv = [IP, "netns", "exec", topo.agent.name, AGENT, "--control", CONTROL]
         argv += ["--state-dir", str(state), "--fast-path", mode, "--drain-timeout", "1s"]
+        argv += extra or []
         self.log = state.parent / f"agent-{uuid.uuid4().hex[:6]}.log"
         self._out = open(self.log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT, env=env)
@@ -154,3 +162,40 @@ def test_auto_falls_back_to_the_relay_without_nft_and_on_refuses(
     agents.append(refused)
     assert refused.proc.wait(timeout=30) == 1
     assert "nft" in refused.log.read_text()
+
+
+def test_counters_reconfiguration_and_drain_through_the_agent_with_workers(
+    topo: Topology, origins: EchoServer, agents: list[RunningAgent], tmp_path: Path
+) -> None:
+    agent = RunningAgent(topo, tmp_path / "w", "on", extra=["--workers", "2"])
+    agents.append(agent)
+    agent.wait_serving()
+    agent.apply({"k.example": SPEC})  # the worker leaves the kernel rule to the kernel
+    with topo.client.connect(AGENT4_C, 3050) as held:
+        read_line(held)
+        roundtrip(held, b"count me" * 1000)
+        for _ in range(30):  # counters are read every 2 s; bounded: 6 s
+            rule0 = agent.call("status")["apps"][0]["rules"][0]
+            if rule0["counters"]["bytes_in"] > 8000:
+                break
+            time.sleep(0.2)
+        assert rule0["path"] == "kernel"
+        assert rule0["counters"]["connections_total"] == 1
+        assert rule0["counters"]["connections_active"] == 1
+        other = rule("tcp", [[3052, 3052]], [5052, 5052], [ORIGIN4[1]])
+        agent.apply({"k.example": {"rules": [SPEC["rules"][0], other]}})  # a rebuild
+        roundtrip(held, b"kept")
+        assert tcp_hello(topo.client, AGENT4_C, 3052)[:2] == [ORIGIN4[1], "5052"]
+        agent.apply({"k.example": {"rules": [other]}})  # 3050 leaves: its flow drains
+        roundtrip(held, b"draining")
+        held.settimeout(2)
+        # --drain-timeout 1s, then the next refresh (every second) deletes the entry and
+        # the agent's host resets the flow; bounded: 50 x 0.1 s
+        for _ in range(50):
+            time.sleep(0.1)
+            try:
+                roundtrip(held, b"still?")
+            except OSError:
+                break
+        else:
+            raise AssertionError("the drained flow was never ended")

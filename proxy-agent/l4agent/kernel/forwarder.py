@@ -114,8 +114,9 @@ class KernelRuleForwarder:
 
     async def update_stats(self) -> None:
         forwarder = self.kpath.forwarder
-        stats = await asyncio.to_thread(forwarder.stats)
-        self._draining = await asyncio.to_thread(forwarder.draining)
+        async with self.kpath.lock:  # not while a rebuild moves counters into the totals
+            stats = await asyncio.to_thread(forwarder.stats)
+            self._draining = await asyncio.to_thread(forwarder.draining)
         for owner, values in stats.items():
             route = self.routes.get(owner)
             if route is None:
