@@ -90,10 +90,16 @@ def best_peer(
 
 
 def render_dataplane(result: dict[str, Any], markdown: bool = False) -> str:
-    out = [_dataplane_heading(result)]
+    heading = _dataplane_heading(result)
+    out = [f"```\n{heading}\n```" if markdown else heading]
     for bench in result["benches"]:
         direction = "higher is better" if bench["higher_is_better"] else "lower is better"
-        out.append(f"\n{bench['title']}  [{bench['unit']}, {direction}]")
+        title = f"**{bench['title']}**" if markdown else bench["title"]
+        out.append(
+            f"\n{title}  [{bench['unit']}, {direction}]\n"
+            if markdown
+            else f"\n{title}  [{bench['unit']}, {direction}]"
+        )
         out.append(_bench_table(result, bench, markdown))
     out.append("\n" + render_goals(result, markdown))
     return "\n".join(out)
@@ -154,7 +160,8 @@ def _bench_table(result: dict[str, Any], bench: dict[str, Any], markdown: bool) 
             row.append(_fmt(median([m["extra"][key] for m in ms]), 2))
         if bench["cpu_unit"]:
             row.append(_fmt(cpu.get(p), cpu_digits))
-            row.append(_fmt(ratio(cpu.get(p), cpu.get(best) if best else None), 2))
+            share = ratio(cpu.get(p), cpu.get(best) if best else None)
+            row.append("n/a" if p == "agent-kernel" else _fmt(share, 2))  # see the note
         gen = [m["gen_cpu"] for m in ms if m.get("gen_cpu") is not None]
         row.append(_pct(median(gen)))
         row.append(_pct(median([m["machine_idle"] for m in ms])))
@@ -174,6 +181,9 @@ def _bench_table(result: dict[str, Any], bench: dict[str, Any], markdown: bool) 
             " CPU per datagram"
         )
     table = _table(header, rows, markdown) if rows else "  (nothing measured)"
+    if markdown:  # the notes as a list under the table
+        notes = ["- " + n.strip().removeprefix("** ") for n in notes]
+        return "\n".join([table, "", *notes] if notes else [table])
     return "\n".join([table, *notes])
 
 
