@@ -138,10 +138,16 @@ def test_fast_path_on_forwards_in_the_kernel_and_survives_sigkill(
         again.wait_serving()  # reconciled the table from config.json
         roundtrip(held, b"restarted" * 100)
         assert paths(again) == ["kernel", "relay"]
-    tables = [
-        o["table"]["name"] for o in Runner(topo.agent.name).nft_list("tables") if "table" in o
-    ]
+    runner = Runner(topo.agent.name)
+    tables = [o["table"]["name"] for o in runner.nft_list("tables") if "table" in o]
     assert len(tables) == 1 and tables[0].startswith("l4plan_")
+    again.stop(signal.SIGKILL)
+    off = RunningAgent(topo, state, "off")  # off: the leftover table must not steal traffic
+    agents.append(off)
+    off.wait_serving()
+    assert [o for o in runner.nft_list("tables") if "table" in o] == []
+    assert paths(off) == ["relay", "relay"]
+    assert tcp_hello(topo.client, AGENT4_C, 3050)[0] == ORIGIN4[0]  # now via the relay
 
 
 def test_auto_falls_back_to_the_relay_without_nft_and_on_refuses(
