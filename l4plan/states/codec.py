@@ -28,6 +28,9 @@ def load_state_json(text: str, *, source: str) -> State:
     """Parse and validate state text; `source` names where it came from in error messages."""
     try:
         data = loads(text)
+        # a number too large for a float (1e400) reads as infinity, which no state
+        # write could hold again: refuse it here, naming where it is
+        dumps(data)
     except ValueError as e:
         raise CorruptStateError(f"{source}: the state is not valid JSON ({e})") from None
     return state_from_json(data, source=source)

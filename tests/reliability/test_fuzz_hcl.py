@@ -61,7 +61,7 @@ def ints(depth: int = 2) -> st.SearchStrategy[Expr]:
         ),
         st.tuples(lists(depth - 1), st.integers(0, 5))
         .filter(lambda t: t[0][1])
-        .map(lambda t: (f"{t[0][0]}[{t[1] % len(t[0][1])}]", t[0][1][t[1] % len(t[0][1])])),
+        .map(lambda t: (f"({t[0][0]})[{t[1] % len(t[0][1])}]", t[0][1][t[1] % len(t[0][1])])),
         strings(depth - 1).map(lambda e: (f"length({e[0]})", len(e[1]))),
         inner.map(lambda e: ('"${' + e[0] + '}"', e[1])),
     )
@@ -73,11 +73,9 @@ def strings(depth: int = 2) -> st.SearchStrategy[Expr]:
     return st.one_of(
         STRINGS,
         # text around the interpolation: "${x}" alone is x itself, not a string (HCL)
+        # (WORD needs no escaping; the interpolation's expression is HCL, not string text)
         st.tuples(WORD, ints(depth - 1), WORD).map(
-            lambda t: (
-                json.dumps("t" + t[0] + "${" + t[1][0] + "}" + t[2]),
-                f"t{t[0]}{t[1][1]}{t[2]}",
-            )
+            lambda t: ('"t' + t[0] + "${" + t[1][0] + "}" + t[2] + '"', f"t{t[0]}{t[1][1]}{t[2]}")
         ),
         strings(depth - 1).map(lambda e: (f"upper({e[0]})", e[1].upper())),
         strings(depth - 1).map(lambda e: (f"lower({e[0]})", e[1].lower())),

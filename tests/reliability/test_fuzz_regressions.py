@@ -35,7 +35,8 @@ def test_kept_inputs() -> None:
 def test_state_with_a_non_finite_number_is_refused() -> None:
     """Found by test_state_loading_is_a_state_or_a_state_error: a state file holding
     Infinity loaded, and then no state could be written (`cannot serialise the state`);
-    refused on reading since ffaec67."""
+    refused on reading since ffaec67. The same for a number too large for a float
+    (1e400 reads as infinity): refused by l4plan/states/codec.py."""
     import json
 
     from l4plan.states.codec import load_state_json
