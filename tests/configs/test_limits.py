@@ -130,3 +130,30 @@ def test_numbers_within_range_are_exact(value_of):
     assert value_of("1e308") == 10**308
     assert value_of("-1.5e300") == -15 * 10**299
     assert value_of("2.5e-1") == 0.25
+
+
+def test_values_nested_deeply_through_references_are_a_diagnostic(load):
+    lines = ["locals {", "  l0 = 1"] + [f"  l{i} = [local.l{i - 1}]" for i in range(1, 1500)]
+    config = load("\n".join([*lines, "}", 'output "x" {', "  value = local.l1499", "}", ""]))
+    # l101 is the first too deep (line 103); as a failed value it reads unknown
+    # after that, so the nesting starts again and every 101st is reported
+    assert [(d.code, d.line) for d in config.diagnostics][:2] == [("L4E016", 103), ("L4E016", 204)]
+    assert all("more than 100 levels deep" in d.message for d in config.diagnostics)
+
+
+@pytest.mark.parametrize("depth", [101, 5000])
+def test_functions_that_build_deep_values_are_a_diagnostic(problem_of, depth):
+    text = "[" * depth + "]" * depth
+    code, line, _, message = problem_of(f'jsondecode("{text}")')
+    assert (code, line) == ("L4E016", 2)
+    assert message.startswith("jsondecode(): ") and "levels deep" in message
+
+
+def test_deep_variable_values_are_a_diagnostic(load):
+    deep = "[" * 5000 + "]" * 5000
+    config = load(
+        'variable "v" {\n  type = any\n}\n'
+        'locals {\n  x = jsondecode(var.v)\n}\n',
+        var_args=[f"v={deep}"],
+    )
+    assert [d.code for d in config.diagnostics] == ["L4E016"]

@@ -19,12 +19,14 @@ from l4plan.configs.hcl.syntax import Attribute, Node
 from l4plan.configs.lang.evaluator import Evaluator
 from l4plan.configs.lang.references import Reference, references
 from l4plan.configs.lang.values import (
+    TOO_DEEP,
     TYPE_ERROR,
     AgentRef,
     Context,
     EvalError,
     Namespace,
     to_bool,
+    too_deep,
     type_name,
 )
 from l4plan.configs.model import RESOURCE_TYPES, UNKNOWN, ResourceInstance
@@ -85,10 +87,14 @@ class Scope:
     def eval(self, expr: Node, ctx: Context, address: str = "", failed: Any = UNKNOWN) -> Any:
         """The value of `expr`, or `failed` after reporting why it has none."""
         try:
-            return self.evaluator.eval(expr, ctx)
+            value = self.evaluator.eval(expr, ctx)
         except EvalError as e:
             self.report(e, expr, address)
             return failed
+        if too_deep(value):
+            self.error(TYPE_ERROR, TOO_DEEP, expr.pos, address)
+            return failed
+        return value
 
     def report(self, e: EvalError, expr: Node, address: str) -> None:
         """Turn the error of `expr` into a diagnostic that shows no sensitive value."""

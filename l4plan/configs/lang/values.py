@@ -159,6 +159,32 @@ def hcl_equal(a: Any, b: Any) -> bool:
     return a is None and b is None
 
 
+# How deeply lists and objects may nest inside one value. A literal cannot nest
+# deeper than the parser's limit allows, but references and functions can build
+# deeper values (`l2 = [local.l1]`, jsondecode); every stage after evaluation walks
+# values recursively, so a deeper value is an error where it is made.
+MAX_VALUE_DEPTH = 100
+
+
+def too_deep(value: Any) -> bool:
+    """Whether lists and objects nest more than MAX_VALUE_DEPTH levels in `value`."""
+    if not isinstance(value, list | dict):
+        return False
+    level: list[Any] = [value]
+    for _ in range(MAX_VALUE_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend(c for c in children if isinstance(c, list | dict))
+        if not below:
+            return False
+        level = below
+    return True
+
+
+TOO_DEEP = f"this value nests lists and objects more than {MAX_VALUE_DEPTH} levels deep; flatten it"
+
+
 def plain(value: Any) -> Any:
     """A value with agent references turned into plain names, ready for `attrs`."""
     if isinstance(value, AgentRef):

@@ -18,11 +18,13 @@ from typing import Any
 from l4plan.configs.hcl.syntax import Call
 from l4plan.configs.lang.numbers import check_range
 from l4plan.configs.lang.values import (
+    TOO_DEEP,
     TYPE_ERROR,
     Context,
     EvalError,
     to_number,
     to_string,
+    too_deep,
     type_name,
 )
 from l4plan.configs.model import UNKNOWN, is_wholly_known
@@ -60,6 +62,10 @@ class Function:
         try:
             result = self.impl(ctx, *args) if self.needs_context else self.impl(*args)
             check_range(result)
+            if too_deep(result):
+                raise FunctionError(TOO_DEEP)
+        except RecursionError:  # e.g. jsondecode of text nested thousands deep
+            raise EvalError(TYPE_ERROR, f"{subject}: {TOO_DEEP}", node.pos, subject) from None
         except (FunctionError, ValueError, OverflowError) as e:
             raise EvalError(TYPE_ERROR, f"{subject}: {e}", node.pos, subject) from None
         return result
