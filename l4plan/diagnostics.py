@@ -1,6 +1,7 @@
 """Diagnostics: the one shape every stage uses to report a problem to the operator.
 
-Codes are part of the public interface (SPEC §3); messages say what to change.
+Codes are part of the public interface (docs/constraints.md lists them); messages say
+what to change.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Port expressions: the grammar of `edge_port` and `origin_port` (SPEC §3).
+"""Port expressions: the grammar of `edge_port` and `origin_port` (docs/constraints.md).
 
 An expression is a comma-separated list of items, each a port `N` or an inclusive
 range `A-B`, with 1 <= port <= 65535 and A <= B. Spaces around items and around the

@@ -94,8 +94,8 @@ class ResourceInstance:
     """One instance of a resource block after count/for_each expansion.
 
     `attrs` holds evaluated attributes, nested blocks per NESTED_BLOCKS, and the
-    deterministic `id` (SPEC §2). References to agents (`agents = [agent.hz1]`)
-    are stored as agent names (`["hz1"]`).
+    deterministic `id` (docs/configuration.md, "Computed attributes"). References
+    to agents (`agents = [agent.hz1]`) are stored as agent names (`["hz1"]`).
     """
 
     address: str  # e.g. l4_application.game["eu"] or l4_site.main or l4_x.y[0]

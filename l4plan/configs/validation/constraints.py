@@ -1,4 +1,4 @@
-"""Product constraints of SPEC §3 on an evaluated configuration.
+"""Product constraints (docs/constraints.md) on an evaluated configuration.
 
 Runs on the resources and rule blocks that passed their JSON Schema (`failed` holds
 those that did not), so attribute types are known to be right; values only known
