@@ -14,6 +14,12 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # the kernel fast path outlives its agent by design; this demo agent's table goes too
+  if [ -f "$work/agent/node_id" ] && command -v nft >/dev/null; then
+    table=$("$py" -c 'import sys; from l4agent.kernel import table_name; print(table_name(sys.argv[1]))' \
+      "$(cat "$work/agent/node_id")")
+    nft delete table inet "$table" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
