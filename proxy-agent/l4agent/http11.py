@@ -1,8 +1,0 @@
-"""Moved to `l4agent.protocols.http11`: this name stays an alias of that module for code
-written against the flat layout (the kernel path and the reliability tests)."""
-
-import sys
-
-from l4agent.protocols import http11
-
-sys.modules[__name__] = http11
