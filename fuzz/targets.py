@@ -15,7 +15,7 @@ from collections.abc import Callable
 import _common  # noqa: F401  (sets sys.path)
 import atheris
 
-with atheris.instrument_imports(include=["l4plan", "l4agent"]):
+with atheris.instrument_imports(include=["l4plan", "l4agent", "tests.agent_features"]):
     from tests.reliability import oracles
 
 

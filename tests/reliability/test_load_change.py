@@ -108,7 +108,12 @@ def changes(
     return upsert, delete
 
 
-def carry_through_change(node: Agent, origin: int, n: int, name: str) -> dict[str, Any]:
+def carry_through_change(
+    node: Agent, origin: int, n: int, name: str, *, restart: bool = False
+) -> dict[str, Any]:
+    """Open `n` connections through the carrying rule, run the applies, check them;
+    with `restart`, the agent is also killed (SIGKILL) and started again before the
+    last check (only the kernel path keeps established flows through that)."""
     carry_port = free()
     spare = [free() for _ in range(6)]
     upsert, _ = changes(carry_port, origin, spare, 0)
@@ -123,6 +128,10 @@ def carry_through_change(node: Agent, origin: int, n: int, name: str) -> dict[st
             node.apply(upsert, delete)
             sample = rnd.sample(range(n), min(50, n))
             lost_between |= {sample[i] for i in echo_all([socks[j] for j in sample], b"during")}
+        if restart:
+            node.kill()
+            node.client = node.new_client()
+            node.start()
         lost_at_end = echo_all(socks, b"after")
         status = node.client.status(names=["carry.example.com"])
     finally:
@@ -130,15 +139,17 @@ def carry_through_change(node: Agent, origin: int, n: int, name: str) -> dict[st
             s.close()
     lost = set(lost_at_start) | lost_between | set(lost_at_end)
     counters = status["apps"][0]["rules"][0]["counters"]
+    through = f"{APPLIES} applies" + (" and a SIGKILL restart" if restart else "")
     report(
         name,
-        f"{n - len(lost)}/{n} connections carried through {APPLIES} applies, {len(lost)} lost"
+        f"{n - len(lost)}/{n} connections carried through {through}, {len(lost)} lost"
         f" (before the applies {len(lost_at_start)}, sampled during {len(lost_between)},"
         f" after {len(lost_at_end)}; origin connect failures"
         f" {counters['origin_connect_failures']})",
     )
     active = counters["connections_active"]
-    return {"lost": sorted(lost), "active": active, "revision": status["revision"]}
+    path = status["apps"][0]["rules"][0].get("path", "relay")
+    return {"lost": sorted(lost), "active": active, "revision": status["revision"], "path": path}
 
 
 def test_connections_survive_fifty_applies(tmp_path: Path, origins: Origins) -> None:
@@ -198,9 +209,12 @@ def test_connections_survive_applies_and_a_restart_on_the_kernel_path(
         node = agent(tmp_path, "agent", "--drain-timeout", "1s", "--fast-path", "on")
         node.start()
         try:
-            result = carry_through_change(node, origin, CONNECTIONS, "tcp-held-kernel-path")
+            result = carry_through_change(
+                node, origin, CONNECTIONS, "tcp-held-kernel-path-and-restart", restart=True
+            )
         finally:
             node.kill()
+    assert result["path"] == "kernel", result
     assert result["lost"] == []
 
 

@@ -161,7 +161,8 @@ def test_token_never_printed_logged_or_written_outside_state(
     )
     assert len(failing) >= 6, failing  # the failing commands did fail
     # the in-process runner did capture both streams
-    assert "Plan:" in outputs["plan"] and "Error" in outputs["plan (wrong token)"], outputs
+    assert "resource_changes" in outputs["plan --json"], outputs["plan --json"]
+    assert "UNAUTHENTICATED" in outputs["plan (wrong token)"], outputs["plan (wrong token)"]
     assert '"level": "debug"' in log, "no debug line was logged"
     assert found == [], found
 
