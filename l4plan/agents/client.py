@@ -1,4 +1,4 @@
-"""A synchronous JSON-RPC client for proxy-agent (SPEC §5).
+"""A synchronous JSON-RPC client for proxy-agent (docs/agent.md, "Control API").
 
 Stdlib `http.client` only: `l4plan apply` drives several agents at once from
 threads, one `AgentClient` per thread (a client is also safe to share: calls are

@@ -29,7 +29,7 @@ def next_state(plan: Plan, base: State | None, results: dict[str, AgentResult]) 
         elif change.after is None:
             state.resources.pop(change.address, None)
         else:
-            state.resources[change.address] = _resource_state(change, {})
+            state.resources[change.address] = resource_state(change, {})
     for out in plan.output_changes:
         if out.action is Action.DELETE:
             state.outputs.pop(out.name, None)
@@ -81,11 +81,11 @@ def _record_placed(
         else:
             state.resources.pop(change.address, None)
     elif succeeded == touched:
-        state.resources[change.address] = _resource_state(change, acks)
+        state.resources[change.address] = resource_state(change, acks)
     elif old is not None:
         _keep_acks(old, kept)
     elif acks:  # a creation that some agents acknowledged
-        state.resources[change.address] = _resource_state(change, acks)
+        state.resources[change.address] = resource_state(change, acks)
     # a creation no agent acknowledged is not recorded: the next plan creates it again
 
 
@@ -98,7 +98,9 @@ def _revisions(acks: dict[str, AgentAck]) -> dict[str, int]:
     return {agent: ack.revision for agent, ack in sorted(acks.items())}
 
 
-def _resource_state(change: ResourceChange, acks: dict[str, AgentAck]) -> ResourceState:
+def resource_state(change: ResourceChange, acks: dict[str, AgentAck]) -> ResourceState:
+    """What the state records for `change` once `acks` acknowledged it: its planned
+    attributes (unknowns as null) with the agents' revisions."""
     attrs = known_values(change.after or {})
     attrs["revisions"] = _revisions(acks)
     return ResourceState(

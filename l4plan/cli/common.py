@@ -1,8 +1,10 @@
-"""Helpers shared by the commands that load configuration and read state."""
+"""Helpers the commands share: error and diagnostic output, strict JSON output, and
+ending a command the way an operation stopped."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -14,7 +16,7 @@ from l4plan.configs import load_config
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
 from l4plan.jsontext import NotJSONError, dumps
-from l4plan.states import Backend, LockInfo, State, StateError, open_backend
+from l4plan.workflows.errors import InvalidConfiguration, OperationError, Stopped
 
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -51,57 +53,19 @@ def load(var_args: tuple[str, ...], var_files: tuple[str, ...]) -> Config:
     return load_config(Path.cwd(), var_args=var_args, var_files=var_files)
 
 
-def open_state_backend(config: Config, color: bool) -> Backend:
+@contextmanager
+def operation_errors(color: bool) -> Iterator[None]:
+    """End the command the way each way an operation stops asks for: its message as
+    `Error: ...`, or the configuration's diagnostics; exit status 1 either way."""
     try:
-        return open_backend(config.backend, workdir=Path.cwd())
-    except StateError as e:
+        yield
+    except InvalidConfiguration as e:
+        echo_diagnostics(e.diagnostics, e.config, color)
+        raise click.exceptions.Exit(EXIT_ERROR) from None
+    except OperationError as e:
         fail(str(e), color)
-
-
-def lock_holder_warning(info: LockInfo) -> Diagnostic:
-    return Diagnostic.at(
-        "L4W102",
-        f"The state is locked by {info.who} (pid {info.pid}, operation "
-        f'"{info.operation}", since {info.created}, lock ID {info.id}). A plan does not '
-        "change the state, so l4plan planned against the state as it is now; the "
-        f"running {info.operation} may change it. Plan again once it has finished, or "
-        "wait for it with --lock-timeout.",
-        severity="warning",
-    )
-
-
-def wait_for_writer(backend: Backend, timeout: float) -> Diagnostic | None:
-    """Wait up to `timeout` seconds for a lock holder to finish; warn if it does not.
-
-    A plan only reads the state, so it never takes the lock; but planning while a
-    writer (apply, state mv, ...) is halfway through would show a plan that is
-    stale at once, so it first gives the writer a chance to finish.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        info = backend.peek_lock()
-        if info is None:
-            return None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return lock_holder_warning(info)
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 1.0)
-
-
-def read_state(
-    config: Config, color: bool, *, lock_timeout: float, wait: bool
-) -> tuple[State | None, str, Diagnostic | None]:
-    backend = open_state_backend(config, color)
-    try:
-        warning = wait_for_writer(backend, lock_timeout) if wait else None
-        state = backend.read()
-        return state, backend.describe(), warning
-    except StateError as e:
-        fail(str(e), color)
-    finally:
-        backend.close()
+    except Stopped:
+        raise click.exceptions.Exit(EXIT_ERROR) from None
 
 
 def emit_json(data: Any, *, indent: int | None = 2, ensure_ascii: bool = False) -> None:

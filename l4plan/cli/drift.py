@@ -14,155 +14,26 @@ from typing import Any
 
 import click
 
-from l4plan import __version__
 from l4plan.agents.errors import refresh_hint
-from l4plan.agents.placement import desired_placements
-from l4plan.agents.refresh import AgentDrift, AppDrift, RefreshResult
-from l4plan.agents.spec import canonical_spec
 from l4plan.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     echo_diagnostics,
     emit_json,
-    load,
     no_color_option,
-    read_state,
+    operation_errors,
 )
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
-from l4plan.cli.options import DURATION, json_option, lock_options, variable_options
-from l4plan.configs.model import Config
-from l4plan.configs.validate import check
-from l4plan.diagnostics import Diagnostic, has_errors
-from l4plan.plans.refreshed import refresh
-from l4plan.states.model import State
-
-KINDS = ("changed", "missing", "appeared", "unmanaged", "unbound")
-
-
-def spec_differences(configured: Any, running: Any, path: str = "") -> list[dict[str, Any]]:
-    """Where two agent specs differ, as `{path, configured, running}` leaves.
-
-    Lists of equal length are compared element by element (rules are sorted in a
-    spec, so equal positions are the same rule); otherwise the whole list differs.
-    """
-    if isinstance(configured, dict) and isinstance(running, dict):
-        found = []
-        for key in sorted(set(configured) | set(running)):
-            where = f"{path}.{key}" if path else key
-            found += spec_differences(configured.get(key), running.get(key), where)
-        return found
-    if (
-        isinstance(configured, list)
-        and isinstance(running, list)
-        and len(configured) == len(running)
-        and any(isinstance(v, dict | list) for v in configured)
-    ):
-        found = []
-        for i, (a, b) in enumerate(zip(configured, running, strict=True)):
-            found += spec_differences(a, b, f"{path}[{i}]")
-        return found
-    if configured == running:
-        return []
-    return [{"path": path, "configured": configured, "running": running}]
-
-
-def drift_report(
-    config: Config,
-    state: State | None,
-    result: RefreshResult | None,
-    diagnostics: list[Diagnostic],
-) -> dict[str, Any]:
-    """The `drift --json` document (schemas/drift.schema.json); `result` is None when
-    the configuration had errors and no agent was read."""
-    agents = [] if result is None else _agent_reports(config, state, result)
-    summary = {kind: sum(len(a[kind]) for a in agents) for kind in KINDS}
-    summary["unreachable"] = sum(1 for a in agents if a["error"] is not None)
-    errored = summary["unreachable"] > 0 or has_errors(diagnostics)
-    return {
-        "format_version": "1.0",
-        "l4plan_version": __version__,
-        "in_sync": not errored and not any(summary[kind] for kind in KINDS),
-        "errored": errored,
-        "state": {"lineage": state.lineage, "serial": state.serial} if state else None,
-        "agents": agents,
-        "summary": summary,
-        "diagnostics": [d.to_json() for d in diagnostics],
-    }
-
-
-def _agent_reports(
-    config: Config, state: State | None, result: RefreshResult
-) -> list[dict[str, Any]]:
-    placements = {p.name: p for p in desired_placements(config).values()}
-    declared = {p.name: p.address for p in placements.values()}
-    recorded_agents = {
-        agent for rs in (state.resources.values() if state else []) for agent in rs.agents
-    }
-    agents = []
-    for name in sorted(set(config.agents) | recorded_agents):
-        agent = config.agents.get(name)
-        entry: dict[str, Any] = {
-            "name": name,
-            "endpoint": agent.endpoint if agent else None,
-            "status": "in_sync",
-            "revision": None,
-            "error": None,
-            **{kind: [] for kind in KINDS},
-        }
-        if agent is None:
-            entry["status"] = "undeclared"
-            entry["error"] = {
-                "status": "FAILED_PRECONDITION",
-                "message": f'the state records applications on agent "{name}", which the '
-                "configuration no longer declares",
-            }
-        elif name in result.errors:
-            error = result.errors[name]
-            entry["status"] = "unreachable"
-            entry["error"] = {"status": error.status, "message": error.message}
-        else:
-            snapshot = result.snapshots[name]
-            entry["revision"] = snapshot.revision
-            found = result.drift.get(name, AgentDrift())
-            entry["changed"] = [
-                {
-                    **_app(app),
-                    "differences": _differences(app, placements, snapshot.apps[app.name].spec),
-                }
-                for app in found.changed
-            ]
-            entry["missing"] = [_app(app) for app in found.missing]
-            entry["appeared"] = [_app(app) for app in found.appeared]
-            entry["unmanaged"] = [
-                {**_app(app), "declared_by": declared.get(app.name)} for app in found.unmanaged
-            ]
-            entry["unbound"] = [
-                {"name": app, "bind_errors": errors} for app, errors in found.unbound.items()
-            ]
-            if found:
-                entry["status"] = "drifted"
-        agents.append(entry)
-    return agents
-
-
-def _app(app: AppDrift) -> dict[str, Any]:
-    return {
-        "name": app.name,
-        "address": app.address,
-        "recorded_spec_hash": app.recorded_hash,
-        "running_spec_hash": app.running_hash,
-    }
-
-
-def _differences(
-    app: AppDrift, placements: dict[str, Any], running: dict[str, Any]
-) -> list[dict[str, Any]] | None:
-    """Configured vs running spec; None when the configuration no longer has the app."""
-    placement = placements.get(app.name)
-    if placement is None or placement.spec is None:
-        return None
-    return spec_differences(placement.spec, canonical_spec(running))
+from l4plan.cli.options import (
+    DURATION,
+    json_option,
+    lock_options,
+    pass_run_options,
+    variable_options,
+)
+from l4plan.workflows.drift import KINDS
+from l4plan.workflows.drift import drift as compare_with_agents
+from l4plan.workflows.options import RunOptions
 
 
 def _render(report: dict[str, Any], color: bool) -> str:
@@ -229,7 +100,7 @@ def _render(report: dict[str, Any], color: bool) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@click.command()
 @variable_options
 @lock_options
 @json_option
@@ -249,42 +120,23 @@ def _render(report: dict[str, Any], color: bool) -> str:
 )
 @no_color_option
 @click.pass_obj
-def drift(
-    obj: CliContext,
-    var_args: tuple[str, ...],
-    var_files: tuple[str, ...],
-    lock_timeout: float,
-    use_lock: bool,
-    as_json: bool,
-    timeout: float,
-    parallelism: int,
-) -> None:
+@pass_run_options
+def drift(obj: CliContext, use_lock: bool, as_json: bool, options: RunOptions) -> None:
     """Compare what every agent runs with the recorded state; change nothing.
 
     Exit codes: 0 in sync, 1 error (configuration, state, an agent that cannot be
     read), 2 drift (changed, missing, appeared or unmanaged applications, unbound
     listeners).
     """
-    config = load(var_args, var_files)
-    diags = [*config.diagnostics]
-    if not has_errors(diags):
-        diags += check(config)
-    if has_errors(diags):
-        if as_json:
-            emit_json(drift_report(config, None, None, diags))
-        else:
-            echo_diagnostics(diags, config, obj.color)
-        raise click.exceptions.Exit(EXIT_ERROR)
-    state, _, lock_warning = read_state(config, obj.color, lock_timeout=lock_timeout, wait=use_lock)
-    result = refresh(config, state, workdir=Path.cwd(), timeout=timeout, parallelism=parallelism)
-    if lock_warning is not None:
-        diags.append(lock_warning)
-    report = drift_report(config, state, result, diags)
+    with operation_errors(obj.color):
+        found = compare_with_agents(Path.cwd(), options, wait_for_lock=use_lock)
+    report = found.report
     if as_json:
         emit_json(report)
     else:
-        echo_diagnostics(diags, config, obj.color)
-        click.echo(_render(report, obj.color))
+        echo_diagnostics(found.diagnostics, found.config, obj.color)
+        if found.checked:
+            click.echo(_render(report, obj.color))
     if report["errored"]:
         raise click.exceptions.Exit(EXIT_ERROR)
     if not report["in_sync"]:

@@ -19,7 +19,6 @@ from pathlib import Path
 import click
 
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.configs.hcl.fmt import format_source
 from l4plan.diagnostics import Diagnostic, DiagnosticError, Pos
 
@@ -37,7 +36,7 @@ class Outcome(Enum):
     FAILED = "failed"
 
 
-@cli.command("fmt")
+@click.command("fmt")
 @click.argument("targets", nargs=-1, metavar="[DIR|FILE|-]...")
 @click.option(
     "--list/--no-list",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.cli.options import lock_options
 from l4plan.cli.state import state_errors
 from l4plan.configs.model import BackendConfig
@@ -27,7 +26,7 @@ from l4plan.states.initrecord import (
 from l4plan.states.migrate import migrate_state
 
 
-@cli.command("init")
+@click.command("init")
 @click.option("--migrate-state", is_flag=True, help="Copy the state from the previous backend.")
 @click.option(
     "--force-copy",

@@ -6,9 +6,7 @@ reads a typo as drift), 2 changes present (`--detailed-exitcode` only).
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import sys
 from pathlib import Path
 
@@ -16,7 +14,18 @@ import click
 
 from l4plan import __version__
 from l4plan.agents.errors import AgentError
+from l4plan.cli.apply import apply, destroy, import_
 from l4plan.cli.context import CliContext
+from l4plan.cli.drift import drift
+from l4plan.cli.fmt import fmt_command
+from l4plan.cli.init import init
+from l4plan.cli.output import output
+from l4plan.cli.plan import graph, plan, show
+from l4plan.cli.state import state_group
+from l4plan.cli.unlock import force_unlock
+from l4plan.cli.validate import validate
+from l4plan.cli.version import version
+from l4plan.cli.workspace import workspace_group
 from l4plan.states import StateError
 
 
@@ -42,14 +51,32 @@ def cli(ctx: click.Context, chdir: Path | None, no_color: bool) -> None:
 
 
 def load_commands() -> None:
-    """Import every module of this package; command modules register on `cli`."""
-    package = __name__.rpartition(".")[0]
-    for module in pkgutil.iter_modules(sys.modules[package].__path__):
-        importlib.import_module(f"{package}.{module.name}")
+    """Put every command on `cli` (done when this module is imported; repeating it
+    changes nothing). The list is what `l4plan` offers."""
+    for command in (
+        init,
+        validate,
+        fmt_command,
+        plan,
+        show,
+        graph,
+        apply,
+        destroy,
+        import_,
+        output,
+        state_group,
+        workspace_group,
+        force_unlock,
+        drift,
+        version,
+    ):
+        cli.add_command(command)
+
+
+load_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    load_commands()
     try:
         code = cli.main(args=argv, prog_name="l4plan", standalone_mode=False)
     except click.exceptions.Abort:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from l4plan.durations import parse_duration
+from l4plan.workflows.options import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,3 +82,20 @@ def lock_options(f: F) -> F:
 
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+
+
+_RUN_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(RunOptions))
+
+
+def pass_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Hand the command the options the operations share (`--var`, `--var-file`,
+    `--target`, `--lock-timeout`, `--auto-approve`, `--parallelism`, `--timeout`,
+    `--refresh`, whichever it declares) as one `options: RunOptions` argument.
+    Put it below the option decorators, next to the function."""
+
+    @functools.wraps(f)
+    def with_options(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _RUN_OPTION_NAMES & set(kwargs)}
+        return f(*args, options=RunOptions(**given), **kwargs)
+
+    return with_options

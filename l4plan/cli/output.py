@@ -12,7 +12,6 @@ import click
 
 from l4plan.cli.common import emit_json
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.cli.state import open_for_command, render_value, state_errors
 
 SENSITIVE = "<sensitive>"
@@ -33,7 +32,7 @@ def type_of(value: Any) -> Any:
     return "dynamic"
 
 
-@cli.command("output")
+@click.command("output")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON (sensitive values shown).")
 @click.option("--raw", is_flag=True, help="Print a string, number or bool value as is.")

@@ -15,14 +15,18 @@ from l4plan.cli.common import (
     fail,
     load,
     no_color_option,
-    read_state,
+    operation_errors,
 )
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
-from l4plan.cli.options import json_option, lock_options, target_option, variable_options
+from l4plan.cli.options import (
+    json_option,
+    lock_options,
+    pass_run_options,
+    target_option,
+    variable_options,
+)
 from l4plan.cli.render import render_diagnostics
 from l4plan.configs.model import Config
-from l4plan.configs.validate import check
 from l4plan.diagnostics import has_errors
 from l4plan.graph import build_graph, cycle_diagnostics, to_dot
 from l4plan.graph.build import find_cycles
@@ -36,12 +40,13 @@ from l4plan.plans import (
     plan_to_json,
     render_markdown,
     render_plan,
-    saved_plan,
-    write_planfile,
 )
-from l4plan.plans.refreshed import plan_refreshed
+from l4plan.plans.model import PlanMode
 from l4plan.plans.render_human import RULE, render_state
 from l4plan.states import dump_state_json
+from l4plan.workflows.options import RunOptions
+from l4plan.workflows.plan import make_plan, save_plan
+from l4plan.workflows.reading import read_state
 
 
 def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoReturn:
@@ -52,7 +57,7 @@ def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoRet
     raise click.exceptions.Exit(EXIT_ERROR)
 
 
-@cli.command()
+@click.command()
 @variable_options
 @target_option
 @lock_options
@@ -86,19 +91,16 @@ def _refuse(plan: Plan, config: Config, obj: CliContext, as_json: bool) -> NoRet
 )
 @no_color_option
 @click.pass_obj
+@pass_run_options
 def plan(
     obj: CliContext,
-    var_args: tuple[str, ...],
-    var_files: tuple[str, ...],
-    targets: tuple[str, ...],
-    lock_timeout: float,
     use_lock: bool,
     as_json: bool,
     out_file: Path | None,
     detailed_exitcode: bool,
-    refresh: bool,
     destroy: bool,
     refresh_only: bool,
+    options: RunOptions,
 ) -> None:
     """Show what apply would change, and optionally save it with --out.
 
@@ -106,43 +108,29 @@ def plan(
     has changes. With --detailed-exitcode an agent that cannot be refreshed is an
     error (exit 1), never "no changes".
     """
-    if refresh_only and (destroy or not refresh):
+    if refresh_only and (destroy or not options.refresh):
         raise click.UsageError(
             "--refresh-only cannot be combined with --destroy or --refresh=false"
         )
-    config = load(var_args, var_files)
-    diags = [*config.diagnostics]
-    if not has_errors(diags):
-        diags += check(config)
-    if has_errors(diags):
-        _refuse(Plan(diagnostics=diags), config, obj, as_json)
-
-    state, backend_name, lock_warning = read_state(
-        config, obj.color, lock_timeout=lock_timeout, wait=use_lock
-    )
-    result = plan_refreshed(
-        config,
-        state,
-        workdir=Path.cwd(),
-        do_refresh=refresh,
-        targets=targets,
-        mode="destroy" if destroy else "refresh-only" if refresh_only else "normal",
-        complete_refresh=detailed_exitcode,
-    ).plan
-    result.diagnostics = [*diags, *([lock_warning] if lock_warning else []), *result.diagnostics]
-    if result.errored:
-        _refuse(result, config, obj, as_json)
-
-    if out_file is not None:
-        try:
-            write_planfile(out_file, saved_plan(result, config, backend=backend_name))
-        except OSError as e:
-            fail(f"cannot write plan file {out_file}: {e.strerror or e}", obj.color)
+    mode: PlanMode = "destroy" if destroy else "refresh-only" if refresh_only else "normal"
+    with operation_errors(obj.color):
+        made = make_plan(
+            Path.cwd(),
+            options,
+            mode=mode,
+            wait_for_lock=use_lock,
+            complete_refresh=detailed_exitcode,
+        )
+        result = made.plan
+        if result.errored:
+            _refuse(result, made.config, obj, as_json)
+        if out_file is not None:
+            save_plan(made, out_file)
 
     if as_json:
         emit_json(plan_to_json(result))
     else:
-        echo_diagnostics(result.diagnostics, config, obj.color)
+        echo_diagnostics(result.diagnostics, made.config, obj.color)
         click.echo(render_plan(result, color=obj.color), nl=False)
         if out_file is not None:
             click.echo(f"\n{RULE}\n\nSaved the plan to: {out_file}\n")
@@ -158,7 +146,7 @@ def plan(
         raise click.exceptions.Exit(EXIT_CHANGES)
 
 
-@cli.command()
+@click.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 @click.option(
@@ -201,7 +189,8 @@ def _show_state(obj: CliContext, fmt: str) -> None:
     if has_errors(config.diagnostics):
         echo_diagnostics(config.diagnostics, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)
-    state, _, _ = read_state(config, obj.color, lock_timeout=0, wait=False)
+    with operation_errors(obj.color):
+        state = read_state(config, Path.cwd(), lock_timeout=0, wait=False).state
     if fmt == "json":
         click.echo(dump_state_json(state) if state is not None else "null")
     elif state is None:
@@ -210,7 +199,7 @@ def _show_state(obj: CliContext, fmt: str) -> None:
         click.echo(render_state(state, color=obj.color), nl=False)
 
 
-@cli.command()
+@click.command()
 @variable_options
 @click.option(
     "--type",
@@ -240,7 +229,8 @@ def graph(
     if graph_type == "resources":
         click.echo(to_dot(resources), nl=False)
         return
-    state, _, _ = read_state(config, obj.color, lock_timeout=0, wait=False)
+    with operation_errors(obj.color):
+        state = read_state(config, Path.cwd(), lock_timeout=0, wait=False).state
     planned = build_plan(config, state)
     if planned.errored:
         echo_diagnostics(planned.diagnostics, config, obj.color)

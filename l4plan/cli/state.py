@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.cli.options import F, lock_options
 from l4plan.cli.render import render_diagnostics
 from l4plan.states import (
@@ -122,7 +121,7 @@ def _save_backup(obj: CliContext, state: State, backup: str | None) -> str | Non
     return str(path.relative_to(obj.workdir) if path.is_relative_to(obj.workdir) else path)
 
 
-@cli.group("state")
+@click.group("state")
 def state_group() -> None:
     """Inspect and edit the recorded state."""
 

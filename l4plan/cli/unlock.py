@@ -5,11 +5,10 @@ from __future__ import annotations
 import click
 
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.cli.state import open_for_command, state_errors
 
 
-@cli.command("force-unlock")
+@click.command("force-unlock")
 @click.argument("lock_id")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj

@@ -8,7 +8,6 @@ import click
 
 from l4plan.cli.common import emit_json
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.cli.options import json_option, variable_options
 from l4plan.cli.render import render_diagnostics
 from l4plan.configs import load_config
@@ -18,7 +17,7 @@ from l4plan.diagnostics import has_errors
 SUCCESS = "Success! The configuration is valid."
 
 
-@cli.command()
+@click.command()
 @variable_options
 @json_option
 @click.pass_obj

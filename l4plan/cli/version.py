@@ -7,12 +7,11 @@ import platform
 import click
 
 from l4plan import __version__
-from l4plan.cli.main import cli
 from l4plan.cli.options import json_option
 from l4plan.jsontext import dumps
 
 
-@cli.command()
+@click.command()
 @json_option
 def version(as_json: bool) -> None:
     """Print the l4plan version."""

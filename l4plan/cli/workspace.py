@@ -7,7 +7,6 @@ import os
 import click
 
 from l4plan.cli.context import CliContext
-from l4plan.cli.main import cli
 from l4plan.cli.options import lock_options
 from l4plan.cli.state import open_for_command, state_errors, write_lock
 from l4plan.states import DEFAULT_WORKSPACE, StateError, selected_workspace
@@ -22,7 +21,7 @@ def _refuse_when_overridden(action: str) -> None:
         )
 
 
-@cli.group("workspace")
+@click.group("workspace")
 def workspace_group() -> None:
     """Manage workspaces: separate states of one configuration (e.g. staging, prod)."""
 

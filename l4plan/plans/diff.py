@@ -76,7 +76,7 @@ def build_plan(
     renderer = SpecRenderer(config, now=now)
     if mode == "normal":
         for address, res in config.resources.items():
-            changes[address] = _plan_instance(res, recorded.get(address), renderer)
+            changes[address] = plan_instance(res, recorded.get(address), renderer)
     for address, rs in recorded.items():
         if mode == "destroy":
             changes[address] = _delete(rs, None)
@@ -116,9 +116,10 @@ def planned_attributes(res: ResourceInstance, renderer: SpecRenderer) -> dict[st
     return planned
 
 
-def _plan_instance(
+def plan_instance(
     res: ResourceInstance, rs: ResourceState | None, renderer: SpecRenderer
 ) -> ResourceChange:
+    """The change that makes the recorded `rs` (None: not recorded) match `res`."""
     planned_attrs = planned_attributes(res, renderer)
     change = ResourceChange(
         address=res.address,
