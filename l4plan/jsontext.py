@@ -49,13 +49,21 @@ def dumps(
 
 
 def loads(text: str | bytes) -> Any:
-    """`json.loads` that refuses `Infinity`, `-Infinity` and `NaN` (a ValueError, as
-    for any other text that is not JSON)."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """`json.loads` that refuses `Infinity`, `-Infinity` and `NaN`, and numbers too
+    large for a float (`1e400`, which Python reads as infinity): a ValueError, as
+    for any other text that is not JSON."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:30]} is too large for l4plan to hold")
+    return value
 
 
 def _non_finite_path(value: Any, path: str) -> tuple[str, float] | None:
