@@ -430,6 +430,32 @@ def test_notifications(target: dict[str, Any]) -> None:
     RESULTS["ok"] += 1
 
 
+def pipelined(port: int, data: bytes) -> list[bytes]:
+    """Send `data`, half-close, read to the end; the status lines that came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return [line for line in out.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="l4agent control connection: after the client's EOF (half-close) only the first"
+    " of several pipelined requests is answered (`closing` makes the first answer"
+    " Connection: close), although docs/agent.md supports pipelining and the code means to"
+    " answer what was received; and a request pipelined before a malformed one in the same"
+    " read gets no answer (RequestParser.feed raises and drops it)",
+)
+def test_pipelined_requests_are_all_answered(target: dict[str, Any]) -> None:
+    good = call("Agent.Info")
+    assert len(pipelined(target["port"], good + good + good)) == 3
+    bad = b"P OST /rpc HTTP/1.1\r\n\r\n"
+    assert [line.split()[1] for line in pipelined(target["port"], good + bad)] == [b"200", b"400"]
+
+
 def test_huge_valid_batch(target: dict[str, Any]) -> None:
     RESULTS["total"] += 1
     batch = [{"jsonrpc": "2.0", "id": i, "method": "Apps.List"} for i in range(64)]
