@@ -1,4 +1,5 @@
-"""Every port mapping of SPEC §3 through a real agent, for TCP and UDP, on IPv4 and IPv6."""
+"""Every port mapping (docs/architecture.md, "Contract: the agent application spec")
+through a real agent, for TCP and UDP, on IPv4 and IPv6."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JSON-RPC methods of the control API (SPEC §5, schemas/rpc/)."""
+"""The JSON-RPC methods of the control API (docs/agent.md, "Methods"; schemas/rpc/)."""
 
 from __future__ import annotations
 

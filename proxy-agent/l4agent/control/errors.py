@@ -1,4 +1,4 @@
-"""The error model of the control API (SPEC §5).
+"""The error model of the control API (docs/agent.md, "Errors").
 
 Every failure a caller sees is an `RpcError`: a JSON-RPC code, a gRPC status name and
 field-level details. `RpcError.to_json()` is the `error` member of a JSON-RPC response

@@ -1,4 +1,5 @@
-"""Edge port → origin port mapping of a rule (SPEC §3, docs/architecture.md).
+"""Edge port → origin port mapping of a rule (docs/architecture.md, "Contract: the
+agent application spec").
 
 - `origin_ports` null: each edge port forwards to the same port number;
 - a single origin port: every edge port forwards to it;
