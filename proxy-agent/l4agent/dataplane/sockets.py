@@ -13,7 +13,8 @@ from l4agent.spec import Family, ListenerKey
 
 # Keep-alive protection (docs/agent.md, "Keep-alive protection"): a silent peer is
 # probed after KEEPALIVE_IDLE seconds, every KEEPALIVE_INTERVAL seconds, and the
-# connection is dropped after KEEPALIVE_COUNT unanswered probes (60 + 10 * 6 = 120 s to detect a dead peer).
+# connection is dropped after KEEPALIVE_COUNT unanswered probes (60 + 10 * 6 = 120 s
+# to detect a dead peer).
 KEEPALIVE_IDLE = 60
 KEEPALIVE_INTERVAL = 10
 KEEPALIVE_COUNT = 6
