@@ -10,4 +10,6 @@ import os
 from l4plan.cli.main import load_commands
 
 os.environ.setdefault("L4PLAN_AGENT_FAST_PATH", "off")
+# one data-plane process unless a test asks for more, whatever the CPU count
+os.environ.setdefault("L4PLAN_AGENT_WORKERS", "1")
 load_commands()

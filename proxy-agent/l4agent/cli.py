@@ -18,7 +18,7 @@ from l4agent.daemon import Agent, StartupError
 from l4agent.dataplane.sockets import raise_nofile_limit
 from l4agent.logs import setup_logging
 from l4agent.loop import new_event_loop
-from l4agent.settings import RelaySettings, Settings, parse_duration, parse_size
+from l4agent.settings import RelaySettings, Settings, cpu_count, parse_duration, parse_size
 
 log = logging.getLogger("l4agent")
 
@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=_positive,
-        default=1,
+        default=os.environ.get("L4PLAN_AGENT_WORKERS") or cpu_count(),
         metavar="N",
-        help="data-plane processes sharing the listeners (default 1)",
+        help="data-plane processes sharing the listeners (default $L4PLAN_AGENT_WORKERS, "
+        "else the number of CPUs this process may use)",
     )
     p.add_argument(
         "--max-request-bytes",

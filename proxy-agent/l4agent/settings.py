@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,15 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"{text!r} is not a size (examples: 8MiB, 512KiB, 65536)")
     return int(m.group(1)) * _UNIT_BYTES[m.group(2)]
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask, which a container or
+    `taskset` narrows), else every CPU: the default number of data-plane processes."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @dataclass(slots=True)
