@@ -39,8 +39,9 @@ class PortSet:
 
     `ranges` is canonical: adjacent items are merged (`80,81,82` holds `(80, 82)`), and
     equality compares only the ports. `items` keeps the ranges as written, in source
-    order, because the port-mapping rules (L4E006) depend on how a user wrote the
-    expression: `80-82` is a range, `80,81,82` is a list.
+    order, for the one rule that depends on the spelling: an origin port is one item
+    (L4E005). The mapping rules (L4E006) look only at the ports, as the agent does,
+    which sees the canonical ranges (docs/architecture.md, "Decisions").
     """
 
     ranges: tuple[Range, ...]
@@ -62,12 +63,12 @@ class PortSet:
     @property
     def is_single(self) -> bool:
         """Exactly one port (`80`, or the degenerate range `80-80`)."""
-        return len(self.items) == 1 and self.items[0][0] == self.items[0][1]
+        return len(self.ranges) == 1 and self.ranges[0][0] == self.ranges[0][1]
 
     @property
     def is_range(self) -> bool:
-        """Exactly one item of the form `A-B` with A < B."""
-        return len(self.items) == 1 and self.items[0][0] < self.items[0][1]
+        """Contiguous ports, more than one (`80-82`, and also `80,81-82`)."""
+        return len(self.ranges) == 1 and self.ranges[0][0] < self.ranges[0][1]
 
     @property
     def first(self) -> int:
@@ -198,8 +199,9 @@ def overlap(a: PortSet, b: PortSet) -> int | None:
 def mapping_problem(edge: PortSet, origin: PortSet) -> str | None:
     """Why `edge` cannot be mapped onto `origin` (L4E006), or None when it can.
 
-    Single edge port: any origin. Edge range A-B: a single origin port or a range of
-    the same length (offset mapping). Edge list: a single origin port only.
+    Single edge port: any origin. Contiguous edge ports A-B (however written): a
+    single origin port or a range of the same length (offset mapping). Edge ports with
+    a gap: a single origin port only.
     """
     if edge.is_single or origin.is_single:
         return None

@@ -70,13 +70,15 @@ def test_whole_numbers_are_single_ports_and_bools_are_not():
         parse_ports(True)
 
 
-def test_kind_follows_what_was_written():
+def test_kind_follows_the_ports_not_the_spelling():
     assert parse_ports("80").is_single and not parse_ports("80").is_range
     assert parse_ports("80-80").is_single
     assert parse_ports("80-90").is_range and not parse_ports("80-90").is_single
     listed = parse_ports("80,81,82")
-    assert not listed.is_range and not listed.is_single
-    assert listed == parse_ports("80-82")  # same ports, different kind
+    assert listed.is_range and listed == parse_ports("80-82")
+    assert listed.items != parse_ports("80-82").items  # the spelling is kept
+    gapped = parse_ports("80,82")
+    assert not gapped.is_range and not gapped.is_single
     assert listed.count == 3 and 81 in listed and 83 not in listed and "81" not in listed
 
 
@@ -96,7 +98,9 @@ def test_origin_port_is_one_item():
         ("3000-4000", "5000-5999", False),
         ("80,443", "8080", True),
         ("80,443", "8000-8001", False),
-        ("80,81", "9000-9001", False),  # a list even when contiguous
+        ("80,81", "9000-9001", True),  # contiguous: offset, as the agent sees it
+        ("80,81-82", "5000-5002", True),
+        ("80,82", "9000-9001", False),  # a gap: a list
     ],
 )
 def test_mapping_rules(edge: str, origin: str, ok: bool):

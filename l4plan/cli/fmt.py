@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from l4plan import codes
 from l4plan.cli.context import CliContext
 from l4plan.configs.hcl.fmt import format_source
 from l4plan.diagnostics import Diagnostic, DiagnosticError, Pos
@@ -113,7 +114,7 @@ def _format_file(
         data = path.read_bytes()
     except OSError as exc:
         _print_diagnostic(
-            Diagnostic.at("L4E000", f"cannot read: {exc.strerror}", Pos(name, 0, 0)), None, color
+            Diagnostic.at(codes.LOAD, f"cannot read: {exc.strerror}", Pos(name, 0, 0)), None, color
         )
         return Outcome.FAILED
     text = _decode(data, name, color)
@@ -156,7 +157,7 @@ def _decode(data: bytes, name: str, color: bool) -> str | None:
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         message = f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
-        _print_diagnostic(Diagnostic.at("L4E000", message, Pos(name, line, column)), None, color)
+        _print_diagnostic(Diagnostic.at(codes.LOAD, message, Pos(name, line, column)), None, color)
         return None
 
 

@@ -49,10 +49,6 @@ class _Unknown:
 UNKNOWN = _Unknown()
 
 
-def is_unknown(value: Any) -> bool:
-    return value is UNKNOWN
-
-
 def is_wholly_known(value: Any) -> bool:
     """True when no part of `value` (searched recursively) is UNKNOWN."""
     if value is UNKNOWN:
@@ -147,6 +143,11 @@ class OutputValue:
     sensitive: bool = False
     description: str = ""
     pos: Pos = NO_POS
+
+
+# backend type -> the options its block may set: checked when the configuration is
+# read (L4E016) and again when a backend is opened from it
+BACKEND_OPTIONS = {"local": ("path",), "pg": ("conn_str", "schema_name")}
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from l4plan import codes
 from l4plan.agents.placement import (
     AgentOperations,
     Placement,
@@ -22,7 +23,7 @@ from l4plan.agents.placement import (
 from l4plan.agents.spec import EFFECTIVE_KEEPALIVE, SpecRenderer
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
 from l4plan.diagnostics import Diagnostic
-from l4plan.graph import build_graph, cycle_diagnostics
+from l4plan.graph import build_graph
 from l4plan.plans.attrdiff import diff_attributes
 from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, PLAN_DERIVED, REPLACE_ATTRS
 from l4plan.plans.ignore import apply_ignore_changes
@@ -52,9 +53,10 @@ def build_plan(
 ) -> Plan:
     """Plan the changes that make the recorded state match the configuration.
 
-    Problems (a dependency cycle, an unknown `--target`, `prevent_destroy` on a
-    resource the plan would destroy) are error diagnostics in `Plan.diagnostics`;
-    this function does not raise for bad input.
+    Problems (an unknown `--target`, `prevent_destroy` on a resource the plan would
+    destroy) are error diagnostics in `Plan.diagnostics`; this function does not
+    raise for bad input. `config` must have loaded without errors (dependency cycles
+    are reported by the loader).
     """
     plan = Plan(
         mode=mode,
@@ -62,9 +64,6 @@ def build_plan(
         prior_state=StateRef(prior.lineage, prior.serial) if prior is not None else None,
     )
     graph = build_graph(config)
-    plan.diagnostics += cycle_diagnostics(graph, config)
-    if plan.errored:
-        return plan
     if prior is not None and refreshed is not None:
         plan.drift = drift_changes(prior, refreshed)
     if mode == "refresh-only":
@@ -270,7 +269,7 @@ def _prevent_destroy(changes: dict[str, ResourceChange], config: Config) -> list
         )
         diags.append(
             Diagnostic.at(
-                "L4E101",
+                codes.PREVENT_DESTROY,
                 f"{change.address} has lifecycle.prevent_destroy set, but {why} would "
                 "destroy it. Undo the change, remove prevent_destroy, or leave this "
                 "resource out of the plan with --target.",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from l4plan import codes
 from l4plan.agents.errors import refresh_hint
 from l4plan.agents.refresh import RefreshResult, read_agents, refresh_state
 from l4plan.configs.model import Config
@@ -70,7 +71,7 @@ def refresh_diagnostics(
         if complete:
             diags.append(
                 Diagnostic.at(
-                    "L4E103",
+                    codes.AGENT_UNREFRESHED,
                     f"{seen} The plan cannot tell whether what it runs is in sync, so"
                     f" --detailed-exitcode fails; {hint} (or plan with --refresh=false to"
                     " compare the configuration with the recorded state only).",
@@ -81,7 +82,7 @@ def refresh_diagnostics(
             continue
         diags.append(
             Diagnostic.at(
-                "L4W103",
+                codes.AGENT_UNREACHABLE,
                 f"{seen} Its applications are planned from the recorded state; {hint}.",
                 pos,
                 address=f"agent.{name}",
@@ -95,7 +96,7 @@ def refresh_diagnostics(
         if foreign:
             diags.append(
                 Diagnostic.at(
-                    "L4W104",
+                    codes.UNMANAGED_APP,
                     f'agent "{name}" runs applications that no resource manages: '
                     f"{', '.join(foreign)}. l4plan leaves them alone; adopt one with"
                     " `l4plan import l4_application.NAME <domain>`, or remove it on the agent.",
@@ -108,7 +109,7 @@ def refresh_diagnostics(
             address = declared[app][0]
             diags.append(
                 Diagnostic.at(
-                    "L4W104",
+                    codes.UNMANAGED_APP,
                     f'agent "{name}" already runs {app}, which {address} declares but the'
                     " state does not record: apply replaces it with the configured spec."
                     f" To review the difference first, `l4plan import {address} {app}` and"
@@ -122,7 +123,7 @@ def refresh_diagnostics(
             listeners = "; ".join(str(e.get("description", e)) for e in errors)
             diags.append(
                 Diagnostic.at(
-                    "L4W105",
+                    codes.UNBOUND_LISTENERS,
                     f'agent "{name}" holds {app} but could not bind some of its listeners:'
                     f" {listeners}. The agent retries every 2 s; free the port(s) on that"
                     " node (another process holds them).",

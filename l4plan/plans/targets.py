@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import networkx as nx
 
+from l4plan import codes
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
 from l4plan.plans.model import PlanMode
@@ -37,7 +38,7 @@ def select_targets(
         if not matched:
             diags.append(
                 Diagnostic.at(
-                    "L4E102",
+                    codes.TARGET_UNMATCHED,
                     f"--target {target}: no resource instance has this address in the "
                     "configuration or the state (addresses look like "
                     'l4_application.game or l4_application.game["eu"]; '
@@ -63,7 +64,7 @@ def select_targets(
 
 def targeting_warning(targets: Sequence[str]) -> Diagnostic:
     return Diagnostic.at(
-        "L4W101",
+        codes.TARGETED,
         "Resource targeting is in effect: this plan covers only "
         + ", ".join(targets)
         + " and what they need, so it may not show every change the configuration "

@@ -7,14 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from l4plan.configs.model import BackendConfig
+from l4plan.configs.model import BACKEND_OPTIONS, BackendConfig
 from l4plan.states.backend import Backend
 from l4plan.states.errors import StateError
 from l4plan.states.initrecord import check_initialized
 from l4plan.states.local import DEFAULT_STATE_FILE, LocalBackend
 from l4plan.states.workspaces import selected_workspace
 
-BACKEND_OPTIONS = {"local": ("path",), "pg": ("conn_str", "schema_name")}
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 

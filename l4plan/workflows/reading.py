@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from l4plan import codes
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
 from l4plan.states import Backend, LockInfo, State, StateError, open_backend
@@ -22,7 +23,7 @@ def open_state_backend(config: Config, workdir: Path) -> Backend:
 
 def lock_holder_warning(info: LockInfo) -> Diagnostic:
     return Diagnostic.at(
-        "L4W102",
+        codes.LOCK_HELD,
         f"The state is locked by {info.who} (pid {info.pid}, operation "
         f'"{info.operation}", since {info.created}, lock ID {info.id}). A plan does not '
         "change the state, so l4plan planned against the state as it is now; the "

@@ -13,9 +13,7 @@ from l4plan.configs.evaluation.scope import Scope
 from l4plan.configs.evaluation.versions import check_required_version
 from l4plan.configs.hcl.syntax import Block
 from l4plan.configs.lang.values import TYPE_ERROR, suggest
-from l4plan.configs.model import BackendConfig, Config
-
-BACKEND_OPTIONS = {"local": ("path",), "pg": ("conn_str", "schema_name")}
+from l4plan.configs.model import BACKEND_OPTIONS, BackendConfig, Config
 
 
 def evaluate_settings(block: Block | None, scope: Scope, config: Config) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from l4plan import codes
 from l4plan.diagnostics import Diagnostic, Pos
 
 if TYPE_CHECKING:
     from lark import Token
     from lark.exceptions import UnexpectedInput
 
-LOAD_ERROR = "L4E000"
+LOAD_ERROR = codes.LOAD
 
 _VALUE_START = {"INT_LITERAL", "FLOAT_LITERAL", "LSQB", "LPAR", "DBLQUOTE"}
 _WORDS = {

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from l4plan import codes
 from l4plan.configs.lang.numbers import parse_number
 from l4plan.diagnostics import Pos
 
-REFERENCE_ERROR = "L4E015"
-TYPE_ERROR = "L4E016"
+REFERENCE_ERROR = codes.REFERENCE
+TYPE_ERROR = codes.SCHEMA
 
 
 class EvalError(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from l4plan import codes
 from l4plan.configs.model import Config, ResourceInstance
 from l4plan.configs.validation.context import Context, known
 from l4plan.configs.validation.names import check_domains, check_origins, check_sources
@@ -65,7 +66,7 @@ def _check_health_check(ctx: Context, lb: ResourceInstance) -> None:
         ms = round(parse_duration(value) * 1000)
         if not least <= ms <= most:
             ctx.report(
-                "L4E016",
+                codes.SCHEMA,
                 f'health_check.{field} = "{value}" is out of range: use {least}ms to 1h',
                 lb,
                 f"health_check.{field}",
@@ -93,7 +94,7 @@ def _check_expiry(ctx: Context, site: ResourceInstance, now: datetime) -> None:
     path = "ddos_protection.expires_at"
     if when is None:
         ctx.report(
-            "L4E016",
+            codes.SCHEMA,
             f'ddos_protection.expires_at "{ddos["expires_at"]}" is not a real date and time',
             site,
             path,
@@ -108,7 +109,7 @@ def _check_expiry(ctx: Context, site: ResourceInstance, now: datetime) -> None:
     affected = f" (applications using it: {', '.join(users)})" if users else ""
     if when <= now:
         ctx.report(
-            "L4W001",
+            codes.DDOS_EXPIRED,
             f"ddos_protection expired at {stamp}: keep-alive protection is treated as"
             f" disabled{affected}, and plan shows that change; renew the protection and"
             " update expires_at",
@@ -120,7 +121,7 @@ def _check_expiry(ctx: Context, site: ResourceInstance, now: datetime) -> None:
         days = (when - now).days
         left = f"in {days} day{'s' if days != 1 else ''}" if days else "within a day"
         ctx.report(
-            "L4W002",
+            codes.DDOS_EXPIRING,
             f"ddos_protection expires {left} ({stamp}); after that keep-alive protection is"
             f" treated as disabled{affected}: renew the protection and update expires_at",
             site,
@@ -136,7 +137,7 @@ def _check_site_features(
     plan = site.attrs["plan"]
     if known(plan) and plan != "enterprise":
         ctx.report(
-            "L4E001",
+            codes.SITE_PLAN,
             f'site "{site.attrs["name"]}" ({site.address}) has plan = "{plan}"; Layer 4'
             ' applications need plan = "enterprise": upgrade the site or move the application',
             app,
@@ -148,7 +149,7 @@ def _check_site_features(
     if enabled:
         settings = " and ".join(f"{name} = true" for name in enabled)
         ctx.report(
-            "L4E008",
+            codes.KEEPALIVE_SITE,
             f"keepalive_protection cannot be used because {site.address} has {settings};"
             " turn keepalive_protection off, or turn those site features off",
             app,
@@ -158,7 +159,7 @@ def _check_site_features(
     mode = ddos.get("mode") if isinstance(ddos, dict) else "off"
     if known(mode) and mode != "full":
         ctx.report(
-            "L4E009",
+            codes.KEEPALIVE_DDOS,
             f'keepalive_protection needs ddos_protection mode = "full" on {site.address},'
             f' which has mode = "{mode}"; set mode = "full" there or turn'
             " keepalive_protection off",
@@ -176,7 +177,7 @@ def _check_agent_names(ctx: Context, resource: ResourceInstance) -> None:
         if isinstance(name, str) and name not in ctx.config.agents:
             declared = ", ".join(sorted(ctx.config.agents)) or "none"
             ctx.report(
-                "L4E015",
+                codes.REFERENCE,
                 f'agents[{index}] "{name}" is not a declared agent (agents: {declared});'
                 ' write agents = [agent.NAME] with an agent "NAME" { ... } block',
                 resource,
@@ -199,7 +200,7 @@ def _placement(
         return None
     if not agents:
         ctx.report(
-            "L4E016",
+            codes.SCHEMA,
             "the application has no agents to run on; set agents = [agent.NAME] on the"
             " application or on its site",
             app,

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from l4plan import codes
 from l4plan.configs.model import UNKNOWN, Config, ResourceInstance
 from l4plan.configs.validation.schema import SENSITIVE_VALUE, SchemaFailures
 from l4plan.diagnostics import Diagnostic, Pos, Severity
@@ -121,7 +122,7 @@ class Context:
         if site is None and site_id not in self.invalid_ids:
             names = ", ".join(f'"{s}"' for s in sorted(self.sites)) or "none"
             self.report(
-                "L4E015",
+                codes.REFERENCE,
                 f'site "{site_id}" is not the name of any l4_site in this configuration'
                 f" (sites: {names}); reference one, e.g. site = l4_site.main.id",
                 resource,

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from functools import lru_cache
 
+from l4plan import codes
 from l4plan.configs.model import ResourceInstance
 from l4plan.configs.validation.context import Context, known, rule_label
 
@@ -75,13 +76,16 @@ def _check_domain(ctx: Context, resource: ResourceInstance, zone: str) -> str | 
     problem = hostname_problem(domain.removesuffix("."))
     if problem is not None:
         ctx.report(
-            "L4E010", f'domain "{domain}" is not a valid hostname: {problem}', resource, "domain"
+            codes.DOMAIN,
+            f'domain "{domain}" is not a valid hostname: {problem}',
+            resource,
+            "domain",
         )
         return None
     fqdn = qualify(domain.removesuffix("."), zone)
     if fqdn is None:
         ctx.report(
-            "L4E010",
+            codes.DOMAIN,
             f'domain "{domain}" is not under the site\'s zone "{zone}"; use a name ending in'
             f' ".{zone}" or a relative name such as "{domain.split(".")[0]}"',
             resource,
@@ -90,7 +94,7 @@ def _check_domain(ctx: Context, resource: ResourceInstance, zone: str) -> str | 
         return None
     if len(fqdn) > MAX_NAME:
         ctx.report(
-            "L4E010",
+            codes.DOMAIN,
             f'domain "{fqdn}" is longer than {MAX_NAME} characters',
             resource,
             "domain",
@@ -127,7 +131,7 @@ def check_domains(ctx: Context) -> dict[str, str]:
             continue
         if fqdn in lb_owner:
             ctx.report(
-                "L4E012",
+                codes.DOMAIN_SHARED,
                 f'domain "{fqdn}" is already the domain of {lb_owner[fqdn].address};'
                 " give each load balancer its own domain",
                 lb,
@@ -147,14 +151,14 @@ def check_domains(ctx: Context) -> dict[str, str]:
             continue
         if fqdn in taken:
             ctx.report(
-                "L4E011",
+                codes.DOMAIN_TAKEN,
                 f'domain "{fqdn}" is already used as {taken[fqdn]}; choose another name',
                 app,
                 "domain",
             )
         if fqdn in apps:
             ctx.report(
-                "L4E012",
+                codes.DOMAIN_SHARED,
                 f'{apps[fqdn].address} already uses the domain "{fqdn}"; each application'
                 " needs its own domain",
                 app,
@@ -202,7 +206,7 @@ def check_origins(ctx: Context, balancers: dict[str, str]) -> None:
                     problem = f'"{origin}" is a load balancer; set origin_type = "load_balancer"'
             if problem:
                 ctx.report(
-                    "L4E014",
+                    codes.ORIGIN,
                     f'{label}.origin does not match origin_type = "{origin_type}": {problem}',
                     app,
                     f"rule.{index}.origin",
@@ -216,7 +220,7 @@ def check_origins(ctx: Context, balancers: dict[str, str]) -> None:
             problem = _address_problem(kind, address)
             if problem:
                 ctx.report(
-                    "L4E014",
+                    codes.ORIGIN,
                     f"origin[{index}].address must be an IP address or a hostname: {problem}",
                     lb,
                     f"origin.{index}.address",
@@ -250,7 +254,9 @@ def check_sources(ctx: Context) -> None:
             try:
                 ipaddress.ip_network(source, strict=True)
             except ValueError:
-                ctx.report("L4E018", _source_problem(index, source), acl, f"sources.{index}")
+                ctx.report(
+                    codes.ACCESS_CIDR, _source_problem(index, source), acl, f"sources.{index}"
+                )
 
 
 def _source_problem(index: int, source: str) -> str:

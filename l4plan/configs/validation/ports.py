@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from l4plan import codes
 from l4plan.configs.model import ResourceInstance
 from l4plan.configs.validation.context import Context, known, rule_label
 from l4plan.ports import PortSet, PortSyntaxError, mapping_problem, parse_origin_ports, parse_ports
@@ -72,7 +73,7 @@ def _parse_edge(ctx: Context, app: ResourceInstance, index: int, value: Any) -> 
         return parse_ports(value)
     except PortSyntaxError as e:
         ctx.report(
-            "L4E003",
+            codes.EDGE_PORT,
             f'{rule_label(index)}.edge_port "{value}" is malformed: {e.message}',
             app,
             pos=ctx.value_pos(app, path, str(value), e.column),
@@ -86,7 +87,7 @@ def _parse_origin(ctx: Context, app: ResourceInstance, index: int, value: Any) -
         return parse_origin_ports(value)
     except PortSyntaxError as e:
         ctx.report(
-            "L4E005",
+            codes.ORIGIN_PORT,
             f'{rule_label(index)}.origin_port "{value}" is malformed: {e.message}',
             app,
             pos=ctx.value_pos(app, path, str(value), e.column),
@@ -102,14 +103,14 @@ def check_rules(ctx: Context, app: ResourceInstance) -> list[RulePorts]:
     rules: list[dict[str, Any]] = app.attrs.get("rule", [])
     if not rules:
         ctx.report(
-            "L4E002",
+            codes.RULE_COUNT,
             "the application has no rule; add at least one rule { protocol, edge_port,"
             " origin_type, origin } block",
             app,
         )
     elif len(rules) > MAX_RULES:
         ctx.report(
-            "L4E002",
+            codes.RULE_COUNT,
             f"the application has {len(rules)} rules; at most {MAX_RULES} are allowed:"
             " merge rules with port lists or ranges, or split the application",
             app,
@@ -127,13 +128,16 @@ def check_rules(ctx: Context, app: ResourceInstance) -> list[RulePorts]:
             problem = mapping_problem(edge, origin)
             if problem:
                 ctx.report(
-                    "L4E006", f"{rule_label(index)}: {problem}", app, f"rule.{index}.origin_port"
+                    codes.PORT_MAPPING,
+                    f"{rule_label(index)}: {problem}",
+                    app,
+                    f"rule.{index}.origin_port",
                 )
         passthrough = rule.get("client_ip_passthrough", "off")
         limit = _PASSTHROUGH_LIMITS.get(passthrough) if known(passthrough) else None
         if limit is not None and protocol == limit[0]:
             ctx.report(
-                "L4E007",
+                codes.PASSTHROUGH,
                 f'{rule_label(index)}: client_ip_passthrough = "{passthrough}" cannot be used'
                 f" on a {limit[0].upper()} rule; {limit[1]}",
                 app,
@@ -155,7 +159,7 @@ def _check_shared_rule_ports(ctx: Context, app: ResourceInstance, rules: list[Ru
         for (a, _), (b, _), port in first_shared_ports(intervals):
             first, second = sorted((a, b))
             ctx.report(
-                "L4E004",
+                codes.SHARED_RULE_PORT,
                 f"{rule_label(first)} and {rule_label(second)} both listen on {protocol}"
                 f" port {port}; each (protocol, edge port) may appear in one rule only:"
                 f" remove the shared ports from {rule_label(second)}",
@@ -185,7 +189,7 @@ def check_listener_conflicts(
             (first, first_rule), (second, second_rule) = sorted((a, b), key=lambda x: order[x[0]])
             other = apps[first]
             ctx.report(
-                "L4E013",
+                codes.LISTENER_CONFLICT,
                 f'{rule_label(second_rule)} listens on agent "{agent}" {protocol} port {port},'
                 f" which {first} ({other.attrs.get('id')}) {rule_label(first_rule)} already"
                 " uses; choose another edge port or place the applications on different agents",

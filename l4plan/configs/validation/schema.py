@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from l4plan import codes
 from l4plan.configs.lang.values import type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
@@ -222,7 +223,7 @@ def _diagnostics(
         at = name_pos_of if name_pos_of and error.validator == "additionalProperties" else pos_of
         for path, message in _messages(error, secret):
             dotted = dotted_path(path)
-            diag = Diagnostic.at("L4E016", message, at(dotted), address)
+            diag = Diagnostic.at(codes.SCHEMA, message, at(dotted), address)
             out.setdefault((dotted, message), (path, diag))
     return list(out.values())
 

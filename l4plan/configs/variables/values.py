@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from l4plan import codes
 from l4plan.configs.hcl.errors import LOAD_ERROR
 from l4plan.configs.hcl.sources import VARS_SUFFIX, parse_expression, parse_source, read_text
 from l4plan.configs.hcl.syntax import Node, SyntaxProblem
@@ -37,8 +38,8 @@ from l4plan.configs.variables.declarations import VariableDecl
 from l4plan.configs.variables.types import convert
 from l4plan.diagnostics import NO_POS, Diagnostic, Pos
 
-REFERENCE_ERROR = "L4E015"
-VARIABLE_ERROR = "L4E017"
+REFERENCE_ERROR = codes.REFERENCE
+VARIABLE_ERROR = codes.VARIABLE
 ENV_PREFIX = "L4PLAN_VAR_"
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,9 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
+from l4agent.spec.names import is_hostname
+
 DEFAULT_HOSTS_FILE = Path("/etc/hosts")
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 _HOSTS_RECHECK_S = 1.0
 
 
@@ -159,7 +158,7 @@ class Resolver:
         if literal is not None:
             return [literal]
         name = host.lower().rstrip(".")
-        if not _HOSTNAME.match(name):
+        if not is_hostname(name):
             raise ResolveError(host, "not a valid hostname")
         if self._hosts is not None:
             pinned = self._hosts.lookup(name)

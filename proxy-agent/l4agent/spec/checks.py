@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from l4agent.control.errors import Detail, detail
 from l4agent.protocols import strictjson
 from l4agent.spec.mapping import mapping_problem
+from l4agent.spec.names import is_hostname
 
 Family = str  # "ipv4" | "ipv6"
 ListenerKey = tuple[str, int, Family]  # (protocol, port, family)
 
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
 SINGLE_TARGET_TYPES = ("ip", "domain", "object_storage")
 
 
@@ -152,7 +150,7 @@ def _check_rule(rule: dict[str, Any], path: str) -> list[Detail]:
             problems.append(
                 detail(f"{path}.origin.targets[{k}].host", f"{host!r} is not an IP address")
             )
-        elif not _is_ip(host) and not _HOSTNAME.match(host):
+        elif not _is_ip(host) and not is_hostname(host):
             problems.append(
                 detail(
                     f"{path}.origin.targets[{k}].host",

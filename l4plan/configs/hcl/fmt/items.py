@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum, auto
 
-SYNTAX_ERROR_CODE = "L4E000"
+from l4plan import codes
+
+SYNTAX_ERROR_CODE = codes.LOAD
 INDENT_WIDTH = 2
 BYTE_ORDER_MARK = "\ufeff"
 
