@@ -74,9 +74,6 @@ class AgentClient:
     def list_apps(self) -> dict[str, Any]:
         return self.call("Apps.List", {}, idempotent=True)
 
-    def get_app(self, name: str) -> dict[str, Any]:
-        return self.call("Apps.Get", {"name": name}, idempotent=True)
-
     def apply(
         self,
         *,

@@ -28,8 +28,7 @@ from l4plan.cli.options import (
 from l4plan.cli.render import render_diagnostics
 from l4plan.configs.model import Config
 from l4plan.diagnostics import has_errors
-from l4plan.graph import build_graph, cycle_diagnostics, to_dot
-from l4plan.graph.build import find_cycles
+from l4plan.graph import build_graph, to_dot
 from l4plan.plans import (
     Action,
     Plan,
@@ -220,12 +219,6 @@ def graph(
         echo_diagnostics(config.diagnostics, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)
     resources = build_graph(config)
-    cycles = cycle_diagnostics(resources, config)
-    if cycles:
-        red = {(c[i], c[i + 1]) for c in find_cycles(resources) for i in range(len(c) - 1)}
-        click.echo(to_dot(resources, highlight=red), nl=False)
-        echo_diagnostics(cycles, config, obj.color)
-        raise click.exceptions.Exit(EXIT_ERROR)
     if graph_type == "resources":
         click.echo(to_dot(resources), nl=False)
         return

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from l4agent.control.schemas import result_validator, validator
+from l4agent.control.schemas import METHOD_FILES, validator
 
 from l4plan.agents.client import AgentClient
 from l4plan.agents.errors import AgentError
@@ -247,7 +247,7 @@ def test_results_follow_the_schemas(shared_agent: Agent) -> None:
     for method, method_params in calls.items():
         reply = shared_agent.rpc(method, method_params)
         assert "result" in reply, reply
-        result_validator(method).validate(reply["result"])
+        validator(f"{METHOD_FILES[method]}.schema.json#/$defs/result").validate(reply["result"])
     validator("app_spec.schema.json").validate(spec)
 
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,12 @@ def apply_at(config: Config, planned: RefreshedPlan, now: datetime, plan_id: str
     return operations, results, next_state(planned.plan, planned.base, results)
 
 
+def _app_spec(agent: Agent) -> dict[str, Any]:
+    """The spec the agent runs for play.example.com (Apps.Get)."""
+    reply = agent.client.call("Apps.Get", {"name": "play.example.com"}, idempotent=True)
+    return reply["app"]["spec"]
+
+
 def test_expired_ddos_protection_turns_keepalive_off(tmp_path: Path, agent: Agent) -> None:
     config = protected_config(tmp_path / "config", agent)
     before, after = EXPIRES - timedelta(days=30), EXPIRES + timedelta(seconds=1)
@@ -96,7 +103,7 @@ def test_expired_ddos_protection_turns_keepalive_off(tmp_path: Path, agent: Agen
     created = plan_refreshed(config, None, workdir=config.directory, now=before)
     _, results, state = apply_at(config, created, before, "create")
     assert results["edge"].ok
-    assert agent.client.get_app("play.example.com")["app"]["spec"]["keepalive"] is True
+    assert _app_spec(agent)["keepalive"] is True
     unchanged = plan_refreshed(config, state, workdir=config.directory, now=before)
     assert not unchanged.plan.has_changes
 
@@ -118,7 +125,7 @@ def test_expired_ddos_protection_turns_keepalive_off(tmp_path: Path, agent: Agen
     [upsert] = operations["edge"].upserts
     assert upsert.spec["keepalive"] is False
     assert results["edge"].revision == 2
-    assert agent.client.get_app("play.example.com")["app"]["spec"]["keepalive"] is False
+    assert _app_spec(agent)["keepalive"] is False
     settled = plan_refreshed(config, state, workdir=config.directory, now=after)
     assert not settled.plan.has_changes
 

@@ -421,14 +421,6 @@ def test_unknown_output_without_resource_changes_keeps_its_value() -> None:
     assert not plan.has_changes
 
 
-def test_dependency_cycle_stops_the_plan() -> None:
-    a = instance("l4_site", "a", {"name": "a"}, depends_on=["l4_site.b"])
-    b = instance("l4_site", "b", {"name": "b"}, depends_on=["l4_site.a"])
-    plan = build_plan(config(a, b), None)
-    assert plan.errored and plan.changes == []
-    assert "l4_site.a -> l4_site.b -> l4_site.a" in plan.diagnostics[0].message
-
-
 def test_agent_filled_attributes_absent_from_configuration_are_kept() -> None:
     res = _game()
     del res.attrs["revisions"]  # the loader leaves unreferenced computed values out

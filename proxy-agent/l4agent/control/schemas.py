@@ -55,10 +55,6 @@ def params_validator(method: str) -> jsonschema.protocols.Validator:
     return validator(f"{METHOD_FILES[method]}.schema.json#/$defs/params")
 
 
-def result_validator(method: str) -> jsonschema.protocols.Validator:
-    return validator(f"{METHOD_FILES[method]}.schema.json#/$defs/result")
-
-
 def field_path(path: Iterable[str | int], prefix: str = "") -> str:
     """['upsert', 0, 'spec'] -> 'upsert[0].spec'."""
     out = prefix

@@ -85,6 +85,23 @@ def is_wildcard(host: str) -> bool:
     return ipaddress.ip_address(host).is_unspecified
 
 
+def listener_socket(key: ListenerKey) -> socket.socket:
+    """An unbound socket for `key` as every listener of the agent has it: TCP may
+    rebind a port whose old connections are in TIME_WAIT, IPv6 serves IPv6 only (the
+    IPv4 port is a listener of its own). Raises OSError."""
+    protocol, _, family = key
+    sock = socket.socket(FAMILIES[family], KINDS[protocol])
+    try:
+        if protocol == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == "ipv6":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def bind_listener(key: ListenerKey, host: str, *, reuse_port: bool) -> socket.socket:
     """A bound (and for TCP listening) non-blocking socket for `key`; raises OSError.
 
@@ -92,12 +109,8 @@ def bind_listener(key: ListenerKey, host: str, *, reuse_port: bool) -> socket.so
     each datagram's destination address (see `PacketInfo`).
     """
     protocol, port, family = key
-    sock = socket.socket(FAMILIES[family], KINDS[protocol])
+    sock = listener_socket(key)
     try:
-        if protocol == "tcp":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == "ipv6":
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if protocol == "udp" and is_wildcard(host):

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from l4agent.dataplane.resolver import ResolveError, Resolver, ip_literal
+from l4agent.dataplane.sockets import listener_socket
 from l4agent.kernel.compiler import RuleKey
 from l4agent.kernel.driver import KernelForwarder
 from l4agent.kernel.driver import Prepared as TablePrepared
@@ -41,8 +42,6 @@ from l4agent.kernel.eligibility import eligible
 log = logging.getLogger("l4agent.kernel")
 
 ListenerKey = tuple[str, int, str]  # (protocol, port, family)
-FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
-KINDS = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
 WILDCARD = {"ipv4": "0.0.0.0", "ipv6": "::"}
 
 
@@ -78,14 +77,9 @@ class PathPrepared:
 
 def reserve(key: ListenerKey, host: str) -> socket.socket:
     """Hold (protocol, port, family) on `host` without serving it."""
-    protocol, port, family = key
-    sock = socket.socket(FAMILIES[family], KINDS[protocol])
+    sock = listener_socket(key)
     try:
-        if protocol == "tcp":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == "ipv6":
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
+        sock.bind((host, key[1]))
     except BaseException:
         sock.close()
         raise
