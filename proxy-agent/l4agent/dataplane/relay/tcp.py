@@ -250,12 +250,15 @@ class ClientSide(asyncio.Protocol):
         origin.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         if route.keepalive:
             set_keepalive(origin.get_extra_info("socket"))
+        # the header and what the client sent meanwhile leave in one writev, not one
+        # send each (the profile's largest cost after the event loop itself)
+        first = self._early
         if route.passthrough != "off":
-            local = transport.get_extra_info("sockname")
-            origin.write(client_header(route, self._peer, (local[0], local[1]), dgram=False))
-        if self._early:
-            origin.writelines(self._early)
-            self._early.clear()
+            local = transport.get_extra_info("sockname")  # cached by the transport
+            first.insert(0, client_header(route, self._peer, (local[0], local[1]), dgram=False))
+        if first:
+            origin.writelines(first)
+            first.clear()
         if self._client_eof:
             origin.write_eof()
         if not route.keepalive and settings.idle_timeout > 0:
