@@ -106,7 +106,12 @@ class Stack:
         self.pg: tuple[str, str] | None = None  # (conn_str, schema) of a pg backend
 
     def start(self) -> Stack:
-        self.agent.start()
+        """Start the agent; on failure it is stopped again (never left running)."""
+        try:
+            self.agent.start()
+        except BaseException:
+            self.agent.kill()
+            raise
         return self
 
     def stop(self) -> None:

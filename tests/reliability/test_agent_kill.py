@@ -112,7 +112,7 @@ class Trial:
 
     def run(self, target: Variant, delay: float) -> Observation:
         revision, before, current = self.held()
-        client = self.agent.new_client(timeout=10.0, retries=0)
+        client = self.agent.new_client(timeout=60.0, retries=0)
         answer: dict[str, Any] = {}
 
         def send() -> None:
@@ -132,7 +132,7 @@ class Trial:
         self.agent.kill()
         thread.join(15)
         client.close()
-        self.agent.client = self.agent.new_client()
+        self.agent.client = self.agent.new_client(timeout=60.0)
         self.agent.start()
         restored_revision, restored, apps = self.held()
         dead = [p for p in listener_ports(apps) if not forwards(p)]
@@ -144,6 +144,7 @@ class Trial:
 
 def measure_apply(agent: Agent, variants: list[Variant]) -> float:
     """Seconds one switching apply takes (the median of three)."""
+    agent.client = agent.new_client(timeout=60.0)
     times = []
     for target in variants * 2:
         revision = agent.client.info()["revision"]
@@ -166,8 +167,8 @@ def setup(tmp_path: Path, origins: Origins) -> Any:
     blocks = (free_range(BLOCK + 1), free_range(BLOCK + 1))
     vs = variants(origin_port, blocks, free())
     node = agent(tmp_path, "agent", "--drain-timeout", "0s")
-    node.start()
     try:
+        node.start()
         yield node, vs
     finally:
         node.kill()
@@ -206,8 +207,8 @@ def test_checker_reports_a_mixed_configuration(tmp_path: Path, origins: Origins)
     origins.tcp(origin_port)
     old, new = variants(origin_port, (free_range(BLOCK + 1), free_range(BLOCK + 1)), free())
     node = agent(tmp_path, "agent", "--drain-timeout", "0s")
-    node.start()
     try:
+        node.start()
         node.apply(old.apps)
         revision, before, _ = Trial(node, [old, new]).held()
         node.kill()

@@ -43,7 +43,9 @@ def make_stack(tmp_path: Path, origins: Origins, backend: str, schema: str | Non
     if schema:
         stack.pg = (PG_CONN_STR, schema)
         init = stack.run("init", variables=False)
-        assert init.returncode == 0, init.stdout + init.stderr
+        if init.returncode != 0:
+            stack.stop()  # the caller's cleanup only starts once it has the stack
+            raise AssertionError(init.stdout + init.stderr)
     return stack
 
 

@@ -40,8 +40,8 @@ def test_agent_disk_full_while_persisting(tmp_path: Path, origins: Origins) -> N
     with tmpfs(tmp_path / "state", "128k") as state_dir:
         node = agent(tmp_path, "state", "--drain-timeout", "0s")
         assert node.state_dir == state_dir
-        node.start()
         try:
+            node.start()
             node.apply({"a.example.com": app(rule("tcp", old_port, origin))})
             before = (state_dir / "config.json").read_bytes()
             revision = node.client.info()["revision"]

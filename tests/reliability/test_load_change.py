@@ -116,6 +116,7 @@ def carry_through_change(
     last check (only the kernel path keeps established flows through that)."""
     carry_port = free()
     spare = [free() for _ in range(6)]
+    node.client = node.new_client(timeout=60.0)  # an apply may be slow on a loaded machine
     upsert, _ = changes(carry_port, origin, spare, 0)
     node.apply(upsert)
     socks = open_connections(carry_port, n)
@@ -130,7 +131,7 @@ def carry_through_change(
             lost_between |= {sample[i] for i in echo_all([socks[j] for j in sample], b"during")}
         if restart:
             node.kill()
-            node.client = node.new_client()
+            node.client = node.new_client(timeout=60.0)
             node.start()
         lost_at_end = echo_all(socks, b"after")
         status = node.client.status(names=["carry.example.com"])
@@ -157,8 +158,8 @@ def test_connections_survive_fifty_applies(tmp_path: Path, origins: Origins) -> 
     tcp_echo(origins, origin)
     with nofile(4 * CONNECTIONS + 1024):
         node = agent(tmp_path, "agent", "--drain-timeout", "1s")
-        node.start()
         try:
+            node.start()
             result = carry_through_change(node, origin, CONNECTIONS, "tcp-held-through-applies")
         finally:
             node.kill()
@@ -173,8 +174,8 @@ def test_a_lost_connection_is_counted(tmp_path: Path, origins: Origins) -> None:
     origin = free()
     origins.tcp(origin)
     node = agent(tmp_path, "agent", "--drain-timeout", "0s")
-    node.start()
     try:
+        node.start()
         port = free()
         node.apply({"a.example.com": app(rule("tcp", port, origin))})
         socks = open_connections(port, 20)
@@ -207,8 +208,8 @@ def test_connections_survive_applies_and_a_restart_on_the_kernel_path(
     tcp_echo(origins, origin)
     with nofile(4 * CONNECTIONS + 1024):
         node = agent(tmp_path, "agent", "--drain-timeout", "1s", "--fast-path", "on")
-        node.start()
         try:
+            node.start()
             result = carry_through_change(
                 node, origin, CONNECTIONS, "tcp-held-kernel-path-and-restart", restart=True
             )
@@ -276,8 +277,8 @@ def test_udp_flood_against_a_bounded_flow_table(tmp_path: Path, origins: Origins
     node = agent(
         tmp_path, "agent", "--udp-max-flows", str(UDP_MAX_FLOWS), "--udp-idle-timeout", "60s"
     )
-    node.start()
     try:
+        node.start()
         node.apply({"u.example.com": app(rule("udp", edge, origin))})
         legit = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         legit.bind(("127.0.0.1", 0))
