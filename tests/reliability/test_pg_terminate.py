@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from l4plan.states.pg import advisory_key
 from tests.agent.harness import Origins
 from tests.reliability.figures import report_trials, trials
 from tests.reliability.stack import Stack, state_problems
@@ -37,16 +38,21 @@ def leftovers(conn: psycopg.Connection[Any], schema: str) -> tuple[list[str], in
     """Advisory locks an interrupted apply left held (problems), and how many lock-info
     rows it left. A row without its advisory lock is stale by design (pg.py: the server
     released the lock with the connection) and the next apply takes it over with a
-    warning; a held advisory lock would block every later apply."""
+    warning; a held advisory lock would block every later apply. Only the locks of
+    `schema`'s workspaces count, so other users of the server do not."""
     problems = []
+    locks = sql.Identifier(schema, "locks")
+    workspaces = {r[0] for r in conn.execute(sql.SQL("SELECT workspace FROM {}").format(locks))}
+    keys = [advisory_key(schema, w) for w in sorted({"", "default", *workspaces})]
     held = conn.execute(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database"
-        " WHERE datname = current_database())"
+        " AND pid <> pg_backend_pid() AND objsubid = 1"
+        " AND ((classid::bigint << 32) | objid::bigint) = ANY(%s)",
+        (keys,),
     ).fetchone()
     if held and held[0]:
         problems.append(f"{held[0]} advisory lock(s) still held")
-    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "locks")))
+    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(locks))
     count = rows.fetchone()
     return problems, int(count[0]) if count else 0
 
@@ -140,6 +146,6 @@ def test_checker_reports_a_lock_left_behind(pg_schema: str) -> None:  # noqa: F8
             sql.SQL("INSERT INTO {} VALUES ('default')").format(sql.Identifier(pg_schema, "locks"))
         )
         with psycopg.connect(PG_CONN_STR, autocommit=True) as holder:
-            holder.execute("SELECT pg_advisory_lock(4242)")
+            holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key(pg_schema, "default"),))
             found = leftovers(conn, pg_schema)
     assert found == (["1 advisory lock(s) still held"], 1)
