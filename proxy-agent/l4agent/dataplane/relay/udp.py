@@ -27,7 +27,7 @@ import logging
 import socket
 from collections import OrderedDict
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from l4agent.dataplane.relay.base import (
     RelayListener,
@@ -246,9 +246,16 @@ class UdpListener(RelayListener):
         self.sock.close()
 
 
-class UdpFlow(asyncio.DatagramProtocol):
+class UdpFlow:
     """One client address and the local address it sent to: its upstream socket towards
-    the origin and its counters."""
+    the origin and its counters.
+
+    The upstream socket is a plain connected socket read with `add_reader`, one
+    datagram per readiness (epoll is level-triggered: a second queued reply wakes the
+    loop again), not an asyncio datagram transport: the transport reads until
+    EAGAIN, which for request/response traffic is one failed `recvmsg` per reply. A
+    datagram the upstream socket cannot take at once is dropped, as the kernel drops
+    one that finds a full buffer."""
 
     __slots__ = (
         "_header",
@@ -284,7 +291,7 @@ class UdpFlow(asyncio.DatagramProtocol):
         self.reply_control = reply_control  # sendmsg ancillary data; None: plain sendto
         self.loop = asyncio.get_running_loop()
         self.last = self.loop.time()
-        self.upstream: asyncio.DatagramTransport | None = None
+        self.upstream: socket.socket | None = None
         self.target: Target | None = None
         self.task: asyncio.Task[None] | None = None
         self.closed = False
@@ -309,45 +316,65 @@ class UdpFlow(asyncio.DatagramProtocol):
             return
         port = origin_port(route, self.listener.port, client[0])
         for target in found:
+            family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
             try:
-                transport, _ = await self.loop.create_datagram_endpoint(
-                    lambda: self, remote_addr=(target.address, port)
-                )
+                upstream = socket.socket(family, socket.SOCK_DGRAM)
             except OSError as e:
+                connect_failed(route, target, port, e)
+                continue
+            try:
+                upstream.setblocking(False)
+                upstream.connect((target.address, port))  # no I/O: fixes the peer
+            except OSError as e:
+                upstream.close()
                 connect_failed(route, target, port, e)
                 continue
             break
         else:
             self.close()
             return
-        transport = cast(asyncio.DatagramTransport, transport)
         if self.closed:
-            transport.close()
+            upstream.close()
             return
         target.connected()
         self.target = target
-        self.upstream = transport
+        self.upstream = upstream
+        self.loop.add_reader(upstream.fileno(), self._from_origin)
         self._header = client_header(route, client, self.local, dgram=True)
         pending, self._pending = self._pending, []
         for data in pending:
-            transport.sendto(self._header + data if self._header else data)
+            self._send_upstream(data)
 
     def from_client(self, data: bytes) -> None:
         self.listener.table.touch(self)
         stats = self.route.stats
         stats.datagrams_in += 1
         stats.bytes_in += len(data)
-        upstream = self.upstream
-        if upstream is None:
+        if self.upstream is None:
             if len(self._pending) < PENDING_LIMIT:
                 self._pending.append(data)
             return
-        upstream.sendto(self._header + data if self._header else data)
+        self._send_upstream(data)
 
-    # ---- upstream protocol -------------------------------------------------------
+    def _send_upstream(self, data: bytes) -> None:
+        try:
+            self.upstream.send(self._header + data if self._header else data)  # type: ignore[union-attr]
+        except OSError as e:  # a full send buffer, or an ICMP error of an earlier datagram
+            log.debug("udp upstream of %s: %r", self.client, e)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.closed:
+    # ---- upstream: datagrams from the origin ---------------------------------------
+
+    def _from_origin(self) -> None:
+        try:
+            data = self.upstream.recv(MAX_DATAGRAM)  # type: ignore[union-attr]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:  # ICMP errors (port unreachable...) on the connected socket
+            log.debug("udp upstream of %s: %r", self.client, e)
+            # uvloop stops watching a socket that reported an error: watch it again
+            fd = self.upstream.fileno()  # type: ignore[union-attr]
+            self.loop.remove_reader(fd)
+            self.loop.add_reader(fd, self._from_origin)
             return
         if self._spp:
             data = strip_spp_reply(data)
@@ -356,13 +383,6 @@ class UdpFlow(asyncio.DatagramProtocol):
         stats.datagrams_out += 1
         stats.bytes_out += len(data)
         self.listener.send_to_client(data, self)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP errors (port unreachable...) on the connected upstream socket
-        log.debug("udp upstream of %s: %r", self.client, exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.close()
 
     def abort(self) -> None:
         self.close()
@@ -373,8 +393,10 @@ class UdpFlow(asyncio.DatagramProtocol):
         self.closed = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        if self.upstream is not None:
-            self.upstream.close()
+        upstream = self.upstream
+        if upstream is not None:
+            self.loop.remove_reader(upstream.fileno())
+            upstream.close()
         if self.target is not None:
             self.target.released()
         self.route.stats.udp_flows_active -= 1
