@@ -1,0 +1,94 @@
+"""Start-up time of the l4plan CLI against `python -c pass`, in the same run.
+
+`l4plan version` and `l4plan --help` should take at most 0.15 s and
+`l4plan -C examples/quickstart validate` at most 0.3 s (wall time, median). The bare
+interpreter is measured alongside so a loaded machine shows as a slower baseline, not
+as a slower l4plan. hyperfine is used when it is on PATH (Debian: `apt-get install
+hyperfine`); otherwise each command runs `--runs` times here and the median is kept.
+
+    .venv/bin/python -m bench.startup [--runs 20] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+L4PLAN = [str(Path(sys.executable).with_name("l4plan"))]  # the console script
+COMMANDS: dict[str, tuple[list[str], float | None]] = {
+    "python -c pass": ([sys.executable, "-c", "pass"], None),
+    "l4plan version": ([*L4PLAN, "version"], 0.15),
+    "l4plan --help": ([*L4PLAN, "--help"], 0.15),
+    "l4plan validate quickstart": ([*L4PLAN, "-C", "examples/quickstart", "validate"], 0.3),
+}
+
+
+def _own_loop(argv: list[str], runs: int) -> float:
+    subprocess.run(argv, cwd=REPO, capture_output=True, check=True)  # warm the caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=REPO, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _hyperfine(argv: list[str], runs: int, hyperfine: str) -> float:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(
+            [hyperfine, "-N", "--warmup", "2", "--runs", str(runs), "--export-json", out.name,
+             " ".join(argv)],
+            cwd=REPO, capture_output=True, check=True,
+        )  # fmt: skip
+        return float(json.loads(Path(out.name).read_text())["results"][0]["median"])
+
+
+def measure(runs: int) -> dict[str, object]:
+    """Median seconds per command, the tool that measured them and the load average."""
+    hyperfine = shutil.which("hyperfine")
+    medians = {
+        name: _hyperfine(argv, runs, hyperfine) if hyperfine else _own_loop(argv, runs)
+        for name, (argv, _) in COMMANDS.items()
+    }
+    return {
+        "tool": "hyperfine" if hyperfine else "own loop",
+        "runs": runs,
+        "load_average": os.getloadavg(),
+        "median_s": medians,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+    result = measure(args.runs)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    medians: dict[str, float] = result["median_s"]  # type: ignore[assignment]
+    base = medians["python -c pass"]
+    load = ", ".join(f"{x:.2f}" for x in result["load_average"])  # type: ignore[attr-defined]
+    print(f"{result['tool']}, {args.runs} runs each, load average {load}")
+    for name, (_, budget) in COMMANDS.items():
+        seconds = medians[name]
+        verdict = (
+            ""
+            if budget is None
+            else f"  budget {budget:.2f} s: " + ("ok" if seconds <= budget else "over")
+        )
+        print(f"  {name:28} {seconds:6.3f} s  (+{seconds - base:.3f} s over python){verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""`l4plan` lists its commands without importing them and loads one only to run it."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from l4plan.cli.main import COMMANDS, cli, load_commands
+
+REPO = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, sys
+from l4plan.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = ("networkx", "deepdiff", "rich", "jsonschema", "l4plan.plans", "l4plan.states",
+         "l4plan.agents.client", "l4plan.configs")
+print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def _fresh(*args: str) -> tuple[str, list[str]]:
+    """stdout of `l4plan ARGS` in a new interpreter, and the heavy modules it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout, json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def test_every_listed_command_is_the_command_it_names() -> None:
+    load_commands()
+    for name, (_, _, first_paragraph) in COMMANDS.items():
+        command = cli.commands[name]
+        assert isinstance(command, click.Command) and command.name == name
+        assert inspect.cleandoc(command.help or "").split("\n\n")[0] == first_paragraph
+
+
+def test_help_without_the_commands_is_the_help_with_them() -> None:
+    listed, imported = _fresh("--help")
+    assert imported == []
+    load_commands()
+    assert listed == CliRunner().invoke(cli, ["--help"], prog_name="l4plan").output
+
+
+def test_version_imports_nothing_it_does_not_need() -> None:
+    printed, imported = _fresh("version")
+    assert printed.startswith("l4plan v") and imported == []
