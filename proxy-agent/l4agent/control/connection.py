@@ -47,6 +47,7 @@ class ControlConnection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.discarding = False
         self.closing = False
+        self.refusal: HttpError | None = None  # answered once the requests before it are
         self.since = 0.0  # when the request being received started (or the connection)
         self.waiting = True  # no request begun since connecting or the last answer
 
@@ -74,14 +75,14 @@ class ControlConnection(asyncio.Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
-        if self.discarding or self.closing:
+        if self.discarding or self.closing or self.refusal is not None:
             return
         parser = self.parser
         had_head = parser.awaiting_body
         try:
             events = parser.feed(data)
         except HttpError as e:
-            self._refuse(e)
+            self._refuse_after_queue(e)
             return
         for event in events:
             if isinstance(event, ExpectContinue):
@@ -97,9 +98,24 @@ class ControlConnection(asyncio.Protocol):
         if len(self.queue) >= MAX_PIPELINED:
             self.transport.pause_reading()  # type: ignore[union-attr]
         if self.queue and self.task is None:
-            self._cancel_timer()
-            self.server.admission.busy(self)
-            self.task = asyncio.get_running_loop().create_task(self._process())
+            self._start()
+
+    def _start(self) -> None:
+        self._cancel_timer()
+        self.server.admission.busy(self)
+        self.task = asyncio.get_running_loop().create_task(self._process())
+
+    def _refuse_after_queue(self, error: HttpError) -> None:
+        """A malformed request: the requests pipelined before it are answered first,
+        then the refusal; nothing after it is read."""
+        self.queue.extend(e for e in error.events if isinstance(e, Request))
+        if self.task is None and not self.queue:
+            self._refuse(error)
+            return
+        self.refusal = error
+        self.transport.pause_reading()  # type: ignore[union-attr]
+        if self.task is None:
+            self._start()
 
     def eof_received(self) -> bool:
         if self.discarding or (self.task is None and not self.queue):
@@ -125,7 +141,9 @@ class ControlConnection(asyncio.Protocol):
                         "application/json",
                         [],
                     )
-                keep = request.keep_alive and not self.closing
+                # a client that half-closed gets every answer; the last one closes
+                last = not self.queue
+                keep = request.keep_alive and not (self.closing and last)
                 if transport.is_closing() or self.discarding:
                     return
                 transport.write(
@@ -139,7 +157,9 @@ class ControlConnection(asyncio.Protocol):
                 transport.resume_reading()
         finally:
             self.task = None
-        if self.closing:
+        if self.refusal is not None:
+            self._refuse(self.refusal)
+        elif self.closing:
             self.close()
         elif not transport.is_closing():
             self.server.admission.idle(self)

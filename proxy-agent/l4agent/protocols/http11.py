@@ -23,12 +23,17 @@ _CONTENT_LENGTH = re.compile(rb"^[0-9]{1,15}$")
 
 
 class HttpError(Exception):
-    """A request the server refuses; `status` is the HTTP status to answer with."""
+    """A request the server refuses; `status` is the HTTP status to answer with.
+
+    `events` are what the same `feed` call decoded before the refused request: a
+    client may pipeline good requests ahead of a bad one, and those are answered
+    before the refusal."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.events: list[Event] = []
 
 
 @dataclass(slots=True)
@@ -73,8 +78,18 @@ class RequestParser:
         return self._head is not None
 
     def feed(self, data: bytes) -> list[Event]:
+        """The events `data` completes; raises HttpError (carrying the events decoded
+        before the refused request) for a request the server refuses."""
         self._buf += data
         events: list[Event] = []
+        try:
+            self._decode(events)
+        except HttpError as e:
+            e.events = events
+            raise
+        return events
+
+    def _decode(self, events: list[Event]) -> None:
         while True:
             if self._head is None:
                 # RFC 9112 2.2: ignore empty lines before the request line
@@ -84,7 +99,7 @@ class RequestParser:
                 if end < 0:
                     if len(self._buf) > self._max_header_bytes:
                         raise HttpError(431, "request header section too large")
-                    return events
+                    return
                 if end > self._max_header_bytes:
                     raise HttpError(431, "request header section too large")
                 head = bytes(self._buf[:end])
@@ -93,7 +108,7 @@ class RequestParser:
                 if expect and self._need > len(self._buf):
                     events.append(ExpectContinue())
             if len(self._buf) < self._need:
-                return events
+                return
             request = self._head
             request.body = bytes(self._buf[: self._need])
             del self._buf[: self._need]
