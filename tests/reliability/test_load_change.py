@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from l4agent.kernel import table_name as kernel_table_name
 
 from tests.agent.harness import Origins
 from tests.reliability.figures import report, trials
@@ -189,6 +190,15 @@ def test_a_lost_connection_is_counted(tmp_path: Path, origins: Origins) -> None:
     assert len(lost) == 20
 
 
+def remove_kernel_table(state_dir: Path) -> None:
+    """Delete the nftables table of the agent whose state is in `state_dir`."""
+    node_id = (state_dir / "node_id").read_text().strip()
+    table = kernel_table_name(node_id)
+    subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)
+    listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert table not in listed, f"the agent's table {table} is still there"
+
+
 def _fast_path_supported() -> bool:
     help_text = subprocess.run(
         [sys.executable, "-m", "l4agent", "--help"],
@@ -215,6 +225,7 @@ def test_connections_survive_applies_and_a_restart_on_the_kernel_path(
             )
         finally:
             node.kill()
+            remove_kernel_table(node.state_dir)  # it outlives the agent by design
     assert result["path"] == "kernel", result
     assert result["lost"] == []
 
