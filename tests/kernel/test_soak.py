@@ -22,10 +22,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.kernel.netns import AGENT4_C, ORIGIN4, EchoServer, Topology, read_line
 from tests.kernel.test_agent_e2e import RunningAgent, paths
 from tests.kernel.test_forwarding import rule
 from tests.reliability.figures import report, trials
+
+# part of the reliability suite (`pytest -m reliability`, README "Reliability")
+pytestmark = pytest.mark.reliability
 
 RECONFIGURATIONS = trials("L4PLAN_RELIABILITY_KERNEL_RECONFIGURATIONS", 20, 50)
 RESTARTS = trials("L4PLAN_RELIABILITY_KERNEL_RESTARTS", 3, 10)

@@ -16,14 +16,9 @@ from __future__ import annotations
 import random
 import selectors
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
-from l4agent.kernel import table_name as kernel_table_name
 
 from tests.agent.harness import Origins
 from tests.reliability.figures import report, trials
@@ -188,46 +183,6 @@ def test_a_lost_connection_is_counted(tmp_path: Path, origins: Origins) -> None:
     finally:
         node.kill()
     assert len(lost) == 20
-
-
-def remove_kernel_table(state_dir: Path) -> None:
-    """Delete the nftables table of the agent whose state is in `state_dir`."""
-    node_id = (state_dir / "node_id").read_text().strip()
-    table = kernel_table_name(node_id)
-    subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)
-    listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    assert table not in listed, f"the agent's table {table} is still there"
-
-
-def _fast_path_supported() -> bool:
-    help_text = subprocess.run(
-        [sys.executable, "-m", "l4agent", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2] / "proxy-agent",
-        check=False,
-    ).stdout
-    return "--fast-path" in help_text
-
-
-@pytest.mark.skipif(not _fast_path_supported(), reason="the agent has no --fast-path yet")
-def test_connections_survive_applies_and_a_restart_on_the_kernel_path(
-    tmp_path: Path, origins: Origins
-) -> None:
-    origin = free()
-    tcp_echo(origins, origin)
-    with nofile(4 * CONNECTIONS + 1024):
-        node = agent(tmp_path, "agent", "--drain-timeout", "1s", "--fast-path", "on")
-        try:
-            node.start()
-            result = carry_through_change(
-                node, origin, CONNECTIONS, "tcp-held-kernel-path-and-restart", restart=True
-            )
-        finally:
-            node.kill()
-            remove_kernel_table(node.state_dir)  # it outlives the agent by design
-    assert result["path"] == "kernel", result
-    assert result["lost"] == []
 
 
 # ---- UDP flood ------------------------------------------------------------------------
