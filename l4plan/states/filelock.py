@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import secrets
@@ -25,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from l4plan import jsontext
 from l4plan.states.atomicfile import fsync_dir
 from l4plan.states.errors import LockError, StateError
 from l4plan.states.lockinfo import LockInfo, lock_held_message
@@ -129,7 +129,7 @@ class FileLock:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.write(fd, json.dumps(info.to_json(), indent=2).encode() + b"\n")
+            os.write(fd, jsontext.dumps(info.to_json(), indent=2).encode() + b"\n")
             os.fsync(fd)
             for _ in range(_MAX_RACE_RETRIES):
                 try:

@@ -8,9 +8,9 @@ so it is written with mode 0600.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from l4plan import jsontext
 from l4plan.configs.model import BackendConfig
 from l4plan.states.atomicfile import write_atomic
 from l4plan.states.errors import StateError
@@ -27,7 +27,7 @@ def recorded_backend(workdir: Path) -> BackendConfig | None:
     """The backend `init` last prepared here; None if `init` never ran."""
     path = record_file(workdir)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
         return BackendConfig(type=str(data["type"]), options=dict(data["options"]))
     except FileNotFoundError:
         return None
@@ -40,7 +40,7 @@ def recorded_backend(workdir: Path) -> BackendConfig | None:
 def record_backend(workdir: Path, config: BackendConfig) -> None:
     path = record_file(workdir)
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    text = json.dumps({"type": config.type, "options": config.options}, indent=2) + "\n"
+    text = jsontext.dumps({"type": config.type, "options": config.options}, indent=2) + "\n"
     write_atomic(path, text.encode())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import socket
 import uuid
@@ -11,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from l4plan import __version__
+from l4plan import __version__, jsontext
 
 
 @dataclass(slots=True)
@@ -57,7 +56,7 @@ class LockInfo:
     @classmethod
     def parse(cls, text: str) -> LockInfo:
         try:
-            return cls.from_json(json.loads(text))
+            return cls.from_json(jsontext.loads(text))
         except ValueError:
             return cls.from_json({})
 

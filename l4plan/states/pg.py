@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from l4plan import jsontext
 from l4plan.states.cas import check_advances, stale_error
 from l4plan.states.codec import dump_state_json, state_from_json
 from l4plan.states.errors import CorruptStateError, LockError, StateError
@@ -339,7 +339,7 @@ class PgBackend:
                     info.who,
                     info.operation,
                     info.created,
-                    json.dumps(stored),
+                    jsontext.dumps(stored),
                 ),
             )
         if old is not None:

@@ -5,7 +5,6 @@ saved plan file.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import uuid
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Literal, Protocol
 
+from l4plan import jsontext
 from l4plan.agents.placement import AgentOperations
 from l4plan.agents.refresh import AgentSnapshot
 from l4plan.apply.engine import (
@@ -174,7 +174,7 @@ def _saved_variables(saved: SavedPlan) -> dict[str, str]:
     environ = dict(os.environ)
     for name, value in saved.variables.items():
         if value is not None:
-            text = value if isinstance(value, str) else json.dumps(value)
+            text = value if isinstance(value, str) else jsontext.dumps(value)
             environ[f"{ENV_PREFIX}{name}"] = text
     return environ
 

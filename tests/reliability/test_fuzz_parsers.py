@@ -221,22 +221,24 @@ def _valid_state() -> dict[str, Any]:
     return sample_state(2).to_json()
 
 
+def _paths(value: Any, path: list[Any] | None = None) -> list[list[Any]]:
+    """The path of every value inside `value` (itself first), through dicts and lists."""
+    here = path or []
+    found = [here]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _paths(v, [*here, k])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _paths(v, [*here, i])
+    return found
+
+
 @st.composite
 def damaged_states(draw: st.DrawFn) -> str:
     """A valid state with one value somewhere replaced by any JSON value."""
     data = _valid_state()
-    paths: list[list[Any]] = []
-
-    def walk(value: Any, path: list[Any]) -> None:
-        paths.append(path)
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, [*path, k])
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, [*path, i])
-
-    walk(data, [])
+    paths = _paths(data)
     path = draw(st.sampled_from(paths))
     replacement = draw(JSON)
     if not path:
@@ -288,18 +290,7 @@ def _good_spec() -> dict[str, Any]:
 @st.composite
 def damaged_specs(draw: st.DrawFn) -> Any:
     spec = _good_spec()
-    paths: list[list[Any]] = []
-
-    def walk(value: Any, path: list[Any]) -> None:
-        paths.append(path)
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, [*path, k])
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, [*path, i])
-
-    walk(spec, [])
+    paths = _paths(spec)
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths[1:]))
         target: Any = spec
