@@ -121,7 +121,7 @@ def send_operations(
     timeout: float = 30.0,
     retries: int = 1,
     progress: ProgressCallback | None = None,
-    cancel: Cancellation | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, AgentResult]:
     """One `Config.Apply` per agent, at most `parallelism` at a time.
 
@@ -129,14 +129,15 @@ def send_operations(
     `Agent.Info` when there was no refresh. A call that times out is repeated up to
     `retries` times with the same request_id (see the module docstring). Once
     `cancel` is set, agents not called yet are not called (error CANCELLED); calls
-    under way finish, so their outcome reaches the state. `cancel` is set through
-    `Cancellation.cancel`, so "not sent" and "sent" are decided under one lock.
+    under way finish, so their outcome reaches the state: a worker that looked at
+    `cancel` before it was set is one of "the agents being called" that the
+    acknowledgement of the interrupt speaks of.
     """
 
     def run(ops: AgentOperations) -> AgentResult:
         result = AgentResult(ops.agent, ops, request_id=request_id(plan_id, ops.agent, ops))
         agent = config.agents.get(ops.agent)
-        if cancel is not None and not cancel.start():
+        if cancel is not None and cancel.is_set():
             result.error = AgentError("CANCELLED", "not sent: the apply was interrupted")
             if progress:
                 progress(ops.agent, "failed", result)
@@ -188,31 +189,3 @@ def _block_interrupts() -> None:
     the one that runs Python's handler, which then acknowledges it at once."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-
-class Cancellation:
-    """The interrupt flag of one apply, shared by the interrupt handler and the
-    workers. `start` (a worker about to call an agent) and `cancel` (the handler)
-    take one lock, so the decision to call an agent and the interrupt are ordered:
-    once `cancel` has returned, no worker decides to call an agent any more, and an
-    agent a worker decided to call before is one of "the agents being called" that
-    the acknowledgement speaks of.
-    """
-
-    def __init__(self) -> None:
-        # reentrant: the handler runs in the main thread, possibly inside is_set()
-        self._lock = threading.RLock()
-        self._cancelled = False
-
-    def start(self) -> bool:
-        """True if the caller may call its agent now; False once cancelled."""
-        with self._lock:
-            return not self._cancelled
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-
-    def is_set(self) -> bool:
-        with self._lock:
-            return self._cancelled

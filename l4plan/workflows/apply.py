@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,7 +23,6 @@ from l4plan.apply.engine import (
     AMBIGUOUS_STATUSES,
     AgentResult,
     ApplyOutcome,
-    Cancellation,
     ProgressCallback,
     planned_operations,
     send_operations,
@@ -212,16 +212,16 @@ def _carry_out(
 
 
 @contextmanager
-def graceful_interrupt(on_first: Callable[[], None]) -> Iterator[Cancellation]:
+def graceful_interrupt(on_first: Callable[[], None]) -> Iterator[threading.Event]:
     """While agents are being called, Ctrl-C stops calling more of them instead of
     killing l4plan: the calls under way finish and the state records them, as
     Terraform does. A second Ctrl-C stops at once."""
-    interrupted = Cancellation()
+    interrupted = threading.Event()
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         if interrupted.is_set():
             raise KeyboardInterrupt
-        interrupted.cancel()
+        interrupted.set()
         on_first()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
