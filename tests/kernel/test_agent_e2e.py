@@ -31,17 +31,6 @@ IP = shutil.which("ip") or "ip"  # absolute: a test runs the agent with a PATH l
 CONTROL = "127.0.0.1:7700"
 
 
-def _supports_fast_path() -> bool:
-    from l4agent.cli import build_parser
-
-    return "--fast-path" in build_parser().format_help()
-
-
-pytestmark = pytest.mark.skipif(
-    not _supports_fast_path(), reason="l4plan-agent has no --fast-path option yet"
-)
-
-
 class RunningAgent:
     def __init__(
         self,
