@@ -43,6 +43,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _workers(text: str) -> int:
+    """--workers, whose default may come from $L4PLAN_AGENT_WORKERS: say so."""
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(
+            f"{e} (given with --workers or L4PLAN_AGENT_WORKERS)"
+        ) from None
+
+
 def _address(text: str) -> tuple[str, int]:
     """HOST:PORT or [IPv6]:PORT."""
     host, sep, port = text.rpartition(":")
@@ -148,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=_workers,
         default=os.environ.get("L4PLAN_AGENT_WORKERS") or cpu_count(),
         metavar="N",
         help="data-plane processes sharing the listeners (default $L4PLAN_AGENT_WORKERS, "

@@ -81,6 +81,19 @@ def test_non_loopback_control_needs_a_token(tmp_path: Path) -> None:
     assert "--token-file" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_a_bad_worker_count_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "l4agent", "--control", "127.0.0.1:7", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={"PYTHONPATH": f"{ROOT}:{ROOT / 'proxy-agent'}", "L4PLAN_AGENT_WORKERS": "abc"},
+    )
+    assert run.returncode == 2
+    assert "'abc' is not a positive whole number" in run.stderr
+    assert "L4PLAN_AGENT_WORKERS" in run.stderr and "Traceback" not in run.stderr
+
+
 # ---- JSON-RPC errors -------------------------------------------------------------------
 
 
