@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = """
@@ -44,3 +47,24 @@ def test_a_valid_configuration_loads_without_the_heavy_libraries(tmp_path: Path)
     assert first["diagnostics"] == []
     assert list((tmp_path / "l4plan").glob("hcl-tables-*.json"))
     assert _probe(tmp_path) == {"diagnostics": [], "imported": []}
+
+
+# a user id with no passwd entry
+AS_NOBODY_KNOWN = ["setpriv", "--reuid", "54321", "--regid", "54321", "--clear-groups"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
+def test_a_user_without_a_home_directory_loads_without_a_cache() -> None:
+    """A user id with no passwd entry and no HOME (as in many containers): no cache
+    directory can be named, so the tables are built in the process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(
+        [*AS_NOBODY_KNOWN, sys.executable, "-c", PROBE, str(REPO / "examples" / "quickstart")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["diagnostics"] == []

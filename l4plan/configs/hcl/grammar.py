@@ -77,10 +77,13 @@ def _lark(*, propagate_positions: bool) -> Lark:
 @cache
 def parse_tables() -> lalr.Tables:
     """The driver tables, from the cache when it holds them for this grammar."""
-    path = _tables_path()
+    try:
+        path = _tables_path()
+    except (OSError, RuntimeError):  # no home directory: no cache
+        return lalr.tables(parser())
     try:
         return lalr.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     tables = lalr.tables(parser())
     try:
