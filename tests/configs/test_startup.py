@@ -59,6 +59,9 @@ def test_a_user_without_a_home_directory_loads_without_a_cache() -> None:
     directory can be named, so the tables are built in the process."""
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
     env["PYTHONPATH"] = str(REPO)
+    reach = [*AS_NOBODY_KNOWN, sys.executable, "-c", "import l4plan"]
+    if subprocess.run(reach, env=env, capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("this checkout or interpreter is not readable by another user")
     done = subprocess.run(
         [*AS_NOBODY_KNOWN, sys.executable, "-c", PROBE, str(REPO / "examples" / "quickstart")],
         capture_output=True,
