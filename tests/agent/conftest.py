@@ -19,15 +19,6 @@ from tests.agent.harness import Agent, Origins  # noqa: E402
 
 
 @pytest.fixture
-def origins() -> Iterator[Origins]:
-    host = Origins()
-    try:
-        yield host
-    finally:
-        host.close()
-
-
-@pytest.fixture
 def agent_factory(tmp_path: Path) -> Iterator[type[Agent]]:
     """`agent_factory(*flags, state_dir=..., **Agent keywords)` starts an agent; all are
     killed at the end of the test."""

@@ -91,3 +91,25 @@ def test_large_datagrams(shared_agent: Agent, shared_origins: Origins) -> None:
     with client_socket() as c:
         c.sendto(payload, ("127.0.0.1", edge))
         assert c.recvfrom(65535)[0] == f"{origin}|".encode() + payload
+
+
+def test_a_flow_outlives_its_origin_being_down(
+    shared_agent: Agent, shared_origins: Origins
+) -> None:
+    """The origin port refuses the first datagram (ICMP port unreachable on the flow's
+    upstream socket); once the origin is up, the same flow carries the next one."""
+    edge, origin = port(), port()
+    shared_agent.apply({"later.example.com": app(rule("udp", edge, origin))})
+    with client_socket() as c:
+        c.settimeout(0.5)
+        c.sendto(b"early", ("127.0.0.1", edge))
+        try:
+            c.recvfrom(100)
+            raise AssertionError("an answer came from an origin that is not there")
+        except TimeoutError:
+            pass
+        shared_origins.udp_echo(origin)
+        c.settimeout(3)
+        c.sendto(b"late", ("127.0.0.1", edge))
+        assert c.recvfrom(100)[0] == f"{origin}|late".encode()
+    assert counters(shared_agent, "later.example.com")["udp_flows_total"] == 1

@@ -22,15 +22,6 @@ from tests.e2e.fleet import Fleet  # noqa: E402
 
 
 @pytest.fixture
-def origins() -> Iterator[Origins]:
-    host = Origins()
-    try:
-        yield host
-    finally:
-        host.close()
-
-
-@pytest.fixture
 def fleet(tmp_path: Path, origins: Origins) -> Iterator[Fleet]:
     """Agents `a` and `b` running, examples/multi-agent copied, nothing applied yet."""
     started = Fleet(tmp_path, origins)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ for path in (ROOT, ROOT / "proxy-agent"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from tests.agent.harness import Origins  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,12 +21,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if Path(str(item.fspath)).resolve().is_relative_to(HERE):
             item.add_marker(pytest.mark.reliability)
-
-
-@pytest.fixture
-def origins() -> Iterator[Origins]:
-    host = Origins()
-    try:
-        yield host
-    finally:
-        host.close()

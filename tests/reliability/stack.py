@@ -6,17 +6,15 @@ ports, applications added and removed) so every apply changes real things."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.agent.harness import Agent, Origins
+from tests.e2e.fleet import ENTRY, cli_env
 from tests.reliability.support import agent, forwards, free
 
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = "from l4plan.cli.main import main; main()"
 CLI_TIMEOUT = 120.0
 
 MAIN = """
@@ -72,14 +70,6 @@ output "domains" {
 """
 
 LOCK_ID = re.compile(r"ID:\s+(\S+)")
-
-
-def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("L4PLAN_")}
-    env["NO_COLOR"] = "1"
-    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'proxy-agent'}"
-    env.update(extra or {})
-    return env
 
 
 class Stack:

@@ -7,7 +7,6 @@ import contextlib
 import resource
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,15 +43,6 @@ def forwards(port: int, payload: bytes = b"ping", timeout: float = 5.0) -> bool:
             return got == payload
     except OSError:
         return False
-
-
-def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 @contextlib.contextmanager

@@ -19,10 +19,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from l4plan.cli.main import cli
-from tests.agent.harness import Origins
+from tests.agent.harness import Origins, wait_until
 from tests.reliability.figures import report
 from tests.reliability.stack import Stack
-from tests.reliability.support import wait_for
 
 SENTINEL = f"l4plan-sentinel-{secrets.token_hex(12)}"
 WRONG = f"l4plan-wrong-{secrets.token_hex(12)}"
@@ -126,7 +125,7 @@ def test_token_never_printed_logged_or_written_outside_state(
         assert codes["apply change.plan"] == 0, outputs["apply change.plan"]
         # a debug log line: a connection left idle past --idle-timeout
         with socket.create_connection(("127.0.0.1", int(stack.apps(0)["app1"]["port"]))):
-            assert wait_for(lambda: "idle timeout" in stack.agent.log(), timeout=20)
+            assert wait_until(lambda: "idle timeout" in stack.agent.log(), timeout=20)
         stack.variant = 1
         run("apply", "--auto-approve", real=True)
         run("plan", "--detailed-exitcode")
