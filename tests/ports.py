@@ -14,13 +14,16 @@ import socket
 
 # Every range lies below the kernel's ephemeral ports (32768-60999 by default), so
 # a port checked free here cannot be taken meanwhile by an outgoing connection.
-# L4PLAN_TEST_SLOT (0 or 1) selects a disjoint block of ranges, so that two copies
-# of the suite can run at once on one machine (README, "Contributing").
+# L4PLAN_TEST_SLOT (0, 1 or 2) selects a disjoint block of ranges, so that up to
+# three copies of the suite can run at once on one machine (README, "Contributing").
+# Slot 2 lies below slot 0, where a port a server already holds (PostgreSQL's 5432)
+# is simply skipped by the free check.
+SLOT_BASES = {0: 12000, 1: 22000, 2: 2000}
 SLOT_SIZE = 10000
 SLOT = int(os.environ.get("L4PLAN_TEST_SLOT", "0"))
-if SLOT not in (0, 1):
-    raise RuntimeError(f"L4PLAN_TEST_SLOT must be 0 or 1, not {SLOT}")
-_BASE = 12000 + SLOT * SLOT_SIZE
+if SLOT not in SLOT_BASES:
+    raise RuntimeError(f"L4PLAN_TEST_SLOT must be 0, 1 or 2, not {SLOT}")
+_BASE = SLOT_BASES[SLOT]
 
 
 def _block(offset: int, size: int) -> range:
@@ -33,7 +36,9 @@ E2E = _block(4000, 2000)
 STATES = _block(6000, 1000)
 PLANS = _block(7000, 1000)
 KERNEL = _block(8000, 1000)
-RELIABILITY = _block(9000, 1000)
+RELIABILITY = _block(9000, 500)
+DNS = _block(9500, 250)
+SERVICE = _block(9750, 250)
 
 _cursors: dict[range, itertools.count[int]] = {}
 
