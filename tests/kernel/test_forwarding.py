@@ -11,7 +11,7 @@ import collections
 import socket
 
 import pytest
-from l4agent.kernel import KernelForwarder
+from l4agent.kernel import KernelForwarder, Runner
 
 from tests.kernel.netns import (
     AGENT4_C,
@@ -22,6 +22,7 @@ from tests.kernel.netns import (
     ORIGIN4,
     ORIGIN6,
     EchoServer,
+    Namespace,
     Topology,
     echo,
     read_line,
@@ -188,6 +189,30 @@ def test_loopback_and_local_clients_use_the_output_chain(
         assert udp_ask(topo.agent, "127.0.0.1", 3071)[0][:2] == ["127.0.0.1", "7070"]
     stats = kernel.stats()[("local.example", 1)]
     assert stats["flows_total"] == 2 and stats["bytes_in"] > 0 and stats["bytes_out"] > 0
+
+
+def test_a_host_whose_only_address_is_loopback_forwards_local_flows(topo: Topology) -> None:
+    """Masquerade needs an address of global scope; a flow that stays on the host
+    must not be masqueraded (a namespace with only 127.0.0.1 would drop it), and the
+    origin sees the client's own address."""
+    lonely = Namespace(f"{topo.agent.name}l")
+    try:
+        lonely.sh("ip", "link", "set", "lo", "up")
+        forwarder = KernelForwarder("l4plan_lonely", Runner(lonely.name), drain_timeout=0.5)
+        local = [{"host": "127.0.0.1", "weight": 1}]
+        spec = {"rules": [rule("tcp", [[3070, 3070]], [7070, 7070], local),
+                          rule("udp", [[3071, 3071]], [7070, 7070], local)]}  # fmt: skip
+        forwarder.apply([("lonely.example", spec)], {})
+        with echo(lonely, [("tcp", "127.0.0.1", 7070), ("udp", "127.0.0.1", 7070)]):
+            assert tcp_hello(lonely, "127.0.0.1", 3070) == ["127.0.0.1", "7070", "127.0.0.1"]
+            head, rest = udp_ask(lonely, "127.0.0.1", 3071, b"solo")
+            assert head == ["127.0.0.1", "7070", "127.0.0.1"] and rest == b"solo"
+        stats = forwarder.stats()
+        assert stats[("lonely.example", 0)]["flows_total"] == 1
+        assert stats[("lonely.example", 1)]["flows_total"] == 1
+        forwarder.remove()
+    finally:
+        lonely.close()
 
 
 def test_failover_uses_the_first_healthy_target_and_no_healthy_refuses(

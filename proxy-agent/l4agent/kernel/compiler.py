@@ -16,8 +16,10 @@ chain            hook / priority              what it does
 ``acl_out``      filter output      -150      the same for clients on this host
 ``dnat_pre``     nat    prerouting  -100      flows addressed to this host → ``dnat``
 ``dnat_out``     nat    output      -100      the same for clients on this host (loopback)
-``snat_post``    nat    postrouting  100      masquerade what ``dnat`` translated, so
-                                              replies come back through this host
+``snat_post``    nat    postrouting  100      masquerade what ``dnat`` translated and
+                                              sends off this host, so replies come back
+                                              through it (not via ``lo``: an origin on
+                                              this host answers the client directly)
 ``count_post``   filter postrouting  300      per-rule byte/packet counters, both
 ``count_in``     filter input        300      directions (input: not from ``lo``, which
                                               postrouting already counted)
@@ -301,10 +303,15 @@ def _compile_rule(
         emit.rule("dnat", [nfproto, dport, {"counter": compiled.counter("flows")},
                            {"dnat": dnat}], comment)  # fmt: skip
 
-    # masquerade what was translated, and count both directions
+    # masquerade what was translated and leaves the host, and count both directions.
+    # A flow routed via lo stays on this host, so its replies find the client without
+    # it; masquerading it would need an address of global scope, and a namespace whose
+    # only address is 127.0.0.1 has none (the kernel drops such a flow).
     translated = _match({"ct": {"key": "status"}}, "dnat", "in")
     orig_dport = _match({"ct": {"key": "proto-dst", "dir": "original"}}, _port_set(ports))
-    emit.rule("snat_post", [translated, l4, orig_dport, {"masquerade": None}], comment)
+    off_host = _match({"meta": {"key": "oif"}}, "lo", "!=")
+    emit.rule("snat_post", [translated, l4, orig_dport, off_host, {"masquerade": None}],
+              comment)  # fmt: skip
     for direction, kind in (("original", "in"), ("reply", "out")):
         way = _match({"ct": {"key": "direction"}}, direction)
         emit.rule("count", [translated, l4, orig_dport, way,
