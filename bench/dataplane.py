@@ -82,7 +82,8 @@ class Bench:
     only: tuple[str, ...] | None = None  # the peers it is run for, None: all that can
 
 
-# idle_memory first: in round 1 the proxies have not yet grown their heaps under load
+# idle_memory is measured on a freshly started process in every round (see `run`), so
+# each round sees a heap that no earlier load has grown
 BENCHES = (
     Bench("idle_memory", "Memory per idle proxied connection", "echo", "KiB/conn", False,
           None, 1.0, ("held",)),
@@ -396,6 +397,8 @@ def run(
                         continue
                     started = time.monotonic()
                     try:
+                        if bench.key == "idle_memory":
+                            _restart(peer, stacks[id(peer)], workdir)
                         record = measure(bench, peer, ctx)
                     except RuntimeError as e:  # the peer or an origin died
                         record = {"error": str(e)}
@@ -424,6 +427,14 @@ def _start(peer: Peer, stack: Stack, workdir: Path) -> str | None:
         peer.stop()
         return str(e)
     return None
+
+
+def _restart(peer: Peer, stack: Stack, workdir: Path) -> None:
+    """Stop `peer` and start it again, so a measurement sees a fresh process."""
+    peer.stop()
+    error = _start(peer, stack, workdir)
+    if error is not None:
+        raise RuntimeError(f"{peer.name} did not start again: {error}")
 
 
 def _progress(record: dict[str, Any], bench: Bench, elapsed: float) -> None:
