@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from l4agent.control.errors import RpcError, invalid_argument
 from l4agent.protocols import jsonrpc
+from l4agent.protocols.errors import RpcError, invalid_argument
 
 
 async def ok(params: dict[str, Any], ctx: Any) -> Any:

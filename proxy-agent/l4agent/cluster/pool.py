@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from l4agent.cluster.link import LinkOp, WorkerGone, WorkerLink
-from l4agent.control.errors import RpcError
 from l4agent.dataplane.plane import ForwardRefused
+from l4agent.protocols.errors import RpcError
 from l4agent.settings import RelaySettings
 from l4agent.spec import ListenerKey
 

@@ -10,10 +10,10 @@ from typing import Any
 from l4agent import API_VERSION, __version__
 from l4agent.cluster.planes import DataPlanes
 from l4agent.control.applier import Applier
-from l4agent.control.errors import RpcError, invalid_argument
 from l4agent.control.schemas import params_validator, problems
 from l4agent.control.server import CallContext
 from l4agent.dataplane.stats import Stats
+from l4agent.protocols.errors import RpcError, invalid_argument
 from l4agent.protocols.jsonrpc import Handler
 
 CAPABILITIES = [

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from l4agent.cluster.planes import DataPlanes
-from l4agent.control.errors import Detail, RpcError, detail
 from l4agent.control.requests import ApplyRequest, check_request
 from l4agent.control.store import ConfigStore, Snapshot
 from l4agent.dataplane.plane import ForwardRefused, desired_listeners
 from l4agent.dataplane.sockets import EXHAUSTION, nofile_limit, open_fds
+from l4agent.protocols.errors import Detail, RpcError, detail
 from l4agent.spec import ListenerKey, listener_count, overlaps, spec_hash
 
 log = logging.getLogger("l4agent.apply")

@@ -13,8 +13,8 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, cast
 
-from l4agent.control.errors import INVALID_REQUEST, RpcError
 from l4agent.protocols import jsonrpc, strictjson
+from l4agent.protocols.errors import INVALID_REQUEST, RpcError
 from l4agent.protocols.http11 import CONTINUE, ExpectContinue, HttpError, Request, RequestParser
 from l4agent.protocols.http11 import render_response as render
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from l4agent.control.errors import Detail, RpcError, detail, invalid_argument
 from l4agent.control.schemas import params_validator, problems
+from l4agent.protocols.errors import Detail, RpcError, detail, invalid_argument
 from l4agent.spec import check_spec, spec_hash
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from l4agent.control.errors import Detail, detail
+from l4agent.protocols.errors import Detail, detail
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas" / "rpc"
 BASE = "https://l4plan.dev/schemas/rpc/"

@@ -21,8 +21,8 @@ from l4agent.control.connection import (
     ControlConnection,
     error_body,
 )
-from l4agent.control.errors import INVALID_REQUEST, RpcError
 from l4agent.protocols import jsonrpc
+from l4agent.protocols.errors import INVALID_REQUEST, RpcError
 from l4agent.protocols.http11 import Request
 
 log = logging.getLogger("l4agent.control")

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from l4agent.control.errors import Detail
 from l4agent.dataplane.acl import Acl
 from l4agent.dataplane.forwarder import Change, Forwarder, ForwardRefused, Owner
 from l4agent.dataplane.origins import OriginPool
@@ -33,6 +32,7 @@ from l4agent.dataplane.relay.forwarder import RelayForwarder, RelayPrepared, des
 from l4agent.dataplane.resolver import Resolver
 from l4agent.dataplane.routes import Route, health_port
 from l4agent.dataplane.stats import Stats
+from l4agent.protocols.errors import Detail
 from l4agent.settings import RelaySettings
 from l4agent.spec import ListenerKey
 from l4agent.spec.mapping import PortMap

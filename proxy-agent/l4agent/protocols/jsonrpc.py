@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from l4agent.control.errors import (
+from l4agent.protocols import strictjson
+from l4agent.protocols.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     RpcError,
 )
-from l4agent.protocols import strictjson
 
 log = logging.getLogger("l4agent.rpc")
 

@@ -12,8 +12,8 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from l4agent.control.errors import Detail, detail
 from l4agent.protocols import strictjson
+from l4agent.protocols.errors import Detail, detail
 from l4agent.spec.mapping import mapping_problem
 from l4agent.spec.names import is_hostname
 

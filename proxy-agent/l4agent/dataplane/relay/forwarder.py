@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from l4agent.control.errors import Detail, detail
 from l4agent.dataplane.forwarder import Change, ForwardRefused, Owner
 from l4agent.dataplane.relay.base import RelayListener
 from l4agent.dataplane.relay.splice import SpliceListener
 from l4agent.dataplane.relay.tcp import TcpListener
 from l4agent.dataplane.relay.udp import FlowTable, UdpListener
 from l4agent.dataplane.sockets import bind_listener
+from l4agent.protocols.errors import Detail, detail
 from l4agent.spec import ListenerKey, listener_keys
 
 if TYPE_CHECKING:

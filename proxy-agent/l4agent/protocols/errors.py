@@ -1,4 +1,5 @@
-"""The error model of the control API (docs/agent.md, "Errors").
+"""The error model of the control API (docs/agent.md, "Errors"), a part of its wire
+protocol: every layer may raise it, and `protocols.jsonrpc` encodes it.
 
 Every failure a caller sees is an `RpcError`: a JSON-RPC code, a gRPC status name and
 field-level details. `RpcError.to_json()` is the `error` member of a JSON-RPC response
