@@ -16,8 +16,6 @@ import shutil
 import signal
 import subprocess
 
-MASQUERADE_SOURCE = "192.0.2.1"  # TEST-NET-1 (RFC 5737), inside the namespace only
-
 
 def unavailable() -> str | None:
     """Why no namespace can be made here, or None."""
@@ -49,10 +47,6 @@ class Namespace:
         namespace = cls(name)
         try:
             _ip("-n", name, "link", "set", "lo", "up")
-            # The kernel path masquerades what it translates, and masquerade takes a
-            # global-scope address of the namespace: with 127.0.0.1 (host scope) alone
-            # it has none and drops every flow. A documentation address on lo is one.
-            _ip("-n", name, "addr", "add", f"{MASQUERADE_SOURCE}/32", "dev", "lo")
         except subprocess.CalledProcessError:
             namespace.close()
             raise
