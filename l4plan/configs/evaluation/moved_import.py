@@ -273,21 +273,22 @@ def _only(block: Block, allowed: tuple[str, ...], code: str, scope: Scope) -> bo
     """Whether `block` sets only `allowed` attributes and every required one (all
     but for_each), and holds no block."""
     ok = True
+    kind = f"an {block.type} block" if block.type == "import" else f"a {block.type} block"
     for sub in block.body.blocks:
-        scope.error(code, f'a {block.type} block holds no blocks ("{sub.type}")', sub.pos)
+        scope.error(code, f'{kind} holds no blocks ("{sub.type}")', sub.pos)
         ok = False
     for name, attr in block.body.attributes.items():
         if name not in allowed:
             scope.error(
                 code,
-                f'a {block.type} block has no attribute "{name}"; it takes '
+                f'{kind} has no attribute "{name}"; it takes '
                 + ", ".join(allowed),
                 attr.pos,
             )
             ok = False
     for name in allowed:
         if name != "for_each" and name not in block.body.attributes:
-            scope.error(code, f'a {block.type} block needs "{name}"', block.pos)
+            scope.error(code, f'{kind} needs "{name}"', block.pos)
             ok = False
     return ok
 
