@@ -18,6 +18,12 @@ from tests.ports import E2E, free_port
 
 EU = 'l4_application.regional["eu"]'
 US = 'l4_application.regional["us"]'
+IMPORT_REGIONS = """import {
+  for_each = var.regions
+  to       = l4_application.regional[each.key]
+  id       = "${each.key}.example.com"
+}
+"""
 
 
 def _rename_regional(fleet: Fleet, new: str) -> None:
@@ -167,13 +173,7 @@ def test_moves_into_and_out_of_for_each_and_onto_an_address_in_the_state(fleet: 
 
 def test_import_blocks_adopt_what_the_agents_run(fleet: Fleet) -> None:
     imports = fleet.workdir / "imports.l4.hcl"
-    imports.write_text(
-        "import {\n"
-        "  for_each = var.regions\n"
-        "  to       = l4_application.regional[each.key]\n"
-        '  id       = "${each.key}.example.com"\n'
-        "}\n"
-    )
+    imports.write_text(IMPORT_REGIONS)
     nothing_runs = fleet.l4plan("plan")
     assert nothing_runs.returncode == 1, nothing_runs.stdout + nothing_runs.stderr
     assert "(L4E105)" in nothing_runs.stderr
@@ -191,13 +191,7 @@ def test_import_blocks_adopt_what_the_agents_run(fleet: Fleet) -> None:
     assert fleet.served_by("us") == stray
     revisions = {"a": fleet.revision("a"), "b": fleet.revision("b")}
 
-    imports.write_text(
-        "import {\n"
-        "  for_each = var.regions\n"
-        "  to       = l4_application.regional[each.key]\n"
-        '  id       = "${each.key}.example.com"\n'
-        "}\n"
-    )
+    imports.write_text(IMPORT_REGIONS)
     planned = fleet.l4plan("plan", "--detailed-exitcode")
     assert planned.returncode == 2, planned.stdout + planned.stderr
     assert f"  # {EU} will be imported\n" in planned.stdout
@@ -216,7 +210,10 @@ def test_import_blocks_adopt_what_the_agents_run(fleet: Fleet) -> None:
     assert shown["summary"] == {"add": 0, "change": 1, "destroy": 0, "import": 2}
 
     running_eu = canonical_hash(fleet.running("a")["eu.example.com"]["spec"])
-    done = fleet.apply()
+    saved = fleet.l4plan("plan", "--out", "imports.plan")  # applied as a saved plan
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    done = fleet.l4plan("apply", "imports.plan", variables=False)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "Resources: 2 imported, 0 added, 1 changed, 0 destroyed." in done.stdout
     assert fleet.revision("a") == revisions["a"]  # a matching import changes nothing there
     assert fleet.revision("b") == revisions["b"] + 1
