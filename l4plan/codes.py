@@ -55,6 +55,9 @@ AGENT_UNREFRESHED = _code(
 )
 MOVE_BLOCKED = _code("L4E104", "a moved block's destination is already in the state")
 IMPORT_UNAVAILABLE = _code("L4E105", "an import block's application cannot be imported")
+TARGET_EXCLUDES_BLOCK = _code(
+    "L4E106", "a targeted plan leaves out an instance a moved or import block changes"
+)
 TARGETED = _code("L4W101", "resource targeting is in effect (warning)")
 LOCK_HELD = _code("L4W102", "the state lock is held by another process (warning)")
 AGENT_UNREACHABLE = _code("L4W103", "an agent could not be refreshed (warning)")

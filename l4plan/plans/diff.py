@@ -37,7 +37,7 @@ from l4plan.plans.model import (
     StateRef,
 )
 from l4plan.plans.order import apply_order
-from l4plan.plans.targets import select_targets, targeting_warning
+from l4plan.plans.targets import excluded_blocks, select_targets, targeting_warning
 from l4plan.plans.values import parse_path
 from l4plan.states.model import ResourceState, State
 
@@ -98,7 +98,7 @@ def build_plan(
 
     if targets:
         selected, diags = select_targets(targets, config, graph, base, mode)
-        plan.diagnostics += diags
+        plan.diagnostics += diags + excluded_blocks(list(changes.values()), selected)
         if plan.errored:
             return plan
         changes = {a: c for a, c in changes.items() if a in selected}

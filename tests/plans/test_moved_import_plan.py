@@ -249,3 +249,22 @@ def test_an_import_of_an_address_already_in_the_state_does_nothing(tmp_path: Pat
     assert not plan.errored and not plan.has_changes
     assert all(c.importing is None for c in plan.changes)
     assert state == before
+
+
+def test_targets_that_leave_out_a_moved_or_imported_instance_are_L4E106(tmp_path: Path) -> None:
+    state = applied(_load(tmp_path, _app("old")))
+    config = _load(
+        tmp_path,
+        _app("new"),
+        application("other", "other", [rule("81")], ON_HZ1),
+        _moved("l4_application.old", "l4_application.new"),
+    )
+    plan = build_plan(config, state, targets=["l4_application.other"])
+    [error] = [d for d in plan.diagnostics if d.is_error]
+    assert (error.code, error.address) == ("L4E106", "l4_application.new")
+    assert "(moved from l4_application.old) is not among the targets" in error.message
+    targeted = build_plan(config, state, targets=["l4_application.new"])
+    assert not targeted.errored
+    assert [c.previous_address for c in targeted.changes if c.type == "l4_application"] == [
+        "l4_application.old"
+    ]
