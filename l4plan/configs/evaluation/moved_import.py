@@ -281,8 +281,7 @@ def _only(block: Block, allowed: tuple[str, ...], code: str, scope: Scope) -> bo
         if name not in allowed:
             scope.error(
                 code,
-                f'{kind} has no attribute "{name}"; it takes '
-                + ", ".join(allowed),
+                f'{kind} has no attribute "{name}"; it takes ' + ", ".join(allowed),
                 attr.pos,
             )
             ok = False
