@@ -42,6 +42,8 @@ REFERENCE = _code("L4E015", "reference to something undeclared (loader, and here
 SCHEMA = _code("L4E016", "schema violation")
 VARIABLE = _code("L4E017", "variable validation failed or required variable missing (loader)")
 ACCESS_CIDR = _code("L4E018", "invalid CIDR in an access rule")
+MOVED_BLOCK = _code("L4E019", "a moved block is not valid (loader)")
+IMPORT_BLOCK = _code("L4E020", "an import block is not valid (loader)")
 DDOS_EXPIRED = _code("L4W001", "DDoS protection expired (warning)")
 DDOS_EXPIRING = _code("L4W002", "DDoS protection expires within 14 days (warning)")
 
@@ -50,6 +52,11 @@ PREVENT_DESTROY = _code("L4E101", "prevent_destroy on a resource the plan would 
 TARGET_UNMATCHED = _code("L4E102", "a target matches no instance")
 AGENT_UNREFRESHED = _code(
     "L4E103", "an agent could not be refreshed, with --detailed-exitcode (plan)"
+)
+MOVE_BLOCKED = _code("L4E104", "a moved block's destination is already in the state")
+IMPORT_UNAVAILABLE = _code("L4E105", "an import block's application cannot be imported")
+TARGET_EXCLUDES_BLOCK = _code(
+    "L4E106", "a targeted plan leaves out an instance a moved or import block changes"
 )
 TARGETED = _code("L4W101", "resource targeting is in effect (warning)")
 LOCK_HELD = _code("L4W102", "the state lock is held by another process (warning)")

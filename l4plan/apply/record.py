@@ -8,12 +8,11 @@ still missing.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from l4plan.agents.placement import PLACED_TYPES
 from l4plan.apply.engine import AgentResult
-from l4plan.configs.model import UNKNOWN
 from l4plan.plans.model import Action, Plan, ResourceChange
+from l4plan.plans.recorded import known_values, resource_state, revisions
 from l4plan.states.model import AgentAck, OutputState, ResourceState, State
 
 
@@ -91,36 +90,4 @@ def _record_placed(
 
 def _keep_acks(rs: ResourceState, acks: dict[str, AgentAck]) -> None:
     rs.agents = dict(sorted(acks.items()))
-    rs.attributes["revisions"] = _revisions(acks)
-
-
-def _revisions(acks: dict[str, AgentAck]) -> dict[str, int]:
-    return {agent: ack.revision for agent, ack in sorted(acks.items())}
-
-
-def resource_state(change: ResourceChange, acks: dict[str, AgentAck]) -> ResourceState:
-    """What the state records for `change` once `acks` acknowledged it: its planned
-    attributes (unknowns as null) with the agents' revisions."""
-    attrs = known_values(change.after or {})
-    attrs["revisions"] = _revisions(acks)
-    return ResourceState(
-        address=change.address,
-        type=change.type,
-        name=change.name,
-        index_key=change.index_key,
-        attributes=attrs,
-        dependencies=list(change.dependencies),
-        sensitive_attributes=sorted(".".join(map(str, p)) for p in change.after_sensitive),
-        agents=dict(sorted(acks.items())),
-    )
-
-
-def known_values(value: Any) -> Any:
-    """Replace values still unknown after apply with null, recursively."""
-    if value is UNKNOWN:
-        return None
-    if isinstance(value, dict):
-        return {k: known_values(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [known_values(v) for v in value]
-    return value
+    rs.attributes["revisions"] = revisions(acks)

@@ -122,8 +122,10 @@ def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
         )
         raise click.exceptions.Exit(EXIT_ERROR)
     s = plan.summary
+    imported = f"{plan.imports} imported, " if plan.imports else ""
     message = (
-        f"{verb} complete! Resources: {s.add} added, {s.change} changed, {s.destroy} destroyed."
+        f"{verb} complete! Resources: {imported}{s.add} added, {s.change} changed, "
+        f"{s.destroy} destroyed."
     )
     click.echo("\n" + (click.style(message, fg="green", bold=True) if color else message))
 

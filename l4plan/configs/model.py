@@ -145,6 +145,26 @@ class OutputValue:
     pos: Pos = NO_POS
 
 
+@dataclass(frozen=True, slots=True)
+class MovedBlock:
+    """A `moved { from = ...  to = ... }` block: instance or resource addresses,
+    written as the state writes them (`l4_application.a`, `l4_application.a["x"]`)."""
+
+    from_address: str
+    to_address: str
+    pos: Pos = NO_POS
+
+
+@dataclass(frozen=True, slots=True)
+class ImportBlock:
+    """One import target: an `import { to = ...  id = ... }` block, or one instance
+    of an import block with `for_each`. `id` is the application's domain."""
+
+    to_address: str
+    id: str
+    pos: Pos = NO_POS
+
+
 # backend type -> the options its block may set: checked when the configuration is
 # read (L4E016) and again when a backend is opened from it
 BACKEND_OPTIONS = {"local": ("path",), "pg": ("conn_str", "schema_name")}
@@ -170,6 +190,8 @@ class Config:
     agents: dict[str, AgentConfig] = field(default_factory=dict)
     resources: dict[str, ResourceInstance] = field(default_factory=dict)  # by address
     outputs: dict[str, OutputValue] = field(default_factory=dict)
+    moved: list[MovedBlock] = field(default_factory=list)
+    imports: list[ImportBlock] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def content_hash(self) -> str:

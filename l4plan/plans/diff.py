@@ -9,9 +9,8 @@ report (the refresh stage provides it; None with `--refresh=false`). Drift is
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from l4plan import codes
 from l4plan.agents.placement import (
@@ -20,13 +19,14 @@ from l4plan.agents.placement import (
     agent_operations,
     desired_placements,
 )
-from l4plan.agents.spec import EFFECTIVE_KEEPALIVE, SpecRenderer
-from l4plan.configs.model import UNKNOWN, Config, ResourceInstance, is_wholly_known
+from l4plan.agents.refresh import AgentSnapshot
+from l4plan.agents.spec import SpecRenderer
+from l4plan.configs.model import UNKNOWN, Config, is_wholly_known
 from l4plan.diagnostics import Diagnostic
 from l4plan.graph import build_graph
-from l4plan.plans.attrdiff import diff_attributes
-from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, PLAN_DERIVED, REPLACE_ATTRS
-from l4plan.plans.ignore import apply_ignore_changes
+from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES
+from l4plan.plans.base import PlanningBase, planning_base
+from l4plan.plans.instance import changed_attributes, plan_instance
 from l4plan.plans.model import (
     Action,
     AgentAction,
@@ -37,7 +37,7 @@ from l4plan.plans.model import (
     StateRef,
 )
 from l4plan.plans.order import apply_order
-from l4plan.plans.targets import select_targets, targeting_warning
+from l4plan.plans.targets import excluded_blocks, select_targets, targeting_warning
 from l4plan.plans.values import parse_path
 from l4plan.states.model import ResourceState, State
 
@@ -50,13 +50,18 @@ def build_plan(
     targets: Sequence[str] = (),
     mode: PlanMode = "normal",
     now: datetime | None = None,
+    snapshots: Mapping[str, AgentSnapshot] | None = None,
+    prepared: PlanningBase | None = None,
 ) -> Plan:
     """Plan the changes that make the recorded state match the configuration.
 
     Problems (an unknown `--target`, `prevent_destroy` on a resource the plan would
     destroy) are error diagnostics in `Plan.diagnostics`; this function does not
     raise for bad input. `config` must have loaded without errors (dependency cycles
-    are reported by the loader).
+    are reported by the loader). The configuration's moved and import blocks are
+    carried out on `refreshed or prior` first (`plans.base`; `snapshots` are what
+    the refresh read, which imports need; `prepared` is that base when the caller
+    made it already).
     """
     plan = Plan(
         mode=mode,
@@ -69,7 +74,13 @@ def build_plan(
     if mode == "refresh-only":
         return plan
 
-    base = refreshed if refreshed is not None else prior
+    if prepared is None:
+        read = refreshed if refreshed is not None else prior
+        prepared = planning_base(config, read, snapshots, mode, now=now)
+    plan.diagnostics += prepared.diagnostics
+    if plan.errored:
+        return plan
+    base = prepared.state
     recorded = base.resources if base is not None else {}
     changes: dict[str, ResourceChange] = {}
     renderer = SpecRenderer(config, now=now)
@@ -81,10 +92,13 @@ def build_plan(
             changes[address] = _delete(rs, None)
         elif address not in config.resources:
             changes[address] = _delete(rs, _delete_reason(rs, config))
+    for address, change in changes.items():
+        change.previous_address = prepared.previous.get(address)
+        change.importing = prepared.importing.get(address)
 
     if targets:
         selected, diags = select_targets(targets, config, graph, base, mode)
-        plan.diagnostics += diags
+        plan.diagnostics += diags + excluded_blocks(list(changes.values()), selected)
         if plan.errored:
             return plan
         changes = {a: c for a, c in changes.items() if a in selected}
@@ -98,77 +112,6 @@ def build_plan(
     plan.changes = apply_order(changes.values(), base)
     plan.output_changes = _output_changes(config, base, mode, bool(plan.resource_actions))
     return plan
-
-
-def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    return [d.name for d in diff_attributes(type_, before, after) if d.kind != "same"]
-
-
-def planned_attributes(res: ResourceInstance, renderer: SpecRenderer) -> dict[str, Any]:
-    """What a plan gives `res`: the configured attributes, those the agents fill in
-    (unknown until apply) and those the plan derives (`effective_keepalive`)."""
-    planned = copy.deepcopy(res.attrs)
-    for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
-        planned.setdefault(k, UNKNOWN)
-    if res.type in PLACED_TYPES:
-        planned[EFFECTIVE_KEEPALIVE] = renderer.effective_keepalive(res.attrs)
-    return planned
-
-
-def plan_instance(
-    res: ResourceInstance, rs: ResourceState | None, renderer: SpecRenderer
-) -> ResourceChange:
-    """The change that makes the recorded `rs` (None: not recorded) match `res`."""
-    planned_attrs = planned_attributes(res, renderer)
-    change = ResourceChange(
-        address=res.address,
-        type=res.type,
-        name=res.name,
-        index_key=res.key,
-        action=Action.CREATE,
-        before=None,
-        after=planned_attrs,
-        after_sensitive={parse_path(p) for p in res.sensitive},
-        dependencies=sorted(res.depends_on),
-    )
-    if rs is None:
-        return change
-
-    before = rs.attributes
-    change.before = before
-    change.before_sensitive = {parse_path(p) for p in rs.sensitive_attributes}
-    after = copy.deepcopy(planned_attrs)
-    if res.lifecycle.ignore_changes:
-        after = apply_ignore_changes(res.type, before, after, res.lifecycle.ignore_changes)
-    # values the agents fill in stay as recorded unless the resource changes
-    agent_filled = [k for k in AGENT_COMPUTED if k in after and not is_wholly_known(after[k])]
-    planned = {k: after[k] for k in agent_filled}
-    for k in agent_filled:
-        if k in before:
-            after[k] = copy.deepcopy(before[k])
-        else:
-            del after[k]
-    # a plan-derived attribute that a state from before it existed lacks is no change
-    new = {k for k in PLAN_DERIVED if k in after and k not in before}
-    changed = [k for k in _changed(res.type, before, after) if k not in new]
-    change.after = after
-    if not changed:
-        change.action = Action.NOOP
-        return change
-
-    after.update(planned)
-    change.changed_attributes = _changed(res.type, before, after)
-    if EFFECTIVE_KEEPALIVE in changed and renderer.keepalive_lapsed(after):
-        change.action_reason = "update_because_ddos_protection_expired"
-    change.replace_paths = [(k,) for k in REPLACE_ATTRS.get(res.type, ()) if k in changed]
-    if change.replace_paths:
-        change.action = (
-            Action.CREATE_DELETE if res.lifecycle.create_before_destroy else Action.DELETE_CREATE
-        )
-        change.action_reason = "replace_because_cannot_update"
-    else:
-        change.action = Action.UPDATE
-    return change
 
 
 def _annotate_agents(
@@ -313,7 +256,7 @@ def drift_changes(prior: State, refreshed: State) -> list[ResourceChange]:
             gone = _delete(old, "deleted_outside_l4plan")
             drift.append(gone)
             continue
-        changed = _changed(old.type, old.attributes, new.attributes)
+        changed = changed_attributes(old.type, old.attributes, new.attributes)
         agents: dict[str, AgentAction] = {}
         for agent in sorted(set(old.agents) | set(new.agents)):
             if agent not in new.agents:

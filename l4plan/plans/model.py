@@ -101,6 +101,15 @@ class ResourceChange:
     dependencies: list[str] = field(default_factory=list)
     # why, when the action alone does not say it (Terraform's action_reason)
     action_reason: str | None = None
+    # the address a moved block moved it from (Terraform's previous_address)
+    previous_address: str | None = None
+    # the application's domain when an import block imports it (Terraform's importing.id)
+    importing: str | None = None
+
+    @property
+    def moves_or_imports(self) -> bool:
+        """Whether the state changes for it even when nothing else does."""
+        return self.previous_address is not None or self.importing is not None
 
     @property
     def resource_address(self) -> str:
@@ -154,6 +163,16 @@ class Plan:
         return [c for c in self.changes if c.action is not Action.NOOP]
 
     @property
+    def shown_changes(self) -> list[ResourceChange]:
+        """The changes a plan shows: those that act, and those moved or imported."""
+        return [c for c in self.changes if c.action is not Action.NOOP or c.moves_or_imports]
+
+    @property
+    def imports(self) -> int:
+        """How many instances import blocks import (Terraform's "N to import")."""
+        return sum(1 for c in self.changes if c.importing is not None)
+
+    @property
     def summary(self) -> Summary:
         acting = self.resource_actions
         return Summary(
@@ -171,4 +190,4 @@ class Plan:
         """Whether applying this plan would change anything (state included)."""
         if self.mode == "refresh-only":
             return bool(self.drift)
-        return bool(self.resource_actions or self.output_actions)
+        return bool(self.shown_changes or self.output_actions)

@@ -16,6 +16,7 @@ from l4plan.agents.errors import refresh_hint
 from l4plan.agents.refresh import RefreshResult, read_agents, refresh_state
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
+from l4plan.plans.base import planning_base
 from l4plan.plans.diff import build_plan
 from l4plan.plans.model import Plan, PlanMode
 from l4plan.states.model import State
@@ -24,7 +25,9 @@ from l4plan.states.model import State
 @dataclass(slots=True)
 class RefreshedPlan:
     plan: Plan
-    base: State | None  # the state the plan was made against: refreshed, or as recorded
+    # the state the plan was made against: refreshed, or as recorded, with the moved
+    # and import blocks carried out (plans.base)
+    base: State | None
     refresh: RefreshResult | None  # None with --refresh=false
 
 
@@ -60,6 +63,7 @@ def refresh_diagnostics(
         str(r.attrs.get("id")): (r.address, r.attrs.get("agents") or [])
         for r in config.of_type("l4_application")
     }
+    imported = {target.id for target in config.imports}  # the plan says what becomes of them
     diags = []
     for name, error in sorted(result.errors.items()):
         agent = config.agents[name]
@@ -91,8 +95,9 @@ def refresh_diagnostics(
         )
     for name, found in result.drift.items():
         agent = config.agents[name]
-        taken = [a.name for a in found.unmanaged if name in declared.get(a.name, ("", []))[1]]
-        foreign = [a.name for a in found.unmanaged if a.name not in taken]
+        unmanaged = [a for a in found.unmanaged if a.name not in imported]
+        taken = [a.name for a in unmanaged if name in declared.get(a.name, ("", []))[1]]
+        foreign = [a.name for a in unmanaged if a.name not in taken]
         if foreign:
             diags.append(
                 Diagnostic.at(
@@ -154,15 +159,24 @@ def plan_refreshed(
     result = None
     if do_refresh:
         result = refresh(config, prior, workdir=workdir, timeout=timeout, parallelism=parallelism)
+    refreshed = result.state if result is not None else None
+    prepared = planning_base(
+        config,
+        refreshed if result is not None else prior,
+        result.snapshots if result is not None else None,
+        mode,
+        now=now,
+    )
     plan = build_plan(
         config,
         prior,
-        refreshed=result.state if result is not None else None,
+        refreshed=refreshed,
         targets=targets,
         mode=mode,
         now=now,
+        prepared=prepared,
     )
     if result is not None:
         found = refresh_diagnostics(result, config, complete=complete_refresh)
         plan.diagnostics = [*found, *plan.diagnostics]
-    return RefreshedPlan(plan, result.state if result is not None else prior, result)
+    return RefreshedPlan(plan, prepared.state, result)

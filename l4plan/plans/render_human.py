@@ -58,7 +58,7 @@ def render_plan(plan: Plan, *, color: bool) -> str:
     if plan.mode == "refresh-only":
         _render_refresh_only(out, plan)
         return out.render() + "\n"
-    acting = plan.resource_actions
+    acting = plan.shown_changes
     outputs = plan.output_actions
     if not acting and not outputs:
         out.text(
@@ -71,26 +71,23 @@ def render_plan(plan: Plan, *, color: bool) -> str:
         )
         return out.render() + "\n"
     if acting:
-        out.text(
-            "l4plan used the selected agents to generate the following execution plan. "
-            "Resource actions are indicated with the following symbols:"
-        )
         used = {c.action for c in acting}
-        for action, word in _LEGEND.items():
-            if action in used:
-                pad = " " * (3 - len(action.symbol))
-                out.text(pad + out.symbol(action.symbol) + " " + word)
-        out.blank()
+        if used - {Action.NOOP}:
+            out.text(
+                "l4plan used the selected agents to generate the following execution plan. "
+                "Resource actions are indicated with the following symbols:"
+            )
+            for action, word in _LEGEND.items():
+                if action in used:
+                    pad = " " * (3 - len(action.symbol))
+                    out.text(pad + out.symbol(action.symbol) + " " + word)
+            out.blank()
         out.text("l4plan will perform the following actions:")
         for change in acting:
             out.blank()
             render_change(out, change)
         out.blank()
-        s = plan.summary
-        out.text(
-            out.style("Plan:", bold=True)
-            + f" {s.add} to add, {s.change} to change, {s.destroy} to destroy."
-        )
+        out.text(out.style("Plan:", bold=True) + " " + plan_totals(plan) + ".")
     if outputs:
         out.blank()
         out.text("Changes to Outputs:")
@@ -102,6 +99,13 @@ def render_plan(plan: Plan, *, color: bool) -> str:
                 "state, without changing any real infrastructure."
             )
     return out.render() + "\n"
+
+
+def plan_totals(plan: Plan) -> str:
+    """`1 to import, 0 to add, 0 to change, 0 to destroy` (imports only when there are)."""
+    s = plan.summary
+    imports = f"{plan.imports} to import, " if plan.imports else ""
+    return f"{imports}{s.add} to add, {s.change} to change, {s.destroy} to destroy"
 
 
 def _render_drift(out: Lines, plan: Plan) -> None:
@@ -172,16 +176,36 @@ def _reason(change: ResourceChange) -> str | None:
     return None
 
 
+def change_subject(change: ResourceChange, *, drift: bool = False) -> str:
+    """The address a header names: where a move with nothing else to do comes from."""
+    moved_only = change.action is Action.NOOP and change.importing is None
+    if not drift and moved_only and change.previous_address:
+        return change.previous_address
+    return change.address
+
+
 def change_verb(change: ResourceChange, *, drift: bool = False) -> str:
-    """`will be created`, `must be replaced`, ... (drift: `has changed`)."""
+    """`will be created`, `must be replaced`, `has moved to X`, `will be imported`, ...
+    (drift: `has changed`)."""
     if drift:
         return "has been deleted" if change.action is Action.DELETE else "has changed"
+    if change.action is Action.NOOP:
+        if change.importing is not None:
+            return "will be imported"
+        return f"has moved to {change.address}"
     return _HEADERS[change.action]
 
 
 def change_notes(change: ResourceChange, *, drift: bool = False) -> list[str]:
-    """Why the action happens (when the action alone does not say) and the agents."""
+    """Where it moved from or is imported from (when the header does not say it), why
+    the action happens (when the action alone does not say) and the agents."""
     notes = []
+    if not drift:
+        acts = change.action is not Action.NOOP
+        if change.previous_address and (acts or change.importing is not None):
+            notes.append(f"(moved from {change.previous_address})")
+        if change.importing is not None and acts:
+            notes.append(f'(imported from "{change.importing}")')
     reason = _reason(change)
     if reason:
         notes.append(f"({reason})")
@@ -198,7 +222,8 @@ def render_change(
 ) -> None:
     """One resource: the `# address will ...` header and its attribute block."""
     if header:
-        out.text(out.style(f"  # {change.address} {change_verb(change, drift=drift)}", bold=True))
+        title = f"  # {change_subject(change, drift=drift)} {change_verb(change, drift=drift)}"
+        out.text(out.style(title, bold=True))
         for note in change_notes(change, drift=drift):
             out.text(f"  # {note}")
     sym = change.action.symbol
@@ -208,6 +233,8 @@ def render_change(
         mode = "create"
     elif change.action is Action.DELETE:
         mode = "delete"
+    elif change.action is Action.NOOP and change.importing is not None and not drift:
+        mode = "show"  # what is imported, in full, as Terraform shows it
     _render_body(out, change, mode)
     out.close(0)
 

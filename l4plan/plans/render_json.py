@@ -51,7 +51,12 @@ def plan_to_json(plan: Plan, *, reveal_sensitive: bool = False) -> dict[str, Any
             o.name: _output_to_json(o, reveal_sensitive) for o in plan.output_changes
         },
         "diagnostics": [d.to_json() for d in plan.diagnostics],
-        "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
+        "summary": {
+            "add": summary.add,
+            "change": summary.change,
+            "destroy": summary.destroy,
+            **({"import": plan.imports} if plan.imports else {}),  # as "N to import, "
+        },
     }
 
 
@@ -63,6 +68,11 @@ def _value(value: Any, sensitive: set[Any], reveal: bool) -> Any:
 
 
 def _change_to_json(change: ResourceChange, reveal: bool) -> dict[str, Any]:
+    moved_or_imported: dict[str, Any] = {}  # present only when set, as in Terraform
+    if change.previous_address is not None:
+        moved_or_imported["previous_address"] = change.previous_address
+    if change.importing is not None:
+        moved_or_imported["importing"] = {"id": change.importing}
     return {
         "address": change.address,
         "type": change.type,
@@ -79,6 +89,7 @@ def _change_to_json(change: ResourceChange, reveal: bool) -> dict[str, Any]:
         "changed_attributes": list(change.changed_attributes),
         "agents": [{"name": n, "action": a} for n, a in change.agents.items()],
         "dependencies": list(change.dependencies),
+        **moved_or_imported,
     }
 
 
@@ -126,6 +137,8 @@ def _change_from_json(d: dict[str, Any]) -> ResourceChange:
         agents={a["name"]: a["action"] for a in d["agents"]},
         dependencies=list(d["dependencies"]),
         action_reason=d["action_reason"],
+        previous_address=d.get("previous_address"),
+        importing=d["importing"]["id"] if "importing" in d else None,
     )
 
 

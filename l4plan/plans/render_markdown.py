@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 
 from l4plan.plans.model import Action, Plan, ResourceChange
-from l4plan.plans.render_human import change_notes, change_verb, render_change
+from l4plan.plans.render_human import (
+    change_notes,
+    change_subject,
+    change_verb,
+    plan_totals,
+    render_change,
+)
 from l4plan.plans.render_lines import SENSITIVE_TEXT, Lines, scalar
 
 _MARKERS = {"+": "+", "-": "-", "~": "!", "-/+": "!", "+/-": "!"}
@@ -25,7 +31,6 @@ _WORDS = {
 
 
 def render_markdown(plan: Plan) -> str:
-    s = plan.summary
     lines: list[str] = []
     if plan.errored:
         lines.append("### l4plan plan failed")
@@ -34,9 +39,7 @@ def render_markdown(plan: Plan) -> str:
     elif not plan.has_changes:
         lines.append("### l4plan plan: no changes")
     else:
-        lines.append(
-            f"### l4plan plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy"
-        )
+        lines.append(f"### l4plan plan: {plan_totals(plan)}")
     lines.append("")
     for d in plan.diagnostics:
         where = f" at `{d.location}`" if d.location else ""
@@ -49,7 +52,7 @@ def render_markdown(plan: Plan) -> str:
         lines += _table(plan.drift, drift=True)
         for change in plan.drift:
             lines += _resource(change, drift=True)
-    acting = plan.resource_actions
+    acting = plan.shown_changes
     if plan.mode != "refresh-only":
         if acting:
             if plan.drift:
@@ -82,7 +85,7 @@ def _table(changes: list[ResourceChange], *, drift: bool) -> list[str]:
         if drift:
             word = "deleted" if c.action is Action.DELETE else "changed"
         else:
-            word = _WORDS[c.action]
+            word = _WORDS.get(c.action) or ("import" if c.importing is not None else "move")
         agents = ", ".join(f"{a} ({act})" for a, act in c.agents.items()) or "—"
         rows.append(f"| `{c.address}` | {word} | {_cell(agents)} |")
     rows.append("")
@@ -90,7 +93,7 @@ def _table(changes: list[ResourceChange], *, drift: bool) -> list[str]:
 
 
 def _resource(change: ResourceChange, *, drift: bool) -> list[str]:
-    lines = [f"**`{change.address}`** {change_verb(change, drift=drift)}"]
+    lines = [f"**`{change_subject(change, drift=drift)}`** {change_verb(change, drift=drift)}"]
     for note in change_notes(change, drift=drift):
         lines.append(f"<br>{_inline(note)}")
     out = Lines(color=False)

@@ -9,7 +9,7 @@ import networkx as nx
 from l4plan import codes
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
-from l4plan.plans.model import PlanMode
+from l4plan.plans.model import PlanMode, ResourceChange
 from l4plan.states.model import State
 
 
@@ -72,3 +72,28 @@ def targeting_warning(targets: Sequence[str]) -> Diagnostic:
         "from errors or mistakes.",
         severity="warning",
     )
+
+
+def excluded_blocks(changes: Sequence[ResourceChange], selected: set[str]) -> list[Diagnostic]:
+    """Errors for instances a moved or import block changes that the targets leave
+    out: the apply would record them without the plan showing it (Terraform's
+    "Moved resource instances excluded by targeting")."""
+    diags = []
+    for change in changes:
+        if change.address in selected or not change.moves_or_imports:
+            continue
+        what = (
+            f"moved from {change.previous_address}"
+            if change.previous_address is not None
+            else f'imported from "{change.importing}"'
+        )
+        diags.append(
+            Diagnostic.at(
+                codes.TARGET_EXCLUDES_BLOCK,
+                f"Resource instances excluded by targeting: {change.address} ({what}) is "
+                f"not among the targets. Add --target {change.address}, or plan without "
+                "--target to carry out the configuration's moved and import blocks.",
+                address=change.address,
+            )
+        )
+    return diags

@@ -30,8 +30,9 @@ from l4plan.apply.engine import (
 from l4plan.apply.record import next_state
 from l4plan.configs.model import Config
 from l4plan.configs.variables import ENV_PREFIX
-from l4plan.diagnostics import Diagnostic
+from l4plan.diagnostics import Diagnostic, has_errors
 from l4plan.plans import Plan, PlanFileError, SavedPlan, StalePlanError, check_fresh, load_planfile
+from l4plan.plans.base import planning_base
 from l4plan.plans.model import PlanMode
 from l4plan.plans.refreshed import plan_refreshed, refresh, refresh_diagnostics
 from l4plan.states import Backend, State
@@ -154,12 +155,16 @@ def apply_saved(workdir: Path, planfile: Path, options: RunOptions, view: ApplyV
             config, prior, workdir=workdir, timeout=options.timeout, parallelism=options.parallelism
         )
         view.diagnostics(refresh_diagnostics(current, config), config)
+        base = planning_base(config, current.state, current.snapshots, plan.mode)
+        view.diagnostics(base.diagnostics, config)
+        if has_errors(base.diagnostics):
+            raise Stopped
         outcome = _carry_out(
             plan,
             config,
             workdir,
             prior,
-            current.state,
+            base.state,
             backend,
             snapshots=current.snapshots,
             options=options,

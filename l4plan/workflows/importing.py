@@ -1,10 +1,9 @@
-"""Import: adopt an application that already runs on its agents.
+"""Import: adopt an application that already runs on its agents (`l4plan import`).
 
-The state records what an apply of the configured resource would have recorded had
-the agents that run it acknowledged it: the plan's attributes for the resource
-(`plans.diff.plan_instance`) and, per agent, the canonical hash of the spec it runs
-(`apply.record.resource_state`). So the next plan is empty when the agents run what
-the configuration says, and shows an update wherever they run something else.
+The record is the one `plans.imports` makes for an `import` block too: what an
+apply of the configured resource would have recorded had the agents that run it
+acknowledged it. So the next plan is empty when the agents run what the
+configuration says, and shows an update wherever they run something else.
 """
 
 from __future__ import annotations
@@ -13,15 +12,12 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import desired_placements
-from l4plan.agents.refresh import make_client
-from l4plan.agents.spec import SpecRenderer, canonical_hash
-from l4plan.apply.record import resource_state
-from l4plan.configs.model import Config
-from l4plan.plans.diff import plan_instance
+from l4plan.agents.refresh import read_agents
+from l4plan.agents.spec import SpecRenderer
+from l4plan.configs.evaluation.moved_import import import_target_problem
+from l4plan.plans.imports import imported_resource, managed_elsewhere, running_acks
 from l4plan.states import State
-from l4plan.states.model import AgentAck
 from l4plan.workflows.config import checked_config
 from l4plan.workflows.errors import OperationError
 from l4plan.workflows.options import RunOptions
@@ -39,19 +35,17 @@ def import_application(workdir: Path, address: str, name: str, options: RunOptio
     """Record application `name`, running on agents of `address`'s placement, as
     `address`. Raises InvalidConfiguration or OperationError; writes nothing then."""
     config = checked_config(workdir, options)
-    res = config.resources.get(address)
-    if res is None or res.type != "l4_application":
-        raise OperationError(
-            f"{address} is not an l4_application in the configuration; add its resource "
-            "block first, then import it"
-        )
-    if res.attrs.get("id") != name:
-        raise OperationError(
-            f'{address} is configured with domain "{res.attrs.get("id")}", not "{name}"; '
-            "import the application under the name the configuration gives it"
-        )
+    problem = import_target_problem(config, address, name)
+    if problem:
+        raise OperationError(problem)
     placement = desired_placements(config)[address]
-    acks = _running_on_agents(config, workdir, placement.agents, name, options.timeout)
+    snapshots, errors = read_agents(
+        [config.agents[a] for a in placement.agents], workdir=workdir, timeout=options.timeout
+    )
+    if errors:
+        agent_name, e = min(errors.items())
+        raise OperationError(f"agent.{agent_name}: {e.status}: {e.message}")
+    acks = running_acks(snapshots, placement.agents, name)
     if not acks:
         raise OperationError(
             f'no agent of {address} ({", ".join(placement.agents)}) runs "{name}"; nothing to '
@@ -65,31 +59,11 @@ def import_application(workdir: Path, address: str, name: str, options: RunOptio
                 f"{address} is already in the state; `l4plan state rm {address}` first "
                 "to import it again"
             )
-        for other in state.resources.values():
-            if other.type == "l4_application" and other.attributes.get("id") == name:
-                raise OperationError(f'"{name}" is already managed as {other.address}')
-        created = plan_instance(res, None, SpecRenderer(config))
-        assert created.after is not None
-        created.after.pop("revisions", None)  # the agents' revisions, recorded last
-        state.resources[address] = resource_state(created, acks)
+        elsewhere = managed_elsewhere(state, address, name)
+        if elsewhere:
+            raise OperationError(elsewhere)
+        state.resources[address] = imported_resource(
+            config.resources[address], acks, SpecRenderer(config)
+        )
         write_state(backend, state, prior)
     return ImportResult(address, name, sorted(acks))
-
-
-def _running_on_agents(
-    config: Config, workdir: Path, agents: tuple[str, ...], name: str, timeout: float
-) -> dict[str, AgentAck]:
-    """Per agent of `agents` that runs application `name`: what it runs, as an ack."""
-    acks: dict[str, AgentAck] = {}
-    for agent_name in agents:
-        try:
-            with make_client(config.agents[agent_name], workdir=workdir, timeout=timeout) as client:
-                listing = client.list_apps()
-        except AgentError as e:
-            raise OperationError(f"agent.{agent_name}: {e.status}: {e.message}") from None
-        running = {a["name"]: a for a in listing["apps"]}
-        if name in running:
-            acks[agent_name] = AgentAck(
-                int(listing["revision"]), canonical_hash(running[name]["spec"])
-            )
-    return acks

@@ -20,8 +20,26 @@ from l4plan.configs.model import RESOURCE_TYPES
 from l4plan.configs.variables import VariableDecl, declare_variable
 from l4plan.diagnostics import Diagnostic, Pos
 
-TOP_LEVEL_BLOCKS = ("l4plan", "variable", "locals", "output", "agent", "resource")
-_LABELS = {"l4plan": 0, "variable": 1, "locals": 0, "output": 1, "agent": 1, "resource": 2}
+TOP_LEVEL_BLOCKS = (
+    "l4plan",
+    "variable",
+    "locals",
+    "output",
+    "agent",
+    "resource",
+    "moved",
+    "import",
+)
+_LABELS = {
+    "l4plan": 0,
+    "variable": 1,
+    "locals": 0,
+    "output": 1,
+    "agent": 1,
+    "resource": 2,
+    "moved": 0,
+    "import": 0,
+}
 
 
 @dataclass(slots=True)
@@ -33,6 +51,8 @@ class Declarations:
     agents: dict[str, Block] = field(default_factory=dict)
     resources: dict[str, Block] = field(default_factory=dict)  # by TYPE.NAME
     outputs: dict[str, Block] = field(default_factory=dict)
+    moved: list[Block] = field(default_factory=list)
+    imports: list[Block] = field(default_factory=list)
     l4plan: Block | None = None
 
     def is_expanded(self, key: str) -> bool:
@@ -114,6 +134,12 @@ class _Collector:
             self._duplicate("l4plan block", block.pos, self.out.l4plan.pos)
             return
         self.out.l4plan = block
+
+    def _declare_moved(self, block: Block) -> None:
+        self.out.moved.append(block)
+
+    def _declare_import(self, block: Block) -> None:
+        self.out.imports.append(block)
 
     def _declare_variable(self, block: Block) -> None:
         name = block.labels[0]

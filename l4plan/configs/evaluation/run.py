@@ -6,7 +6,8 @@
 4. the dependency graph (graph.py): references, undeclared names, cycles;
 5. in dependency order: locals and outputs (outputs.py), agents (agents.py),
    resources (resources.py: count/for_each expansion, nested blocks, computed
-   attributes).
+   attributes);
+6. moved and import blocks (moved_import.py), which name resources.
 
 Each phase takes what the earlier ones produced and adds to the `Config`; the
 values that expressions of later nodes read are in the `Scope`.
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from l4plan.configs.evaluation.agents import evaluate_agent
 from l4plan.configs.evaluation.declarations import Declarations, declare
 from l4plan.configs.evaluation.graph import build_graph
+from l4plan.configs.evaluation.moved_import import evaluate_moved_import
 from l4plan.configs.evaluation.outputs import evaluate_local, evaluate_output
 from l4plan.configs.evaluation.resources import evaluate_resource
 from l4plan.configs.evaluation.scope import Scope
@@ -73,6 +75,7 @@ def evaluate_config(
             evaluate_resource(node, decls, scope, config)
         else:
             evaluate_output(node, decls, scope, config)
+    evaluate_moved_import(decls, scope, config)
     _restore_declaration_order(config, decls)
 
 
