@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 import click
 
 from l4plan.durations import parse_duration
-from l4plan.workflows.options import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,18 +83,19 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
 
 
-_RUN_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(RunOptions))
-
-
 def pass_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Hand the command the options the operations share (`--var`, `--var-file`,
     `--target`, `--lock-timeout`, `--auto-approve`, `--parallelism`, `--timeout`,
     `--refresh`, whichever it declares) as one `options: RunOptions` argument.
     Put it below the option decorators, next to the function."""
+    # imported by the commands that run an operation, not by `version` or `validate`
+    from l4plan.workflows.options import RunOptions
+
+    names = frozenset(field.name for field in dataclasses.fields(RunOptions))
 
     @functools.wraps(f)
     def with_options(*args: Any, **kwargs: Any) -> Any:
-        given = {name: kwargs.pop(name) for name in _RUN_OPTION_NAMES & set(kwargs)}
+        given = {name: kwargs.pop(name) for name in names & set(kwargs)}
         return f(*args, options=RunOptions(**given), **kwargs)
 
     return with_options

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,19 +22,23 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-heavy = ("networkx", "deepdiff", "rich", "jsonschema", "l4plan.plans", "l4plan.states",
-         "l4plan.agents.client", "l4plan.configs")
+heavy = ("networkx", "deepdiff", "rich", "jsonschema", "lark", "hcl2", "tempfile",
+         "l4plan.plans", "l4plan.states", "l4plan.agents", "l4plan.apply",
+         "l4plan.workflows.options", "l4plan.configs")
 print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 
 
-def _fresh(*args: str) -> tuple[str, list[str]]:
+def _fresh(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> tuple[str, list[str]]:
     """stdout of `l4plan ARGS` in a new interpreter, and the heavy modules it imported."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=cwd,
+        env=env,
         timeout=120,
         check=True,
     )
@@ -58,3 +63,14 @@ def test_help_without_the_commands_is_the_help_with_them() -> None:
 def test_version_imports_nothing_it_does_not_need() -> None:
     printed, imported = _fresh("version")
     assert printed.startswith("l4plan v") and imported == []
+
+
+def test_validate_imports_only_the_configuration_layer(tmp_path: Path) -> None:
+    """Once the parser tables are cached, a valid configuration is loaded and checked
+    without lark, the planner, the state, the agents or the operations' options."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    quickstart = REPO / "examples" / "quickstart"
+    _fresh("validate", cwd=quickstart, env=env)  # builds and caches the parser tables
+    printed, imported = _fresh("validate", cwd=quickstart, env=env)
+    assert printed == "Success! The configuration is valid.\n"
+    assert imported == ["l4plan.configs"]

@@ -200,3 +200,22 @@ def test_cached_tables_are_the_tables_lark_builds(tmp_path, monkeypatch):
         assert json.loads(path.read_text(encoding="utf-8")) == data
     finally:
         grammar.parse_tables.cache_clear()
+
+
+def test_loaded_tables_compile_only_the_scanners_a_parse_needs():
+    """Compiling every scanner costs more than parsing a small file: a state's
+    scanners are compiled when it first lexes, and a parse visits a few states."""
+    loaded = lalr.from_json(json.loads(json.dumps(lalr.to_json(lalr.tables(parser())))))
+    assert all(entry is None for entry in loaded.scanners)
+    text = 'resource "l4_site" "a" {\n  name = "a.com"\n}\n'
+    builder = Builder("t.hcl", HeredocParser("t.hcl", parse_expression).parse)
+    assert lalr.parse(loaded, text, builder) is not None
+    lexed = [entry for entry in loaded.scanners if entry is not None]
+    assert 0 < len(lexed) < len(loaded.scanners) // 10
+
+
+def test_tables_naming_a_missing_pattern_are_malformed():
+    data = json.loads(json.dumps(lalr.to_json(lalr.tables(parser()))))
+    data["scanners"][0][0] = [len(data["patterns"])]
+    with pytest.raises(ValueError, match="pattern"):
+        lalr.from_json(data)

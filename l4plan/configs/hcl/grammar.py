@@ -15,7 +15,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,6 +85,15 @@ def parse_tables() -> lalr.Tables:
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     tables = lalr.tables(parser())
+    _store(path, tables)
+    return tables
+
+
+def _store(path: Path, tables: lalr.Tables) -> None:
+    """Write the tables to the cache atomically; without a cache directory, do nothing
+    (every process then builds them)."""
+    import tempfile  # only a process that built the tables writes them
+
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
@@ -94,8 +102,7 @@ def parse_tables() -> lalr.Tables:
             json.dump(lalr.to_json(tables), f)
         os.replace(f.name, path)
     except OSError:
-        pass  # no cache directory: build the tables in every process
-    return tables
+        pass
 
 
 def _tables_path() -> Path:

@@ -35,14 +35,17 @@ if TYPE_CHECKING:
 Tok = tuple[str, str, int, int]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Tables:
     # per state: terminal or rule name -> next state (>= 0) or -(rule index + 1)
     actions: list[dict[str, int]]
     # per rule: (number of children, rule name, Builder method name or "" to pass through)
     rules: list[tuple[int, str, str]]
-    # per state: compiled scanners and keyword retyping (NAME "in" -> IN) of its lexer
-    scanners: list[tuple[list[re.Pattern[str]], dict[str, str] | None]]
+    # the scanners' regular expressions, each once: (pattern, flags)
+    patterns: list[tuple[str, int]]
+    # per state: its lexer's scanners (indexes into `patterns`) and keyword retyping
+    # (NAME "in" -> IN)
+    lexers: list[tuple[list[int], dict[str, str] | None]]
     ignore: frozenset[str]
     start: int
     end: int
@@ -51,6 +54,31 @@ class Tables:
     continues: frozenset[str]
     # (state below, top state, token type) -> top state after pass-through reductions
     chains: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    # per state: its compiled scanners and retyping, None until the state first lexes.
+    # Compiling every pattern up front costs more than parsing a small configuration,
+    # which visits a fraction of the states.
+    scanners: list[tuple[list[re.Pattern[str]], dict[str, str] | None] | None] = field(
+        init=False, repr=False
+    )
+    _compiled: dict[int, re.Pattern[str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.scanners = [None] * len(self.lexers)
+        self._compiled = {}
+
+    def scanner(self, state: int) -> tuple[list[re.Pattern[str]], dict[str, str] | None]:
+        """The compiled scanners of `state` (compiled now if it has not lexed yet)."""
+        ids, retype = self.lexers[state]
+        compiled = self._compiled
+        mres = []
+        for i in ids:
+            mre = compiled.get(i)
+            if mre is None:
+                pattern, flags = self.patterns[i]
+                mre = compiled[i] = re.compile(pattern, flags)
+            mres.append(mre)
+        entry = self.scanners[state] = (mres, retype)
+        return entry
 
 
 def _method_name(origin: str, alias: str | None, expand1: bool, size: int) -> str:
@@ -85,7 +113,8 @@ def tables(lark: Lark) -> Tables:
             row[symbol] = arg if action is Shift else -(rule_index[arg] + 1)
         actions.append(row)
     contextual = frontend.lexer.lexer  # PostLexConnector -> ContextualLexer
-    scanners = []
+    patterns: dict[tuple[str, int], int] = {}
+    lexers: list[tuple[list[int], dict[str, str] | None]] = []
     for state in range(len(actions)):
         lexer = contextual.lexers[state]
         scanner = lexer.scanner  # builds lexer.callback
@@ -93,25 +122,23 @@ def tables(lark: Lark) -> Tables:
         for type_, callback in lexer.callback.items():
             assert type_ == "NAME", type_  # the grammar's only callback: keywords inside NAME
             retype = {t.pattern.value: t.name for t in callback.scanner.terminals}
-        scanners.append((list(scanner._mres), retype))
+        ids = [patterns.setdefault((m.pattern, m.flags), len(patterns)) for m in scanner._mres]
+        lexers.append((ids, retype))
     ignore = frozenset(contextual.root_lexer.ignore_types)
     start = parse_table.start_states["start"]
     end = parse_table.end_states["start"]
-    return Tables(actions, rules, scanners, ignore, start, end, frozenset(OPERATOR_TYPES))
+    return Tables(
+        actions, rules, list(patterns), lexers, ignore, start, end, frozenset(OPERATOR_TYPES)
+    )
 
 
 def to_json(tables_: Tables) -> dict[str, Any]:
-    """The tables as JSON data (compiled scanners as their pattern text, each once)."""
-    patterns: dict[tuple[str, int], int] = {}
-    states = []
-    for mres, retype in tables_.scanners:
-        ids = [patterns.setdefault((m.pattern, m.flags), len(patterns)) for m in mres]
-        states.append([ids, retype])
+    """The tables as JSON data (scanners as their pattern text, each once)."""
     return {
         "actions": tables_.actions,
         "rules": tables_.rules,
-        "patterns": list(patterns),
-        "scanners": states,
+        "patterns": tables_.patterns,
+        "scanners": tables_.lexers,
         "ignore": sorted(tables_.ignore),
         "start": tables_.start,
         "end": tables_.end,
@@ -121,12 +148,18 @@ def to_json(tables_: Tables) -> dict[str, Any]:
 
 def from_json(data: dict[str, Any]) -> Tables:
     """Tables from `to_json` data; raises KeyError, TypeError or ValueError when malformed."""
-    compiled = [re.compile(pattern, flags) for pattern, flags in data["patterns"]]
-    scanners = [([compiled[i] for i in ids], retype) for ids, retype in data["scanners"]]
+    patterns = [(str(pattern), int(flags)) for pattern, flags in data["patterns"]]
+    lexers = []
+    for ids, retype in data["scanners"]:
+        indexes = [int(i) for i in ids]
+        if not all(0 <= i < len(patterns) for i in indexes):
+            raise ValueError("a scanner names a pattern the tables do not hold")
+        lexers.append((indexes, None if retype is None else dict(retype)))
     return Tables(
         [dict(row) for row in data["actions"]],
         [(int(size), str(origin), str(name)) for size, origin, name in data["rules"]],
-        scanners,
+        patterns,
+        lexers,
         frozenset(data["ignore"]),
         int(data["start"]),
         int(data["end"]),
@@ -171,7 +204,8 @@ def parse(tables_: Tables, text: str, builder: Any, base_depth: int = 0) -> Any:
     at_end = False
     while True:
         if pos < n:
-            mres, retype = scanners[states[-1]]
+            entry = scanners[states[-1]]
+            mres, retype = entry if entry is not None else tables_.scanner(states[-1])
             match = None
             for mre in mres:
                 match = mre.match(text, pos)

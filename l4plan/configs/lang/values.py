@@ -11,7 +11,6 @@ it into a `Diagnostic`.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,5 +198,7 @@ def plain(value: Any) -> Any:
 
 def suggest(word: str, choices: Any) -> str:
     """'; did you mean "x"?' for the closest of `choices`, or nothing."""
+    import difflib  # only a mistake needs it
+
     close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f'; did you mean "{close[0]}"?' if close else ""

@@ -13,7 +13,6 @@ results are the same, only the time differs.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from l4plan import codes
-from l4plan.configs.lang.values import type_name
+from l4plan.configs.lang.values import suggest, type_name
 from l4plan.configs.model import UNKNOWN, AgentConfig, Config, ResourceInstance
 from l4plan.diagnostics import Diagnostic, Pos
 
@@ -133,11 +132,6 @@ def _typed(value: Any) -> str:
     return f"{type_name(value)} {_show(value)}"
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
-
-
 def _where(path: Sequence[str | int]) -> str:
     return f" in {human_path(path)}" if path else ""
 
@@ -161,7 +155,7 @@ def _messages(error: ValidationError, sensitive: bool) -> list[tuple[list[str | 
         return [
             (
                 [*path, key],
-                f'unknown attribute "{key}"{_where(path)}{_suggest(key, known)}',
+                f'unknown attribute "{key}"{_where(path)}{suggest(key, known)}',
             )
             for key in instance
             if key not in known
@@ -176,7 +170,7 @@ def _messages(error: ValidationError, sensitive: bool) -> list[tuple[list[str | 
         return [(path, f"{name} must be {expected}, not {typed(instance)}")]
     if kind == "enum":
         choices = ", ".join(json.dumps(c) for c in error.validator_value)
-        hint = "" if sensitive else _suggest(str(instance), [str(c) for c in error.validator_value])
+        hint = "" if sensitive else suggest(str(instance), error.validator_value)
         return [(path, f"{name} must be one of {choices}, not {show(instance)}{hint}")]
     if kind in ("pattern", "format") and "errorMessage" in schema:
         return [(path, f"{name} {schema['errorMessage']}, not {show(instance)}")]
