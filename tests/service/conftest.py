@@ -65,7 +65,7 @@ class Node:
     control_port: int = field(default_factory=lambda: free_port(SERVICE))
     listen: str = LOOPBACK_LISTEN
     control: str = ""  # the control address; empty: 127.0.0.1 and control_port
-    executable: str = str(Path(sys.executable).with_name("l4plan-agent"))
+    executable: str = unit.LOCAL
 
     def __post_init__(self) -> None:
         self.unit = unit.parse()

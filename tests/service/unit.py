@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT_PATH = REPO / "examples" / "systemd" / "l4plan-agent.service"
 INSTALLED = "/opt/l4plan-agent/bin/l4plan-agent"  # where the unit expects the agent
+LOCAL = str(Path(sys.executable).with_name("l4plan-agent"))  # scripts/setup.sh installs it
 
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 _SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "": 1.0}
