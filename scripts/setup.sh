@@ -38,3 +38,18 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       || echo "warning: could not install$missing; the kernel fast path will fall back to the relay" >&2
   fi
 fi
+
+# The service tests (tests/service) check examples/systemd with systemd-analyze, trace the
+# agent with strace, make certificates with openssl and switch users with setpriv.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=""
+  command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+  command -v strace >/dev/null 2>&1 || missing="$missing strace"
+  command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+  command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+  if [ -n "$missing" ]; then
+    echo "Installing$missing (service tests) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } \
+      || echo "warning: could not install$missing; some service tests will be skipped" >&2
+  fi
+fi
