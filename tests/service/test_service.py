@@ -10,6 +10,7 @@ import select
 import signal
 import socket
 import time
+from pathlib import Path
 
 from l4agent.settings import parse_duration
 
@@ -118,3 +119,50 @@ def test_the_drain_ends_at_the_drain_timeout(started: UnitAgent, node: Node, ori
     assert code == 0, started.log()
     assert last_answer > drain - 2, (last_answer, drain)  # it worked until the end
     assert drain - 1 < exited < limit, (exited, drain, limit)
+
+
+def worker_totals(agent: UnitAgent) -> dict[int, int]:
+    return {w["index"]: w["connections_total"] for w in agent.client.status()["workers"]}
+
+
+def test_sigterm_to_the_agent_alone_drains_its_workers(node: Node, origins, monkeypatch):  # type: ignore[no-untyped-def]
+    """KillMode=mixed: SIGTERM reaches the control process only; connections held by
+    a worker process drain too, and every process is gone at the exit."""
+    monkeypatch.setenv("L4PLAN_AGENT_WORKERS", "2")  # as agent.env may set it
+    agent = node.agent()
+    held: dict[int, socket.socket] = {}  # process index -> an open connection it serves
+    try:
+        agent.start(timeout=60)
+        edge = serve_one_rule(agent, origins)
+        pids = {w["pid"] for w in agent.client.status()["workers"]}
+        assert len(pids) == 2
+        for _ in range(60):  # the kernel spreads connections; open until both hold one
+            before = worker_totals(agent)
+            conn = socket.create_connection(("127.0.0.1", edge), timeout=10)
+            assert echo(conn, b"hold") == b"hold"
+            [index] = [i for i, total in worker_totals(agent).items() if total > before[i]]
+            if index in held:
+                conn.close()
+            else:
+                held[index] = conn
+            if len(held) == 2:
+                break
+        assert sorted(held) == [0, 1]
+        assert agent.proc is not None
+        signalled = time.monotonic()
+        agent.proc.send_signal(signal.SIGTERM)
+        # every process stopped accepting: many connects in a row are all refused
+        assert wait_until(lambda: all(refused(edge) for _ in range(20)), timeout=20)
+        for conn in held.values():
+            assert echo(conn, b"draining") == b"draining"
+        assert agent.proc.poll() is None
+        for conn in held.values():
+            conn.close()
+        code = agent.proc.wait(timeout=stop_timeout(node))
+        assert code == 0, agent.log()
+        assert time.monotonic() - signalled < drain_timeout(node)
+        assert wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), 10)
+    finally:
+        for conn in held.values():
+            conn.close()
+        agent.kill()
