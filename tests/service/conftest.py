@@ -65,6 +65,7 @@ class Node:
     control_port: int = field(default_factory=lambda: free_port(SERVICE))
     listen: str = LOOPBACK_LISTEN
     control: str = ""  # the control address; empty: 127.0.0.1 and control_port
+    site: dict[str, str] = field(default_factory=dict)  # what agent.env would add
     executable: str = unit.LOCAL
 
     def __post_init__(self) -> None:
@@ -97,6 +98,7 @@ class Node:
         assert {"L4PLAN_AGENT_CONTROL", "L4PLAN_AGENT_LISTEN"} <= env.keys()
         env["L4PLAN_AGENT_CONTROL"] = self.control or f"127.0.0.1:{self.control_port}"
         env["L4PLAN_AGENT_LISTEN"] = self.listen
+        env.update(self.site)
         env["STATE_DIRECTORY"] = str(self.state_dir)
         env["CREDENTIALS_DIRECTORY"] = str(self.credentials)
         return env

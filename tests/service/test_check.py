@@ -74,6 +74,12 @@ def key_of_another_certificate(node: Node) -> list[str]:
     return [f"key {node.credentials / 'tls.key'}", "key values mismatch"]
 
 
+def fast_path_on_without_nft(node: Node) -> list[str]:
+    # refused before the table would be made: the host's nftables stay untouched
+    node.site = {"L4PLAN_AGENT_FAST_PATH": "on", "PATH": str(node.root / "no-tools")}
+    return ["--fast-path on: nft (nftables) is not installed or not on PATH"]
+
+
 CASES: dict[str, tuple[Callable[[Node], list[str]], int]] = {
     "bad control address": (bad_control, 2),
     "bad bind address": (bad_bind, 2),
@@ -85,6 +91,7 @@ CASES: dict[str, tuple[Callable[[Node], list[str]], int]] = {
     "corrupt persisted configuration": (corrupt_config, 1),
     "certificate is not PEM": (garbage_certificate, 1),
     "key does not match the certificate": (key_of_another_certificate, 1),
+    "fast path on without nft": (fast_path_on_without_nft, 1),
 }
 
 
