@@ -80,7 +80,16 @@ def load_tls(cert: Path, key: Path) -> ssl.SSLContext:
         return tls_context(str(cert), str(key))
     except (OSError, ssl.SSLError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        if _encrypted(key):  # OpenSSL asked for a pass phrase nobody can type in a service
+            reason += " (the key is encrypted: give it unencrypted, readable by the agent alone)"
         raise TlsError(f"cannot load the TLS certificate {cert} / key {key}: {reason}") from e
+
+
+def _encrypted(key: Path) -> bool:
+    try:
+        return b"ENCRYPTED" in key.read_bytes()[:4096]
+    except OSError:
+        return False
 
 
 def fast_path_problem(mode: str) -> str | None:

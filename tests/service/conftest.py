@@ -112,9 +112,12 @@ class Node:
         return [self.executable, *argv[1:]]
 
     def run(self, key: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run a command line of the unit to its end (ExecStartPre=: the check)."""
+        """Run a command line of the unit to its end (ExecStartPre=: the check), as
+        systemd does: no standard input and no controlling terminal."""
         return subprocess.run(
             self.argv(key),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +75,18 @@ def key_of_another_certificate(node: Node) -> list[str]:
     return [f"key {node.credentials / 'tls.key'}", "key values mismatch"]
 
 
+def encrypted_key(node: Node) -> list[str]:
+    key, locked = writable(node.credentials / "tls.key"), node.root / "locked.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-out", str(locked), "-aes256", "-passout", "pass:x"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    os.replace(locked, key)
+    return [f"key {key}", "the key is encrypted"]
+
+
 def fast_path_on_without_nft(node: Node) -> list[str]:
     # refused before the table would be made: the host's nftables stay untouched
     node.site = {"L4PLAN_AGENT_FAST_PATH": "on", "PATH": str(node.root / "no-tools")}
@@ -91,6 +104,7 @@ CASES: dict[str, tuple[Callable[[Node], list[str]], int]] = {
     "corrupt persisted configuration": (corrupt_config, 1),
     "certificate is not PEM": (garbage_certificate, 1),
     "key does not match the certificate": (key_of_another_certificate, 1),
+    "encrypted key": (encrypted_key, 1),
     "fast path on without nft": (fast_path_on_without_nft, 1),
 }
 
