@@ -15,6 +15,7 @@ from pathlib import Path
 from l4agent.settings import parse_duration
 
 from tests.agent.harness import app, rule, tcp_roundtrip, wait_until
+from tests.e2e.fleet import echo
 from tests.ports import SERVICE, free_port
 from tests.service import unit
 from tests.service.conftest import Node, UnitAgent
@@ -35,18 +36,6 @@ def refused(port: int) -> bool:
             return False
     except ConnectionRefusedError:
         return True
-
-
-def echo(conn: socket.socket, payload: bytes) -> bytes:
-    """Send `payload` on an open relayed connection and read as many bytes back."""
-    conn.sendall(payload)
-    got = b""
-    while len(got) < len(payload):
-        chunk = conn.recv(len(payload) - len(got))
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 def serve_one_rule(agent: UnitAgent, origins) -> int:  # type: ignore[no-untyped-def]
