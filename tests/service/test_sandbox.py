@@ -77,6 +77,7 @@ def traced(argv: list[str], trace: Path) -> list[str]:
     return ["strace", "-f", "-qq", "-o", str(trace), "--", *argv]
 
 
+@pytest.mark.timeout(300)  # strace slows the agent several times over
 def test_the_agent_stays_inside_the_units_seccomp_settings(node: Node, origins) -> None:  # type: ignore[no-untyped-def]
     check_trace, start_trace = node.root / "check.strace", node.root / "start.strace"
     check = subprocess.run(

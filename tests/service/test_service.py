@@ -12,6 +12,7 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
 from l4agent.settings import parse_duration
 
 from tests.agent.harness import app, rule, tcp_roundtrip, wait_until
@@ -81,6 +82,7 @@ def test_the_unit_serves_traffic_and_drains_on_sigterm(started: UnitAgent, node:
     assert node.token not in log
 
 
+@pytest.mark.timeout(300)  # waits out the unit's 30 s drain
 def test_the_drain_ends_at_the_drain_timeout(started: UnitAgent, node: Node, origins):  # type: ignore[no-untyped-def]
     edge = serve_one_rule(started, origins)
     drain, limit = drain_timeout(node), stop_timeout(node)
