@@ -29,16 +29,25 @@ fi
 # start-up); a wheel install compiles at install time, and so does this.
 .venv/bin/python -m compileall -q l4plan proxy-agent/l4agent >/dev/null
 
+# install_missing PURPOSE CONSEQUENCE COMMAND:PACKAGE...: the Debian packages of the
+# commands that are missing, only as root; a failure is a warning naming what follows.
+install_missing() {
+  local purpose=$1 consequence=$2 missing="" pair
+  shift 2
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then return 0; fi
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+  done
+  [ -n "$missing" ] || return 0
+  echo "Installing$missing ($purpose) ..." >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } \
+    || echo "warning: could not install$missing; $consequence" >&2
+}
+
 # The kernel fast path (docs/kernel-fast-path.md) and its tests use nft, ip and conntrack.
-# Installed from Debian when missing, only as root; a failure leaves the relay path usable.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  missing=""
-  command -v nft >/dev/null 2>&1 || missing="$missing nftables"
-  command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
-  command -v conntrack >/dev/null 2>&1 || missing="$missing conntrack"
-  if [ -n "$missing" ]; then
-    echo "Installing$missing (kernel fast path) ..." >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } \
-      || echo "warning: could not install$missing; the kernel fast path will fall back to the relay" >&2
-  fi
-fi
+install_missing "kernel fast path" "the kernel fast path will fall back to the relay" \
+  nft:nftables ip:iproute2 conntrack:conntrack
+# The service tests (tests/service) check examples/systemd with systemd-analyze, trace the
+# agent with strace, make certificates with openssl and switch users with setpriv.
+install_missing "service tests" "some service tests will be skipped" \
+  systemd-analyze:systemd strace:strace openssl:openssl setpriv:util-linux

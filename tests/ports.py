@@ -39,6 +39,8 @@ KERNEL = _block(8000, 1000)
 RELIABILITY = _block(9000, 500)
 DNS = _block(9500, 250)
 SERVICE = _block(9750, 250)
+# ports below 1024, which only CAP_NET_BIND_SERVICE may bind (tests/service), per slot
+PRIVILEGED = range(850 + 50 * SLOT, 900 + 50 * SLOT)
 
 _cursors: dict[range, itertools.count[int]] = {}
 

@@ -7,18 +7,24 @@ import asyncio
 import ipaddress
 import logging
 import os
-import ssl
 import sys
 from pathlib import Path
 
-from l4agent import __version__
-from l4agent.control.server import tls_context
+from l4agent import __version__, preflight
 from l4agent.control.store import ConfigStore, StateDirError
 from l4agent.daemon import Agent, StartupError
 from l4agent.dataplane.sockets import raise_nofile_limit
 from l4agent.logs import setup_logging
 from l4agent.loop import new_event_loop
-from l4agent.settings import RelaySettings, Settings, cpu_count, parse_duration, parse_size
+from l4agent.preflight import read_token
+from l4agent.settings import (
+    REQUEST_LOG_CAPACITY,
+    RelaySettings,
+    Settings,
+    cpu_count,
+    parse_duration,
+    parse_size,
+)
 
 log = logging.getLogger("l4agent")
 
@@ -178,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most listening sockets the configuration may need (default 16384)",
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the flags, token file, state directory, persisted configuration and "
+        "TLS files as a start would, print one line and exit without serving (binds nothing)",
+    )
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     return p
@@ -192,35 +204,44 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class SettingsError(ValueError):
+    """Flags that do not make a configuration: every problem, each naming its flag."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Validated settings; raises ValueError with a message for the operator."""
+    """Validated settings; raises SettingsError naming every problem for the operator."""
+    problems: list[str] = []
     token = None
     if args.token_file is not None:
         try:
-            token = args.token_file.read_text().strip()
-        except OSError as e:
-            raise ValueError(f"--token-file {args.token_file}: {e.strerror}") from None
-        if not token:
-            raise ValueError(f"--token-file {args.token_file} is empty")
+            token = read_token(args.token_file)
+        except ValueError as e:
+            problems.append(str(e))
     host, _ = args.control
-    if token is None and not is_loopback(host):
-        raise ValueError(
+    if args.token_file is None and not is_loopback(host):
+        problems.append(
             f"--control {host} is not a loopback address: give --token-file so that "
             "only holders of the token can change the configuration"
         )
     if args.fast_path not in ("auto", "on", "off"):
-        raise ValueError(f"--fast-path (or L4PLAN_AGENT_FAST_PATH) must be auto, on or off, "
-                         f"not {args.fast_path!r}")  # fmt: skip
+        problems.append(f"--fast-path (or L4PLAN_AGENT_FAST_PATH) must be auto, on or off, "
+                        f"not {args.fast_path!r}")  # fmt: skip
     if (args.tls_cert is None) != (args.tls_key is None):
-        raise ValueError("--tls-cert and --tls-key go together")
+        problems.append("--tls-cert and --tls-key go together")
     bind = {"ipv4": "0.0.0.0", "ipv6": "::"}
     given: set[str] = set()
     for address in args.bind:
         family = "ipv6" if ":" in address else "ipv4"
         if family in given:
-            raise ValueError(f"--bind: more than one {family} address")
+            problems.append(f"--bind: more than one {family} address")
         given.add(family)
         bind[family] = address
+    if problems:
+        raise SettingsError(problems)
     relay = RelaySettings(
         bind=bind,
         connect_timeout=args.connect_timeout,
@@ -247,34 +268,59 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def check(args: argparse.Namespace) -> int:
+    """`--check`: every start-up check but binding; one line each, nothing served.
+
+    Exits as the start would: 2 for flags that make no configuration, 1 for a state
+    directory, persisted configuration, certificate or fast path that cannot be used."""
+    try:
+        settings_from_args(args)
+        flag_problems: list[str] = []
+    except SettingsError as e:
+        flag_problems = e.problems
+    report = preflight.check_environment(
+        args.state_dir, args.tls_cert, args.tls_key, args.fast_path, REQUEST_LOG_CAPACITY
+    )
+    for problem in [*flag_problems, *report.problems]:
+        print(f"l4plan-agent: error: {problem}", file=sys.stderr)
+    if flag_problems:
+        return 2
+    if report.problems:
+        return 1
+    host, port = args.control
+    print(
+        f"l4plan-agent: configuration OK (control {host}:{port}, state directory "
+        f"{args.state_dir} at revision {report.revision} with {report.apps} applications; "
+        "ports are bound only at start)"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.check:
+        sys.exit(check(args))
     try:
         settings = settings_from_args(args)
-    except ValueError as e:
+    except SettingsError as e:
         parser.error(str(e))
     setup_logging(settings.log_format, settings.log_level)
     raise_nofile_limit()
     store = ConfigStore(settings.state_dir)
     try:
+        preflight.check_state_dir(settings.state_dir)
         store.open()
-        snapshot = store.load(settings.request_id_cache)
+        snapshot = preflight.load_config(store, settings.request_id_cache)
     except StateDirError as e:
         log.error("%s", e)
         sys.exit(1)
     tls = None
     if settings.tls_cert is not None and settings.tls_key is not None:
         try:
-            tls = tls_context(str(settings.tls_cert), str(settings.tls_key))
-        except (OSError, ssl.SSLError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            log.error(
-                "cannot load the TLS certificate %s / key %s: %s",
-                settings.tls_cert,
-                settings.tls_key,
-                reason,
-            )
+            tls = preflight.load_tls(settings.tls_cert, settings.tls_key)
+        except preflight.TlsError as e:
+            log.error("%s", e)
             sys.exit(1)
     agent = Agent(settings, store, snapshot, tls)
     try:

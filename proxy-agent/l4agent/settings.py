@@ -12,6 +12,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _SIZE = re.compile(r"^(\d+)(B|KiB|MiB|GiB|k|K|M|G)?$")
 _UNIT_BYTES = {None: 1, "B": 1, "KiB": 1024, "k": 1024, "K": 1024, "MiB": 1 << 20, "M": 1 << 20}
 _UNIT_BYTES |= {"GiB": 1 << 30, "G": 1 << 30}
+REQUEST_LOG_CAPACITY = 1024  # request_id results remembered (docs/agent.md, section 10)
 
 
 def parse_duration(text: str) -> float:
@@ -73,7 +74,7 @@ class Settings:
     max_request_bytes: int = 8 << 20
     max_batch: int = 64
     max_listeners: int = 16384
-    request_id_cache: int = 1024
+    request_id_cache: int = REQUEST_LOG_CAPACITY
     log_format: str = "text"
     log_level: str = "info"
     # auto | on | off (docs/kernel-fast-path.md); the command line defaults to auto, an
