@@ -42,6 +42,7 @@ REFERENCE = _code("L4E015", "reference to something undeclared (loader, and here
 SCHEMA = _code("L4E016", "schema violation")
 VARIABLE = _code("L4E017", "variable validation failed or required variable missing (loader)")
 ACCESS_CIDR = _code("L4E018", "invalid CIDR in an access rule")
+DNS_SETTINGS = _code("L4E019", "invalid dns block of a site")
 DDOS_EXPIRED = _code("L4W001", "DDoS protection expired (warning)")
 DDOS_EXPIRING = _code("L4W002", "DDoS protection expires within 14 days (warning)")
 
@@ -51,11 +52,16 @@ TARGET_UNMATCHED = _code("L4E102", "a target matches no instance")
 AGENT_UNREFRESHED = _code(
     "L4E103", "an agent could not be refreshed, with --detailed-exitcode (plan)"
 )
+DNS_UNREFRESHED = _code(
+    "L4E104", "a DNS server could not be refreshed, with --detailed-exitcode (plan)"
+)
+DNS_KEY_REFUSED = _code("L4E105", "a DNS server refused the TSIG key")
 TARGETED = _code("L4W101", "resource targeting is in effect (warning)")
 LOCK_HELD = _code("L4W102", "the state lock is held by another process (warning)")
 AGENT_UNREACHABLE = _code("L4W103", "an agent could not be refreshed (warning)")
 UNMANAGED_APP = _code("L4W104", "an agent runs an application the state does not manage (warning)")
 UNBOUND_LISTENERS = _code("L4W105", "an application could not bind some listeners (warning)")
+DNS_UNREACHABLE = _code("L4W106", "a DNS server could not be refreshed (warning)")
 
 TITLES = MappingProxyType(_titles)
 """code -> its title, in catalogue order."""

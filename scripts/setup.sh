@@ -38,3 +38,14 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       || echo "warning: could not install$missing; the kernel fast path will fall back to the relay" >&2
   fi
 fi
+
+# DNS publishing (docs/dns.md) is tested against a real BIND 9 (named, and nsupdate/dig
+# to edit and query its zone). Installed from Debian when missing, only as root; the
+# DNS tests fail without it.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if ! command -v named >/dev/null 2>&1 && [ ! -x /usr/sbin/named ] || ! command -v nsupdate >/dev/null 2>&1; then
+    echo "Installing bind9 and bind9-dnsutils (DNS publishing tests) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-dnsutils >/dev/null; } \
+      || echo "warning: could not install bind9; the DNS publishing tests (tests/dns) will fail" >&2
+  fi
+fi

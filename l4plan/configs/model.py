@@ -20,7 +20,7 @@ RESOURCE_TYPES = ("l4_site", "l4_ip_access_rule", "l4_load_balancer", "l4_applic
 # Nested blocks per resource type: "single" blocks evaluate to a dict (a second
 # occurrence is an L4E016 error), "list" blocks to a list of dicts in source order.
 NESTED_BLOCKS: dict[str, dict[str, Literal["single", "list"]]] = {
-    "l4_site": {"ddos_protection": "single"},
+    "l4_site": {"ddos_protection": "single", "dns": "single"},
     "l4_ip_access_rule": {},
     "l4_load_balancer": {"origin": "list", "health_check": "single"},
     "l4_application": {"rule": "list"},

@@ -18,6 +18,9 @@ from l4plan.configs.lang.references import Reference, calls, references
 from l4plan.configs.model import META_ARGUMENTS, RESOURCE_TYPES
 
 _SENSITIVE_CALL = re.compile(r"\bsensitive\s*\(")
+# attributes sensitive whatever their value is written with, by resource type and the
+# nested block that holds them (a site's TSIG key secret, docs/dns.md)
+ALWAYS_SENSITIVE: dict[str, dict[str, str]] = {"l4_site": {"dns": "dns.tsig_key.secret"}}
 
 
 @dataclass(slots=True)
@@ -54,6 +57,19 @@ class Sensitivity:
         if any(call.name == "sensitive" for call in calls(expr)):
             out.append("sensitive()")
         return out
+
+    def resource_body_paths(self, type_: str, body: Body, nested: Mapping[str, str]) -> set[str]:
+        """`body_paths` of a resource block, with the paths its type always hides when
+        the block that holds them is written (references to them are then sensitive
+        too, so the analysis cannot be skipped)."""
+        always = {
+            path
+            for block, path in ALWAYS_SENSITIVE.get(type_, {}).items()
+            if any(b.type == block for b in body.blocks)
+        }
+        if always:
+            self.possible = True
+        return self.body_paths(body, nested) | always
 
     def body_paths(self, body: Body, nested: Mapping[str, str], prefix: str = "") -> set[str]:
         """Dotted paths of the attributes of a resource body that are sensitive."""

@@ -1,0 +1,75 @@
+"""examples/dns against a real agent and a real BIND 9: the command line and what it
+needs (variables, the TSIG secret in the environment), and real queries of the zone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.agent.harness import Agent, Origins
+from tests.dns.bind import SECRET, Bind
+from tests.e2e.fleet import run_cli
+from tests.ports import DNS, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "dns"
+FQDN = "hello.example.com"
+# examples/dns's agent announces its loopback address as its public IPv4
+PUBLIC_IPV4 = "127.0.0.1"
+
+
+class Publishing:
+    def __init__(self, tmp_path: Path, bind: Bind, origins: Origins) -> None:
+        self.workdir = tmp_path / "work"
+        shutil.copytree(EXAMPLE, self.workdir)
+        self.bind = bind
+        self.origins = origins
+        self.agent = Agent(
+            tmp_path / "agent", "--drain-timeout", "1s", control_port=free_port(DNS)
+        )
+        self.edge_port = free_port(DNS)
+        self.origin_port = free_port(DNS)
+        self.secret = SECRET
+
+    def start(self) -> Publishing:
+        self.origins.tcp(self.origin_port, tag=True)
+        self.agent.start()
+        return self
+
+    def stop(self) -> None:
+        self.agent.kill()
+
+    def l4plan(self, *args: str, secret: str | None = None) -> subprocess.CompletedProcess[str]:
+        argv = list(args)
+        if argv and argv[0] in ("plan", "apply", "destroy", "drift"):
+            argv += [
+                "--var", f"agent_endpoint={self.agent.endpoint}",
+                "--var", f"edge_port={self.edge_port}",
+                "--var", f"origin_port={self.origin_port}",
+                "--var", f"dns_server={self.bind.server}",
+            ]  # fmt: skip
+        env = {"L4PLAN_VAR_tsig_secret": secret or self.secret}
+        return run_cli(argv, self.workdir, env)
+
+    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = self.l4plan("apply", "--auto-approve", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Apply complete!" in done.stdout
+        return done
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.workdir / "l4plan.tfstate.json").read_text())
+
+    def resource(self, address: str) -> dict[str, Any]:
+        found = [r for r in self.state()["resources"] if r["address"] == address]
+        assert found, f"{address} not in state"
+        return found[0]
+
+    def served(self) -> bool:
+        """Whether a connection to the edge port reaches the origin through the agent."""
+        with socket.create_connection((PUBLIC_IPV4, self.edge_port), timeout=5) as sock:
+            return sock.recv(64).startswith(b"port=")

@@ -1,0 +1,75 @@
+"""Publishing through the command line: apply creates the application's A record on
+a real BIND 9 with a TSIG-signed update, plan and drift see what changed behind
+l4plan's back, apply converges it, destroy removes it."""
+
+from __future__ import annotations
+
+import json
+
+from tests.dns.publishing import FQDN, PUBLIC_IPV4, Publishing
+
+APP = "l4_application.hello"
+
+
+def test_apply_publishes_the_record_and_destroy_removes_it(publishing: Publishing) -> None:
+    bind = publishing.bind
+    assert bind.records(FQDN, "A") is None
+    plan = publishing.l4plan("plan", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert f"# dns: {FQDN} A (create)" in plan.stdout
+
+    done = publishing.apply()
+    assert f"{APP}: DNS {FQDN} A published at {bind.server}" in done.stdout
+    assert bind.records(FQDN, "A") == (300, [PUBLIC_IPV4])
+    assert publishing.served()
+    assert publishing.resource(APP)["dns"] == {
+        f"{FQDN} A": {"server": bind.server, "ttl": 300, "values": [PUBLIC_IPV4]}
+    }
+    again = publishing.l4plan("plan", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    gone = publishing.l4plan("destroy", "--auto-approve")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert f"{APP}: DNS {FQDN} A removed at {bind.server}" in gone.stdout
+    assert bind.records(FQDN, "A") is None
+    assert publishing.state()["resources"] == []
+
+
+def test_record_changed_behind_l4plans_back_is_drift_and_apply_converges(
+    publishing: Publishing,
+) -> None:
+    bind = publishing.bind
+    publishing.apply()
+    bind.nsupdate(f"update add {FQDN} 300 A 203.0.113.99")
+    assert bind.records(FQDN, "A") == (300, [PUBLIC_IPV4, "203.0.113.99"])
+
+    plan = publishing.l4plan("plan", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "changed outside of l4plan" in plan.stdout.lower() or "has changed" in plan.stdout
+    assert f"dns: {FQDN} A (changed on the server)" in plan.stdout
+    assert f"dns: {FQDN} A (update)" in plan.stdout
+
+    drift = publishing.l4plan("drift", "--json")
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    report = json.loads(drift.stdout)
+    assert report["in_sync"] is False
+    [changed] = report["dns"][0]["changed"]
+    assert changed["address"] == APP
+    assert changed["name"] == FQDN and changed["type"] == "A"
+    assert changed["recorded"] == {"ttl": 300, "values": [PUBLIC_IPV4]}
+    assert changed["found"] == {"ttl": 300, "values": ["127.0.0.1", "203.0.113.99"]}
+
+    publishing.apply()
+    assert bind.records(FQDN, "A") == (300, [PUBLIC_IPV4])
+    assert publishing.l4plan("plan", "--detailed-exitcode").returncode == 0
+
+    # a record deleted behind l4plan's back is missing, and apply creates it again
+    bind.nsupdate(f"update delete {FQDN} A")
+    plan = publishing.l4plan("plan", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert f"dns: {FQDN} A (missing)" in plan.stdout
+    assert f"dns: {FQDN} A (create)" in plan.stdout
+    publishing.apply()
+    assert bind.records(FQDN, "A") == (300, [PUBLIC_IPV4])
+    drift = publishing.l4plan("drift")
+    assert drift.returncode == 0, drift.stdout + drift.stderr
