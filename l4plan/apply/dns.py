@@ -65,13 +65,7 @@ def send_dns(
     results = []
     for op in operations:
         result = DnsResult(op)
-        if op.settings is None:
-            result.error = DnsError(
-                "refused",
-                f"no site's dns block names DNS server {op.server} any more, so the update"
-                f" of {op.key} cannot be signed",
-            )
-        else:
+        if op.settings is not None:  # None: forgotten, nothing to send
             client = clients.setdefault(op.server, DnsClient(op.settings, timeout=timeout))
             try:
                 client.write(*split_key(op.key), op.expected, op.desired)

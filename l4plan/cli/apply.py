@@ -100,7 +100,12 @@ def _show(result: ApplyResult, color: bool, *, saved: bool) -> None:
         _report(result.outcome, result.plan, result.verb, color)
 
 
-_RECORD_DONE = {"create": "published", "update": "updated", "delete": "removed"}
+_RECORD_DONE = {
+    "create": "published",
+    "update": "updated",
+    "delete": "removed",
+    "forget": "no longer managed (left)",
+}
 
 
 def _report_dns(outcome: ApplyOutcome, label: str) -> None:

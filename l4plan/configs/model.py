@@ -26,6 +26,10 @@ NESTED_BLOCKS: dict[str, dict[str, Literal["single", "list"]]] = {
     "l4_application": {"rule": "list"},
 }
 
+# Write-only attributes (Terraform 1.11's term): always sensitive, and the state and
+# plans record a digest of the value, never the value (a site's TSIG secret, docs/dns.md).
+WRITE_ONLY: dict[str, tuple[str, ...]] = {"l4_site": ("dns.tsig_key.secret",)}
+
 META_ARGUMENTS = ("count", "for_each", "depends_on", "lifecycle")
 
 

@@ -65,9 +65,9 @@ def dns_refresh_diagnostics(
             Diagnostic.at(
                 codes.DNS_UNREFRESHED if complete else codes.DNS_UNREACHABLE,
                 f"the state records DNS records at {server}, which no site's dns block names"
-                " any more, so they cannot be read or removed with a key; they are kept as"
-                " recorded. Name the server again to remove them, or drop the resource with"
-                " `l4plan state rm`.",
+                " any more, so no key can read or remove them: apply stops managing them and"
+                " they stay on that server. To have them removed instead, name the server"
+                " in the site's dns block again until an apply has removed them.",
                 severity="error" if complete else "warning",
             )
         )

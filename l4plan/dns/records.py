@@ -18,7 +18,9 @@ from l4plan.dns.client import RecordSet
 from l4plan.dns.settings import DnsSettings, site_settings
 from l4plan.states.model import DnsAck, ResourceState, State
 
-RecordAction = Literal["create", "update", "delete"]
+# forget: published at a server no `dns` block names any more, so no key can sign its
+# removal; the state stops recording it and it stays on that server
+RecordAction = Literal["create", "update", "delete", "forget"]
 RECORD_TYPES = ("A", "AAAA")
 
 
@@ -57,6 +59,8 @@ class DnsOperation:
 
     @property
     def action(self) -> RecordAction:
+        if self.settings is None:
+            return "forget"
         if self.desired is None:
             return "delete"
         return "create" if self.expected is None else "update"
@@ -75,35 +79,24 @@ def desired_records(attrs: Mapping[str, Any], ttl: int) -> dict[str, RecordSet] 
     return {k: RecordSet.of(ttl, v) for k, v in values.items()}
 
 
-def settings_by_site(
-    config: Config, base: State | None
-) -> tuple[dict[str, DnsSettings], dict[str, DnsSettings]]:
-    """(configured, recorded): each site's settings by site id, from the configuration
-    and from the state. Records are written with the configured settings; records at a
-    server the configuration no longer names are deleted with the recorded ones."""
-    configured = {}
+def settings_by_site(config: Config) -> dict[str, DnsSettings]:
+    """Each configured site's settings, by site id. The state keeps no key (its secret
+    is write-only, recorded as a digest), so records at a server no `dns` block names
+    any more cannot be changed: refresh warns about them (L4W106)."""
+    found = {}
     for site in config.of_type("l4_site"):
         settings = site_settings(site.attrs)
         if settings is not None:
-            configured[str(site.attrs.get("id"))] = settings
-    stored = {}
-    for rs in base.resources.values() if base is not None else []:
-        if rs.type == "l4_site":
-            settings = site_settings(rs.attributes)
-            if settings is not None:
-                stored[str(rs.attributes.get("id"))] = settings
-    return configured, stored
+            found[str(site.attrs.get("id"))] = settings
+    return found
 
 
 def signing_settings(
-    server: str, site: Any, settings: tuple[dict[str, DnsSettings], dict[str, DnsSettings]]
+    server: str, site: Any, settings: Mapping[str, DnsSettings]
 ) -> DnsSettings | None:
-    """The settings to talk to `server` about `site`'s records: configured first."""
-    for by_site in settings:
-        found = by_site.get(str(site))
-        if found is not None and found.server == server:
-            return found
-    return None
+    """The settings to talk to `server` about `site`'s records, if a site still names it."""
+    found = settings.get(str(site))
+    return found if found is not None and found.server == server else None
 
 
 def dns_operations(
@@ -115,7 +108,7 @@ def dns_operations(
     attributes, None: deleted) asks for, from what `base` records; every address is an
     application. Unchanged record sets need none; record sets whose inputs are known
     only after apply are left as recorded."""
-    settings = settings_by_site(config, base)
+    settings = settings_by_site(config)
     recorded_rs = base.resources if base is not None else {}
     out: list[DnsOperation] = []
     for address, after in planned.items():
@@ -128,9 +121,9 @@ def _operations(
     address: str,
     after: dict[str, Any] | None,
     rs: ResourceState | None,
-    settings: tuple[dict[str, DnsSettings], dict[str, DnsSettings]],
+    settings: Mapping[str, DnsSettings],
 ) -> Iterable[DnsOperation]:
-    target = settings[0].get(str(after.get("site"))) if after is not None else None
+    target = settings.get(str(after.get("site"))) if after is not None else None
     desired = desired_records(after, target.ttl) if after is not None and target else {}
     if desired is None:  # known only after apply: keep what is published
         return

@@ -45,7 +45,7 @@ def refresh_records(
     configured key, so that a wrong key or a server that is down is known before
     anything is applied. Per server, the first failure stops asking it."""
     result = DnsRefresh()
-    settings = settings_by_site(config, state)
+    settings = settings_by_site(config)
     clients: dict[DnsSettings, DnsClient] = {}
 
     def ask(signing: DnsSettings, name: str, rtype: str) -> RecordSet | None:
@@ -73,7 +73,7 @@ def refresh_records(
                 del rs.dns[key]
             else:
                 rs.dns[key] = DnsAck(ack.server, found.ttl, list(found.values))
-    for signing in settings[0].values():
+    for signing in settings.values():
         if signing not in clients and signing.server not in result.errors:
             try:
                 ask(signing, signing.zone, "SOA")

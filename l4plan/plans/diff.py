@@ -39,7 +39,7 @@ from l4plan.plans.model import (
 )
 from l4plan.plans.order import apply_order
 from l4plan.plans.targets import select_targets, targeting_warning
-from l4plan.plans.values import parse_path
+from l4plan.plans.values import digest_write_only, parse_path
 from l4plan.states.model import ResourceState, State
 
 
@@ -107,9 +107,11 @@ def _changed(type_: str, before: dict[str, Any], after: dict[str, Any]) -> list[
 
 
 def planned_attributes(res: ResourceInstance, renderer: SpecRenderer) -> dict[str, Any]:
-    """What a plan gives `res`: the configured attributes, those the agents fill in
-    (unknown until apply) and those the plan derives (`effective_keepalive`)."""
+    """What a plan gives `res`: the configured attributes (write-only ones as digests),
+    those the agents fill in (unknown until apply) and those the plan derives
+    (`effective_keepalive`)."""
     planned = copy.deepcopy(res.attrs)
+    digest_write_only(res.type, planned)
     for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
         planned.setdefault(k, UNKNOWN)
     if res.type in PLACED_TYPES:

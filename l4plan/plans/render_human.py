@@ -46,7 +46,12 @@ _DRIFT_AGENT_WORDS = {
     "replace": "replaced",
     "no-op": "no change",
 }
-_DNS_WORDS = {"create": "create", "update": "update", "delete": "remove"}
+_DNS_WORDS = {
+    "create": "create",
+    "update": "update",
+    "delete": "remove",
+    "forget": "forget: no dns block names its server, it stays there",
+}
 _DRIFT_DNS_WORDS = {"create": "appeared", "update": "changed on the server", "delete": "missing"}
 
 Mode = Literal["create", "delete", "update", "show"]

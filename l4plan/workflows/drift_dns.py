@@ -29,7 +29,7 @@ def _entry(found: RecordDrift) -> dict[str, Any]:
 
 def dns_reports(config: Config, state: State | None, found: DnsRefresh) -> list[dict[str, Any]]:
     """One entry per server the configuration names or the state records, by server."""
-    servers = {s.server for s in settings_by_site(config, None)[0].values()}
+    servers = {s.server for s in settings_by_site(config).values()}
     for rs in state.resources.values() if state is not None else []:
         servers |= {ack.server for ack in rs.dns.values()}
     reports = []

@@ -41,6 +41,7 @@ class Bind:
 
     directory: Path
     port: int
+    secret: str = SECRET
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,7 +55,9 @@ class Bind:
             )
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o755)
-        (self.directory / "named.conf").write_text(_named_conf(self.directory, self.port))
+        (self.directory / "named.conf").write_text(
+            _named_conf(self.directory, self.port, self.secret)
+        )
         (self.directory / f"{ZONE}.zone").write_text(_zone_file())
         log = (self.directory / "named.log").open("wb")
         self.process = subprocess.Popen(
@@ -108,11 +111,9 @@ class Bind:
 
     def nsupdate(self, *commands: str) -> None:
         """Run BIND's `nsupdate` with the test key: `update add ...` lines and friends."""
-        script = "\n".join(
-            [f"server 127.0.0.1 {self.port}", f"zone {ZONE}", *commands, "send", ""]
-        )
+        script = "\n".join([f"server 127.0.0.1 {self.port}", f"zone {ZONE}", *commands, "send", ""])
         done = subprocess.run(
-            [NSUPDATE, "-y", f"{ALGORITHM}:{KEY_NAME}:{SECRET}"],
+            [NSUPDATE, "-y", f"{ALGORITHM}:{KEY_NAME}:{self.secret}"],
             input=script,
             capture_output=True,
             text=True,
@@ -121,11 +122,11 @@ class Bind:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def start_bind(directory: Path) -> Bind:
-    return Bind(directory, free_port(DNS)).start()
+def start_bind(directory: Path, secret: str = SECRET) -> Bind:
+    return Bind(directory, free_port(DNS), secret).start()
 
 
-def _named_conf(directory: Path, port: int) -> str:
+def _named_conf(directory: Path, port: int, secret: str) -> str:
     return f"""
 options {{
     directory "{directory}";
@@ -142,7 +143,7 @@ options {{
 controls {{ }};
 key "{KEY_NAME}" {{
     algorithm {ALGORITHM};
-    secret "{SECRET}";
+    secret "{secret}";
 }};
 zone "{ZONE}" {{
     type primary;

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.agent.harness import Agent, Origins
-from tests.dns.bind import SECRET, Bind
+from tests.dns.bind import Bind
 from tests.e2e.fleet import run_cli
 from tests.ports import DNS, free_port
 
@@ -28,12 +28,10 @@ class Publishing:
         shutil.copytree(EXAMPLE, self.workdir)
         self.bind = bind
         self.origins = origins
-        self.agent = Agent(
-            tmp_path / "agent", "--drain-timeout", "1s", control_port=free_port(DNS)
-        )
+        self.agent = Agent(tmp_path / "agent", "--drain-timeout", "1s", control_port=free_port(DNS))
         self.edge_port = free_port(DNS)
         self.origin_port = free_port(DNS)
-        self.secret = SECRET
+        self.secret = bind.secret
 
     def start(self) -> Publishing:
         self.origins.tcp(self.origin_port, tag=True)
@@ -44,8 +42,11 @@ class Publishing:
         self.agent.kill()
 
     def l4plan(self, *args: str, secret: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`l4plan ARGS` in the working copy, with the variables where the command takes
+        them (not with a saved plan, which carries its own) and the TSIG secret."""
         argv = list(args)
-        if argv and argv[0] in ("plan", "apply", "destroy", "drift"):
+        saved = argv[:1] == ["apply"] and any(a.endswith(".plan") for a in argv[1:])
+        if argv and argv[0] in ("plan", "apply", "destroy", "drift") and not saved:
             argv += [
                 "--var", f"agent_endpoint={self.agent.endpoint}",
                 "--var", f"edge_port={self.edge_port}",

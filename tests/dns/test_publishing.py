@@ -25,6 +25,9 @@ def test_apply_publishes_the_record_and_destroy_removes_it(publishing: Publishin
     assert publishing.resource(APP)["dns"] == {
         f"{FQDN} A": {"server": bind.server, "ttl": 300, "values": [PUBLIC_IPV4]}
     }
+    # the TSIG secret is write-only: the state records its digest, not the secret
+    key = publishing.resource("l4_site.main")["attributes"]["dns"]["tsig_key"]
+    assert key["secret"].startswith("sha256:") and publishing.secret not in json.dumps(key)
     again = publishing.l4plan("plan", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
 

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 
 from l4plan.configs.hcl.syntax import Body, Node
 from l4plan.configs.lang.references import Reference, calls, references
-from l4plan.configs.model import META_ARGUMENTS, RESOURCE_TYPES
+from l4plan.configs.model import META_ARGUMENTS, RESOURCE_TYPES, WRITE_ONLY
 
 _SENSITIVE_CALL = re.compile(r"\bsensitive\s*\(")
-# attributes sensitive whatever their value is written with, by resource type and the
-# nested block that holds them (a site's TSIG key secret, docs/dns.md)
-ALWAYS_SENSITIVE: dict[str, dict[str, str]] = {"l4_site": {"dns": "dns.tsig_key.secret"}}
 
 
 @dataclass(slots=True)
@@ -59,14 +56,11 @@ class Sensitivity:
         return out
 
     def resource_body_paths(self, type_: str, body: Body, nested: Mapping[str, str]) -> set[str]:
-        """`body_paths` of a resource block, with the paths its type always hides when
-        the block that holds them is written (references to them are then sensitive
-        too, so the analysis cannot be skipped)."""
-        always = {
-            path
-            for block, path in ALWAYS_SENSITIVE.get(type_, {}).items()
-            if any(b.type == block for b in body.blocks)
-        }
+        """`body_paths` of a resource block, with its type's write-only paths when the
+        block that holds them is written (references to them are then sensitive too, so
+        the analysis cannot be skipped)."""
+        blocks = {b.type for b in body.blocks}
+        always = {path for path in WRITE_ONLY.get(type_, ()) if path.split(".")[0] in blocks}
         if always:
             self.possible = True
         return self.body_paths(body, nested) | always
