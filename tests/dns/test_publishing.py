@@ -76,3 +76,35 @@ def test_record_changed_behind_l4plans_back_is_drift_and_apply_converges(
     assert bind.records(FQDN, "A") == (300, [PUBLIC_IPV4])
     drift = publishing.l4plan("drift")
     assert drift.returncode == 0, drift.stdout + drift.stderr
+
+
+def test_aaaa_records_follow_ipv6_and_the_ttl_follows_the_block(publishing: Publishing) -> None:
+    bind, main = publishing.bind, publishing.workdir / "main.l4.hcl"
+    text = main.read_text()
+    with_ipv6 = text.replace(
+        'public_ipv4 = "127.0.0.1"', 'public_ipv4 = "127.0.0.1"\n  public_ipv6 = "::1"'
+    ).replace('domain = "hello"', 'ipv6   = true\n  domain = "hello"')
+    assert with_ipv6.count("::1") == 1 and "ipv6   = true" in with_ipv6
+    main.write_text(with_ipv6)
+    plan = publishing.l4plan("plan")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert f"# dns: {FQDN} A (create), {FQDN} AAAA (create)" in plan.stdout
+    publishing.apply()
+    assert bind.records(FQDN, "A") == (300, [PUBLIC_IPV4])
+    assert bind.records(FQDN, "AAAA") == (300, ["::1"])
+    assert publishing.l4plan("plan", "--detailed-exitcode").returncode == 0
+
+    main.write_text(with_ipv6.replace("ttl      = 300", "ttl      = 60"))
+    plan = publishing.l4plan("plan", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert f"# dns: {FQDN} A (update), {FQDN} AAAA (update)" in plan.stdout
+    publishing.apply()
+    assert bind.records(FQDN, "A") == (60, [PUBLIC_IPV4])
+    assert bind.records(FQDN, "AAAA") == (60, ["::1"])
+
+    main.write_text(text.replace("ttl      = 300", "ttl      = 60"))  # ipv6 off again
+    done = publishing.apply()
+    assert f"{APP}: DNS {FQDN} AAAA removed at {bind.server}" in done.stdout
+    assert bind.records(FQDN, "AAAA") is None
+    assert bind.records(FQDN, "A") == (60, [PUBLIC_IPV4])
+    assert list(publishing.resource(APP)["dns"]) == [f"{FQDN} A"]
