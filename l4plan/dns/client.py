@@ -153,7 +153,8 @@ class DnsClient:
             "NOTAUTH": f"it is not authoritative for {self.settings.zone}, or does not accept"
             " this key for it",
             "NOTZONE": f"the name is not in the zone {self.settings.zone}",
-            "REFUSED": "its update policy does not let this key change the record",
+            "REFUSED": f"it does not serve {self.settings.zone} to this key, or its update"
+            " policy does not let the key change the record",
             "SERVFAIL": "it failed; see its log",
         }.get(text, "see its log")
         return f"DNS server {self.settings.server} answered {text} while {doing}: {hint}"

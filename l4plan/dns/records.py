@@ -109,11 +109,17 @@ def dns_operations(
     application. Unchanged record sets need none; record sets whose inputs are known
     only after apply are left as recorded."""
     settings = settings_by_site(config)
+    undecided = {
+        str(site.attrs.get("id"))
+        for site in config.of_type("l4_site")
+        if not is_wholly_known(site.attrs.get("dns"))
+    }
     recorded_rs = base.resources if base is not None else {}
     out: list[DnsOperation] = []
     for address, after in planned.items():
-        rs = recorded_rs.get(address)
-        out += _operations(address, after, rs, settings)
+        if after is not None and (after.get("site") is UNKNOWN or after.get("site") in undecided):
+            continue  # where to publish is known only after apply: keep what is published
+        out += _operations(address, after, recorded_rs.get(address), settings)
     return sorted(out, key=lambda op: (key_order(op.key), op.address, op.desired is not None))
 
 

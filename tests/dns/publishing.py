@@ -3,16 +3,14 @@ needs (variables, the TSIG secret in the environment), and real queries of the z
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from tests.agent.harness import Agent, Origins
 from tests.dns.bind import Bind
-from tests.e2e.fleet import run_cli
+from tests.e2e.fleet import Workdir, run_cli
 from tests.ports import DNS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +20,7 @@ FQDN = "hello.example.com"
 PUBLIC_IPV4 = "127.0.0.1"
 
 
-class Publishing:
+class Publishing(Workdir):
     def __init__(self, tmp_path: Path, bind: Bind, origins: Origins) -> None:
         self.workdir = tmp_path / "work"
         shutil.copytree(EXAMPLE, self.workdir)
@@ -55,20 +53,6 @@ class Publishing:
             ]  # fmt: skip
         env = {"L4PLAN_VAR_tsig_secret": secret or self.secret}
         return run_cli(argv, self.workdir, env)
-
-    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = self.l4plan("apply", "--auto-approve", *args)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "Apply complete!" in done.stdout
-        return done
-
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.workdir / "l4plan.tfstate.json").read_text())
-
-    def resource(self, address: str) -> dict[str, Any]:
-        found = [r for r in self.state()["resources"] if r["address"] == address]
-        assert found, f"{address} not in state"
-        return found[0]
 
     def served(self) -> bool:
         """Whether a connection to the edge port reaches the origin through the agent."""

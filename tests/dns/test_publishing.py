@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
+
 from tests.dns.publishing import FQDN, PUBLIC_IPV4, Publishing
+from tests.e2e.test_drift import DRIFT_SCHEMA
+from tests.plans.schema_check import assert_valid_plan_json
 
 APP = "l4_application.hello"
 
@@ -51,11 +55,20 @@ def test_record_changed_behind_l4plans_back_is_drift_and_apply_converges(
     assert "changed outside of l4plan" in plan.stdout.lower() or "has changed" in plan.stdout
     assert f"dns: {FQDN} A (changed on the server)" in plan.stdout
     assert f"dns: {FQDN} A (update)" in plan.stdout
+    as_json = publishing.l4plan("plan", "--json")
+    planned = json.loads(as_json.stdout)
+    assert_valid_plan_json(planned)
+    [change] = [c for c in planned["resource_changes"] if c["address"] == APP]
+    assert change["action"] == ["update"]
+    assert change["action_reason"] == "update_because_dns_records_differ"
+    assert change["dns"] == [{"name": FQDN, "type": "A", "action": "update"}]
 
     drift = publishing.l4plan("drift", "--json")
     assert drift.returncode == 2, drift.stdout + drift.stderr
     report = json.loads(drift.stdout)
+    jsonschema.Draft202012Validator(DRIFT_SCHEMA).validate(report)
     assert report["in_sync"] is False
+    assert report["summary"]["dns_changed"] == 1
     [changed] = report["dns"][0]["changed"]
     assert changed["address"] == APP
     assert changed["name"] == FQDN and changed["type"] == "A"
