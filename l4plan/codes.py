@@ -44,6 +44,7 @@ VARIABLE = _code("L4E017", "variable validation failed or required variable miss
 ACCESS_CIDR = _code("L4E018", "invalid CIDR in an access rule")
 MOVED_BLOCK = _code("L4E019", "a moved block is not valid (loader)")
 IMPORT_BLOCK = _code("L4E020", "an import block is not valid (loader)")
+DNS_SETTINGS = _code("L4E021", "invalid dns block of a site")
 DDOS_EXPIRED = _code("L4W001", "DDoS protection expired (warning)")
 DDOS_EXPIRING = _code("L4W002", "DDoS protection expires within 14 days (warning)")
 
@@ -58,11 +59,16 @@ IMPORT_UNAVAILABLE = _code("L4E105", "an import block's application cannot be im
 TARGET_EXCLUDES_BLOCK = _code(
     "L4E106", "a targeted plan leaves out an instance a moved or import block changes"
 )
+DNS_UNREFRESHED = _code(
+    "L4E107", "a DNS server could not be refreshed, with --detailed-exitcode (plan)"
+)
+DNS_KEY_REFUSED = _code("L4E108", "a DNS server refused the TSIG key")
 TARGETED = _code("L4W101", "resource targeting is in effect (warning)")
 LOCK_HELD = _code("L4W102", "the state lock is held by another process (warning)")
 AGENT_UNREACHABLE = _code("L4W103", "an agent could not be refreshed (warning)")
 UNMANAGED_APP = _code("L4W104", "an agent runs an application the state does not manage (warning)")
 UNBOUND_LISTENERS = _code("L4W105", "an application could not bind some listeners (warning)")
+DNS_UNREACHABLE = _code("L4W106", "a DNS server could not be refreshed (warning)")
 
 TITLES = MappingProxyType(_titles)
 """code -> its title, in catalogue order."""

@@ -51,3 +51,7 @@ install_missing "kernel fast path" "the kernel fast path will fall back to the r
 # agent with strace, make certificates with openssl and switch users with setpriv.
 install_missing "service tests" "some service tests will be skipped" \
   systemd-analyze:systemd strace:strace openssl:openssl setpriv:util-linux
+# DNS publishing (docs/dns.md) is tested against a real BIND 9 (named, and nsupdate/dig
+# to edit and query its zone); the DNS tests fail without it.
+install_missing "DNS publishing tests" "the DNS publishing tests (tests/dns) will fail" \
+  named:bind9 nsupdate:bind9-dnsutils

@@ -23,6 +23,7 @@ from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import PLACED_TYPES
 from l4plan.agents.spec import canonical_hash
 from l4plan.configs.model import AgentConfig
+from l4plan.dns.refresh import DnsRefresh
 from l4plan.states.model import AgentAck, State
 
 DEFAULT_TIMEOUT = 10.0
@@ -86,6 +87,7 @@ class RefreshResult:
     snapshots: dict[str, AgentSnapshot] = field(default_factory=dict)
     errors: dict[str, AgentError] = field(default_factory=dict)
     drift: dict[str, AgentDrift] = field(default_factory=dict)  # only agents that drifted
+    dns: DnsRefresh = field(default_factory=DnsRefresh)  # the published records (l4plan.dns)
 
     @property
     def unmanaged(self) -> dict[str, list[str]]:

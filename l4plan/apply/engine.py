@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from l4plan.agents.errors import AgentError
 from l4plan.agents.placement import (
@@ -39,6 +40,9 @@ from l4plan.agents.refresh import AgentSnapshot, make_client
 from l4plan.configs.model import Config
 from l4plan.plans.model import Plan
 from l4plan.states.model import State
+
+if TYPE_CHECKING:
+    from l4plan.apply.dns import DnsResult
 
 # A timeout leaves the outcome unknown: ask again with the same request_id.
 AMBIGUOUS_STATUSES = frozenset({"DEADLINE_EXCEEDED"})
@@ -63,10 +67,15 @@ class ApplyOutcome:
     state: State
     results: dict[str, AgentResult] = field(default_factory=dict)
     interrupted: bool = False
+    dns: list[DnsResult] = field(default_factory=list)  # the record updates, in order
 
     @property
     def failures(self) -> list[AgentResult]:
         return [r for r in self.results.values() if not r.ok]
+
+    @property
+    def dns_failures(self) -> list[DnsResult]:
+        return [r for r in self.dns if not r.ok]
 
 
 # Progress callbacks: (agent, "applying" | "retrying" | "done" | "failed", result or None)

@@ -86,6 +86,9 @@ def _record_placed(
     elif acks:  # a creation that some agents acknowledged
         state.resources[change.address] = resource_state(change, acks)
     # a creation no agent acknowledged is not recorded: the next plan creates it again
+    new = state.resources.get(change.address)
+    if old is not None and new is not None and new is not old:
+        new.dns = dict(old.dns)  # the DNS side (apply/dns.py) updates them
 
 
 def _keep_acks(rs: ResourceState, acks: dict[str, AgentAck]) -> None:

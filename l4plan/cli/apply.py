@@ -100,9 +100,38 @@ def _show(result: ApplyResult, color: bool, *, saved: bool) -> None:
         _report(result.outcome, result.plan, result.verb, color)
 
 
+_RECORD_DONE = {
+    "create": "published",
+    "update": "updated",
+    "delete": "removed",
+    "forget": "no longer managed (left)",
+}
+
+
+def _report_dns(outcome: ApplyOutcome, label: str) -> None:
+    """A line per record update: what the server accepted, or why it refused."""
+    for result in outcome.dns:
+        op = result.operation
+        if result.error is None:
+            click.echo(f"{op.address}: DNS {op.key} {_RECORD_DONE[op.action]} at {op.server}")
+        else:
+            click.echo(f"{label} {op.address}: DNS {op.key}: {result.error.message}", err=True)
+
+
 def _report(outcome: ApplyOutcome, plan: Plan, verb: str, color: bool) -> None:
+    label = click.style("Error:", fg="red", bold=True) if color else "Error:"
+    _report_dns(outcome, label)
+    if outcome.dns_failures and not (outcome.failures or outcome.interrupted):
+        failed = len(outcome.dns_failures)
+        click.echo(
+            f"\n{verb} incomplete: {failed} of {len(outcome.dns)} DNS record updates failed."
+            " The state records what the servers accepted; fix the errors above and run"
+            f" `l4plan {verb.lower()}` again to finish (`l4plan plan` shows what is still"
+            " missing).",
+            err=True,
+        )
+        raise click.exceptions.Exit(EXIT_ERROR)
     if outcome.failures or outcome.interrupted:
-        label = click.style("Error:", fg="red", bold=True) if color else "Error:"
         for failed in outcome.failures:
             assert failed.error is not None
             hint = apply_hint(failed.error.status, failed.agent)

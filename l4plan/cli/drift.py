@@ -9,6 +9,7 @@ configuration or state, an agent that cannot be read), 2 drift. `--json` follows
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,39 @@ from l4plan.cli.options import (
 from l4plan.workflows.drift import KINDS
 from l4plan.workflows.drift import drift as compare_with_agents
 from l4plan.workflows.options import RunOptions
+
+DNS_COUNTS = ("dns_changed", "dns_missing")
+
+
+def _records(content: dict[str, Any] | None) -> str:
+    if content is None:
+        return "nothing"
+    return f"{', '.join(content['values'])} (TTL {content['ttl']})"
+
+
+def _render_dns(servers: list[dict[str, Any]], style: Callable[..., str]) -> list[str]:
+    """Per DNS server: in sync, its error, or the record sets that differ."""
+    lines = []
+    for server in servers:
+        head = style(f"DNS server {server['server']}", bold=True)
+        if server["error"] is not None:
+            lines.append(f"{head}: {server['error']['message']}")
+        elif server["status"] == "in_sync":
+            lines.append(f"{head}: in sync")
+        else:
+            lines.append(f"{head}:")
+        for record in server["changed"]:
+            lines.append(
+                style(f"  ~ {record['name']} {record['type']}", fg="yellow")
+                + f" ({record['address']}): changed on the server, {_records(record['found'])}"
+                f" instead of {_records(record['recorded'])}"
+            )
+        for record in server["missing"]:
+            lines.append(
+                style(f"  - {record['name']} {record['type']}", fg="red")
+                + f" ({record['address']}): missing, the server does not hold it"
+            )
+    return lines
 
 
 def _render(report: dict[str, Any], color: bool) -> str:
@@ -87,11 +121,14 @@ def _render(report: dict[str, Any], color: bool) -> str:
             lines.append(
                 style(f"  ! {app['name']}", fg="red") + f": listeners not bound: {problems}"
             )
+    lines += _render_dns(report.get("dns", []), style)
     s = report["summary"]
     if report["in_sync"]:
         lines += ["", style("No drift.", bold=True) + " Every agent runs what the state records."]
-    elif any(s[kind] for kind in KINDS):
-        counts = ", ".join(f"{s[kind]} {kind}" for kind in KINDS if s[kind])
+    elif any(s.get(kind) for kind in (*KINDS, *DNS_COUNTS)):
+        counts = ", ".join(
+            f"{s[kind]} {kind.replace('_', ' ')}" for kind in (*KINDS, *DNS_COUNTS) if s.get(kind)
+        )
         lines += [
             "",
             style("Drift detected: ", bold=True) + counts + ". `l4plan plan` shows how apply "

@@ -20,11 +20,15 @@ RESOURCE_TYPES = ("l4_site", "l4_ip_access_rule", "l4_load_balancer", "l4_applic
 # Nested blocks per resource type: "single" blocks evaluate to a dict (a second
 # occurrence is an L4E016 error), "list" blocks to a list of dicts in source order.
 NESTED_BLOCKS: dict[str, dict[str, Literal["single", "list"]]] = {
-    "l4_site": {"ddos_protection": "single"},
+    "l4_site": {"ddos_protection": "single", "dns": "single"},
     "l4_ip_access_rule": {},
     "l4_load_balancer": {"origin": "list", "health_check": "single"},
     "l4_application": {"rule": "list"},
 }
+
+# Write-only attributes (Terraform 1.11's term): always sensitive, and the state and
+# plans record a digest of the value, never the value (a site's TSIG secret, docs/dns.md).
+WRITE_ONLY: dict[str, tuple[str, ...]] = {"l4_site": ("dns.tsig_key.secret",)}
 
 META_ARGUMENTS = ("count", "for_each", "depends_on", "lifecycle")
 

@@ -26,6 +26,7 @@ from l4plan.diagnostics import Diagnostic
 from l4plan.graph import build_graph
 from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES
 from l4plan.plans.base import PlanningBase, planning_base
+from l4plan.plans.dns_changes import annotate_dns, dns_drift
 from l4plan.plans.instance import changed_attributes, plan_instance
 from l4plan.plans.model import (
     Action,
@@ -108,6 +109,7 @@ def build_plan(
     placements = desired_placements(config, planned=planned, now=now)
     operations = agent_operations(placements, base, addresses=set(changes))
     _annotate_agents(changes, placements, operations, base)
+    annotate_dns(changes, config, base)
     plan.diagnostics += _prevent_destroy(changes, config)
     plan.changes = apply_order(changes.values(), base)
     plan.output_changes = _output_changes(config, base, mode, bool(plan.resource_actions))
@@ -265,7 +267,8 @@ def drift_changes(prior: State, refreshed: State) -> list[ResourceChange]:
                 agents[agent] = "create"
             elif new.agents[agent].spec_hash != old.agents[agent].spec_hash:
                 agents[agent] = "update"
-        if not changed and not agents:
+        records = dns_drift(old.dns, new.dns)
+        if not changed and not agents and not records:
             continue
         drift.append(
             ResourceChange(
@@ -280,6 +283,7 @@ def drift_changes(prior: State, refreshed: State) -> list[ResourceChange]:
                 after_sensitive={parse_path(p) for p in new.sensitive_attributes},
                 changed_attributes=changed,
                 agents=agents,
+                dns=records,
                 dependencies=sorted(new.dependencies),
                 action_reason="changed_outside_l4plan",
             )

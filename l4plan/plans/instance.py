@@ -11,7 +11,7 @@ from l4plan.plans.attrdiff import diff_attributes
 from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, PLAN_DERIVED, REPLACE_ATTRS
 from l4plan.plans.ignore import apply_ignore_changes
 from l4plan.plans.model import Action, ResourceChange
-from l4plan.plans.values import parse_path
+from l4plan.plans.values import digest_write_only, parse_path
 from l4plan.states.model import ResourceState
 
 
@@ -21,9 +21,11 @@ def changed_attributes(type_: str, before: dict[str, Any], after: dict[str, Any]
 
 
 def planned_attributes(res: ResourceInstance, renderer: SpecRenderer) -> dict[str, Any]:
-    """What a plan gives `res`: the configured attributes, those the agents fill in
-    (unknown until apply) and those the plan derives (`effective_keepalive`)."""
+    """What a plan gives `res`: the configured attributes (write-only ones as digests),
+    those the agents fill in (unknown until apply) and those the plan derives
+    (`effective_keepalive`)."""
     planned = copy.deepcopy(res.attrs)
+    digest_write_only(res.type, planned)
     for k in AGENT_COMPUTED:  # filled in by the agents whether or not referenced
         planned.setdefault(k, UNKNOWN)
     if res.type in PLACED_TYPES:

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from l4plan.diagnostics import Diagnostic, has_errors
+from l4plan.dns.records import RecordAction
 
 PlanMode = Literal["normal", "destroy", "refresh-only"]
 # A path into an attribute value: attribute names and list indexes.
@@ -96,6 +97,8 @@ class ResourceChange:
     changed_attributes: list[str] = field(default_factory=list)
     # agent name -> what happens there
     agents: dict[str, AgentAction] = field(default_factory=dict)
+    # DNS record set ("play.example.com A") -> what happens to it, by name and type
+    dns: dict[str, RecordAction] = field(default_factory=dict)
     # addresses this change depends on: configuration references for creations and
     # updates, the state's recorded dependencies for deletions
     dependencies: list[str] = field(default_factory=list)

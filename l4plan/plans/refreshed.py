@@ -16,6 +16,8 @@ from l4plan.agents.errors import refresh_hint
 from l4plan.agents.refresh import RefreshResult, read_agents, refresh_state
 from l4plan.configs.model import Config
 from l4plan.diagnostics import Diagnostic
+from l4plan.dns.diagnostics import dns_refresh_diagnostics
+from l4plan.dns.refresh import refresh_records
 from l4plan.plans.base import planning_base
 from l4plan.plans.diff import build_plan
 from l4plan.plans.model import Plan, PlanMode
@@ -39,12 +41,14 @@ def refresh(
     timeout: float = 10.0,
     parallelism: int = 10,
 ) -> RefreshResult:
-    """Read every declared agent and fold what it runs into a copy of `prior`."""
+    """Read every declared agent and fold what it runs into a copy of `prior`; then
+    read back the DNS records the state records (docs/dns.md)."""
     snapshots, errors = read_agents(
         config.agents.values(), workdir=workdir, timeout=timeout, parallelism=parallelism
     )
     result = refresh_state(prior, snapshots)
     result.errors = errors
+    result.dns = refresh_records(config, result.state, timeout=timeout)
     return result
 
 
@@ -137,7 +141,7 @@ def refresh_diagnostics(
                     severity="warning",
                 )
             )
-    return diags
+    return [*diags, *dns_refresh_diagnostics(result.dns, config, complete=complete)]
 
 
 def plan_refreshed(

@@ -46,6 +46,13 @@ _DRIFT_AGENT_WORDS = {
     "replace": "replaced",
     "no-op": "no change",
 }
+_DNS_WORDS = {
+    "create": "create",
+    "update": "update",
+    "delete": "remove",
+    "forget": "forget: no dns block names its server, it stays there",
+}
+_DRIFT_DNS_WORDS = {"create": "appeared", "update": "changed on the server", "delete": "missing"}
 
 Mode = Literal["create", "delete", "update", "show"]
 
@@ -173,6 +180,8 @@ def _reason(change: ResourceChange) -> str | None:
         behind = [a for a, act in change.agents.items() if act != "no-op"]
         names = ", ".join(f'"{a}"' for a in behind)
         return f"because the spec agent {names} runs differs from the configuration"
+    if reason == "update_because_dns_records_differ":
+        return "because its DNS records on the server differ from the configuration"
     return None
 
 
@@ -213,6 +222,11 @@ def change_notes(change: ResourceChange, *, drift: bool = False) -> list[str]:
         words = _DRIFT_AGENT_WORDS if drift else _AGENT_WORDS
         notes.append(
             "agents: " + ", ".join(f"{a} ({words[act]})" for a, act in change.agents.items())
+        )
+    if change.dns:
+        dns_words = _DRIFT_DNS_WORDS if drift else _DNS_WORDS
+        notes.append(
+            "dns: " + ", ".join(f"{r} ({dns_words[act]})" for r, act in change.dns.items())
         )
     return notes
 

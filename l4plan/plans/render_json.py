@@ -12,6 +12,7 @@ from typing import Any
 
 from l4plan import __version__
 from l4plan.diagnostics import Diagnostic
+from l4plan.dns.records import record_key, split_key
 from l4plan.plans.model import (
     Action,
     OutputChange,
@@ -88,6 +89,10 @@ def _change_to_json(change: ResourceChange, reveal: bool) -> dict[str, Any]:
         "replace_paths": [list(p) for p in change.replace_paths],
         "changed_attributes": list(change.changed_attributes),
         "agents": [{"name": n, "action": a} for n, a in change.agents.items()],
+        "dns": [
+            {"name": n, "type": t, "action": a}
+            for (n, t), a in ((split_key(k), a) for k, a in change.dns.items())
+        ],
         "dependencies": list(change.dependencies),
         **moved_or_imported,
     }
@@ -135,6 +140,7 @@ def _change_from_json(d: dict[str, Any]) -> ResourceChange:
         replace_paths=[tuple(p) for p in d["replace_paths"]],
         changed_attributes=list(d["changed_attributes"]),
         agents={a["name"]: a["action"] for a in d["agents"]},
+        dns={record_key(r["name"], r["type"]): r["action"] for r in d.get("dns", [])},
         dependencies=list(d["dependencies"]),
         action_reason=d["action_reason"],
         previous_address=d.get("previous_address"),

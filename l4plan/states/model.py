@@ -23,6 +23,24 @@ class AgentAck:
 
 
 @dataclass(slots=True)
+class DnsAck:
+    """What a zone's authoritative server holds for one record set l4plan owns: the
+    server, the TTL and the sorted values (after an apply, what it accepted; after a
+    refresh, what it answered)."""
+
+    server: str
+    ttl: int
+    values: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"server": self.server, "ttl": self.ttl, "values": list(self.values)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DnsAck:
+        return cls(d["server"], int(d["ttl"]), sorted(d["values"]))
+
+
+@dataclass(slots=True)
 class ResourceState:
     address: str
     type: str
@@ -32,9 +50,11 @@ class ResourceState:
     dependencies: list[str] = field(default_factory=list)
     sensitive_attributes: list[str] = field(default_factory=list)
     agents: dict[str, AgentAck] = field(default_factory=dict)
+    # record sets published for the resource, by "NAME TYPE" (l4plan.dns.records)
+    dns: dict[str, DnsAck] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "address": self.address,
             "type": self.type,
             "name": self.name,
@@ -44,6 +64,9 @@ class ResourceState:
             "dependencies": list(self.dependencies),
             "agents": {k: v.to_json() for k, v in sorted(self.agents.items())},
         }
+        if self.dns:  # only where a site publishes: other states read as before
+            doc["dns"] = {k: v.to_json() for k, v in sorted(self.dns.items())}
+        return doc
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ResourceState:
@@ -58,6 +81,7 @@ class ResourceState:
             agents={
                 k: AgentAck(v["revision"], v["spec_hash"]) for k, v in d.get("agents", {}).items()
             },
+            dns={k: DnsAck.from_json(v) for k, v in d.get("dns", {}).items()},
         )
 
 

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 from l4plan import jsontext
 from l4plan.agents.placement import AgentOperations
 from l4plan.agents.refresh import AgentSnapshot
+from l4plan.apply.dns import record_dns, send_dns, sendable
 from l4plan.apply.engine import (
     AMBIGUOUS_STATUSES,
     AgentResult,
@@ -33,6 +34,7 @@ from l4plan.configs.variables import ENV_PREFIX
 from l4plan.diagnostics import Diagnostic, has_errors
 from l4plan.plans import Plan, PlanFileError, SavedPlan, StalePlanError, check_fresh, load_planfile
 from l4plan.plans.base import planning_base
+from l4plan.plans.dns_changes import planned_dns
 from l4plan.plans.model import PlanMode
 from l4plan.plans.refreshed import plan_refreshed, refresh, refresh_diagnostics
 from l4plan.states import Backend, State
@@ -196,8 +198,10 @@ def _carry_out(
     options: RunOptions,
     view: ApplyView,
 ) -> ApplyOutcome:
-    """Send the plan to the agents, then write what they acknowledged."""
+    """Send the plan to the agents, then the record updates of the applications they
+    took (docs/dns.md), then write what both acknowledged."""
     operations = planned_operations(plan, config, base)
+    records = planned_dns(plan.changes, config, base)
     with graceful_interrupt(view.interrupted) as interrupted:
         with view.progress(operations) as progress:
             results = send_operations(
@@ -212,8 +216,12 @@ def _carry_out(
                 cancel=interrupted,
             )
         state = next_state(plan, base, results)
-        write_state(backend, state, prior, agents=_agents_touched(results))
-    return ApplyOutcome(state, results, interrupted.is_set())
+        dns = [] if interrupted.is_set() else sendable(records, state, results)
+        published = send_dns(dns, timeout=options.timeout)
+        record_dns(state, base, published)
+        touched = _agents_touched(results) or ("changed" if any(r.ok for r in published) else "")
+        write_state(backend, state, prior, agents=touched)
+    return ApplyOutcome(state, results, interrupted.is_set(), published)
 
 
 @contextmanager

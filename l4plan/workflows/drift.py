@@ -20,6 +20,7 @@ from l4plan.diagnostics import Diagnostic, has_errors
 from l4plan.plans.refreshed import refresh
 from l4plan.states.model import State
 from l4plan.workflows.config import loaded_config
+from l4plan.workflows.drift_dns import dns_reports
 from l4plan.workflows.options import RunOptions
 from l4plan.workflows.reading import read_state
 
@@ -56,6 +57,7 @@ def drift(workdir: Path, options: RunOptions, *, wait_for_lock: bool = True) -> 
 
 
 KINDS = ("changed", "missing", "appeared", "unmanaged", "unbound")
+DNS_KINDS = ("changed", "missing")  # of published record sets (`dns` in the report)
 
 
 def spec_differences(configured: Any, running: Any, path: str = "") -> list[dict[str, Any]]:
@@ -94,19 +96,29 @@ def drift_report(
     """The `drift --json` document (schemas/drift.schema.json); `result` is None when
     the configuration had errors and no agent was read."""
     agents = [] if result is None else _agent_reports(config, state, result)
+    dns = [] if result is None else dns_reports(config, state, result.dns)
     summary = {kind: sum(len(a[kind]) for a in agents) for kind in KINDS}
     summary["unreachable"] = sum(1 for a in agents if a["error"] is not None)
-    errored = summary["unreachable"] > 0 or has_errors(diagnostics)
-    return {
+    if dns:  # only where a site publishes: other reports read as before
+        for kind in DNS_KINDS:
+            summary[f"dns_{kind}"] = sum(len(d[kind]) for d in dns)
+        summary["dns_unreachable"] = sum(1 for d in dns if d["error"] is not None)
+    errored = summary["unreachable"] > 0 or summary.get("dns_unreachable", 0) > 0
+    errored = errored or has_errors(diagnostics)
+    drifted = any(summary[kind] for kind in KINDS) or any(d["status"] == "drifted" for d in dns)
+    report = {
         "format_version": "1.0",
         "l4plan_version": __version__,
-        "in_sync": not errored and not any(summary[kind] for kind in KINDS),
+        "in_sync": not errored and not drifted,
         "errored": errored,
         "state": {"lineage": state.lineage, "serial": state.serial} if state else None,
         "agents": agents,
         "summary": summary,
         "diagnostics": [d.to_json() for d in diagnostics],
     }
+    if dns:
+        report["dns"] = dns
+    return report
 
 
 def _agent_reports(

@@ -97,7 +97,32 @@ def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
     return code, output.decode(errors="replace")
 
 
-class Fleet:
+class Workdir:
+    """A working copy the command line runs in (`workdir`), and its local state.
+    Subclasses say how `l4plan` runs there (which variables it is given)."""
+
+    workdir: Path
+
+    def l4plan(self, *args: str) -> subprocess.CompletedProcess[str]:
+        raise NotImplementedError
+
+    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`apply --auto-approve ARGS`, which must succeed."""
+        done = self.l4plan("apply", "--auto-approve", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Apply complete!" in done.stdout
+        return done
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.workdir / "l4plan.tfstate.json").read_text())
+
+    def resource(self, address: str) -> dict[str, Any]:
+        found = [r for r in self.state()["resources"] if r["address"] == address]
+        assert found, f"{address} not in state"
+        return found[0]
+
+
+class Fleet(Workdir):
     def __init__(self, tmp_path: Path, origins: Origins) -> None:
         self.tmp = tmp_path
         self.workdir = tmp_path / "work"
@@ -162,21 +187,6 @@ class Fleet:
         if variables and argv and argv[0] in VARIABLE_COMMANDS:
             argv += self.var_args()
         return run_cli(argv, self.workdir, env)
-
-    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`apply --auto-approve ARGS`, which must succeed."""
-        done = self.l4plan("apply", "--auto-approve", *args)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "Apply complete!" in done.stdout
-        return done
-
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.workdir / "l4plan.tfstate.json").read_text())
-
-    def resource(self, address: str) -> dict[str, Any]:
-        found = [r for r in self.state()["resources"] if r["address"] == address]
-        assert found, f"{address} not in state"
-        return found[0]
 
     # ---- the agents and the data plane -----------------------------------------------
 

@@ -17,7 +17,7 @@ from l4plan.ports import parse_ports
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-NAMES = ["quickstart", "game", "load-balancer", "multi-agent"]
+NAMES = ["quickstart", "game", "load-balancer", "multi-agent", "dns"]
 
 
 def validate_json(directory: Path, *args: str) -> tuple[int, dict]:

@@ -43,8 +43,8 @@ def evaluate_resource(node: GraphNode, decls: Declarations, scope: Scope, config
     type_, name = key.split(".", 1)
     block = decls.resources[key]
     body = block.body
-    scope.sensitivity.resource_paths[key] = scope.sensitivity.body_paths(
-        body, NESTED_BLOCKS[type_], ""
+    scope.sensitivity.resource_paths[key] = scope.sensitivity.resource_body_paths(
+        type_, body, NESTED_BLOCKS[type_]
     )
     expansion = instances_of(scope, key, block) if not node.broken else None
     if expansion is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from l4plan.configs.hcl.syntax import Body, Node
 from l4plan.configs.lang.references import Reference, calls, references
-from l4plan.configs.model import META_ARGUMENTS, RESOURCE_TYPES
+from l4plan.configs.model import META_ARGUMENTS, RESOURCE_TYPES, WRITE_ONLY
 
 _SENSITIVE_CALL = re.compile(r"\bsensitive\s*\(")
 
@@ -54,6 +54,16 @@ class Sensitivity:
         if any(call.name == "sensitive" for call in calls(expr)):
             out.append("sensitive()")
         return out
+
+    def resource_body_paths(self, type_: str, body: Body, nested: Mapping[str, str]) -> set[str]:
+        """`body_paths` of a resource block, with its type's write-only paths when the
+        block that holds them is written (references to them are then sensitive too, so
+        the analysis cannot be skipped)."""
+        blocks = {b.type for b in body.blocks}
+        always = {path for path in WRITE_ONLY.get(type_, ()) if path.split(".")[0] in blocks}
+        if always:
+            self.possible = True
+        return self.body_paths(body, nested) | always
 
     def body_paths(self, body: Body, nested: Mapping[str, str], prefix: str = "") -> set[str]:
         """Dotted paths of the attributes of a resource body that are sensitive."""

@@ -3,7 +3,7 @@
 Runs on the resources and rule blocks that passed their JSON Schema (`failed` holds
 those that did not), so attribute types are known to be right; values only known
 after apply are skipped. This module checks sites and placement (L4E001, L4E008, L4E009, L4W001,
-L4W002, references to sites and agents) and calls the rule checks
+L4W002, references to sites and agents, the `dns` block's L4E021 in `dns`) and calls the rule checks
 (`constraints_ports`) and the name checks (`constraints_names`).
 """
 
@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from l4plan import codes
 from l4plan.configs.model import Config, ResourceInstance
 from l4plan.configs.validation.context import Context, known
+from l4plan.configs.validation.dns import check_dns
 from l4plan.configs.validation.names import check_domains, check_origins, check_sources
 from l4plan.configs.validation.ports import RulePorts, check_listener_conflicts, check_rules
 from l4plan.configs.validation.schema import SchemaFailures
@@ -32,6 +33,7 @@ def check_constraints(config: Config, failed: SchemaFailures, now: datetime) -> 
     for site in ctx.valid("l4_site"):
         _check_agent_names(ctx, site)
         _check_expiry(ctx, site, now)
+        check_dns(ctx, site)
     placed: list[tuple[ResourceInstance, list[str], list[RulePorts]]] = []
     for app in ctx.valid("l4_application"):
         site = ctx.site_of(app)
