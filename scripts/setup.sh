@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install l4plan (with the pg and test extras) and the agent into it.
+# Create .venv and install l4plan (with the pg and test extras, and fuzz where atheris has a
+# wheel) and the agent into it.
 # Idempotent: a second run only re-checks the installed packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[pg,test]" -e ./proxy-agent
   echo "$inputs" > "$stamp"
+fi
+
+# Coverage-guided fuzzing (fuzz/run.sh, which scripts/test.sh runs briefly) needs atheris,
+# the `fuzz` extra, from a wheel only; where there is none it is left out (tried once).
+fuzz_stamp=.venv/.l4plan-fuzz-tried
+if [ ! -f "$fuzz_stamp" ] || [ "$(cat "$fuzz_stamp")" != "$inputs" ]; then
+  echo "Installing atheris (fuzz extra) into .venv ..." >&2
+  .venv/bin/python -m pip install -q --only-binary atheris -e ".[fuzz]" \
+    || echo "warning: could not install atheris; scripts/test.sh skips the coverage-guided fuzz run" >&2
+  echo "$inputs" > "$fuzz_stamp"
 fi
 
 # The kernel fast path (docs/kernel-fast-path.md) and its tests use nft, ip and conntrack.
