@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import threading
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.agent.harness import Agent, Origins, app, port, recv_all, rule, wait_until
+from tests.reliability.support import SilentOrigin
 
 IDLE = "1s"
 LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a RST
@@ -34,18 +34,14 @@ def relay(
         agent.kill()
 
 
-class ThreadOrigin:
+class ThreadOrigin(SilentOrigin):
     """A TCP origin on 127.0.0.1 whose thread hands each accepted connection to
     `serve` (and closes it afterwards)."""
 
     def __init__(self, serve: Callable[[socket.socket], None]) -> None:
-        self.port = port()
         self.serve = serve
-        self.sock = socket.create_server(("127.0.0.1", self.port))
-        self.sock.settimeout(0.2)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.port = port()
+        super().__init__(self.port)
 
     def _run(self) -> None:
         while not self.stopped.is_set():
@@ -54,11 +50,6 @@ class ThreadOrigin:
                 conn.settimeout(5)
                 with conn:
                     self.serve(conn)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 def says_bye(conn: socket.socket) -> None:

@@ -80,10 +80,10 @@ class EchoLoop:
         return self.ok, self.failed
 
 
-def closed_after(port: int) -> float:
+def closed_after(port: int, host: str = "127.0.0.1") -> float:
     """Seconds until the agent closes a client that sent a few bytes (or 30 = never)."""
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+    with socket.create_connection((host, port), timeout=30) as s:
         s.sendall(b"hello")
         try:
             while s.recv(4096):

@@ -35,7 +35,12 @@ from tests.kernel.netns import (
 from tests.kernel.test_agent_e2e import RunningAgent
 from tests.reliability.figures import report
 from tests.reliability.support import free
-from tests.reliability.test_bad_origins import CLIENTS, close_reasons, reason_problems
+from tests.reliability.test_bad_origins import (
+    CLIENTS,
+    close_reasons,
+    closed_after,
+    reason_problems,
+)
 
 CONNECT = 1.0
 GOOD, BLACKHOLE, REFUSING = ORIGIN4
@@ -91,21 +96,9 @@ def _nft(ns: Namespace, ruleset: str) -> None:
     )  # fmt: skip
 
 
-def closed_after(ns: Namespace, port: int) -> float:
-    """Seconds until the agent closes a client in `ns` that sent a few bytes (30: never)."""
-
-    def client() -> float:
-        started = time.monotonic()
-        with socket.create_connection((AGENT4_C, port), timeout=30) as s:
-            s.sendall(b"hello")
-            try:
-                while s.recv(4096):
-                    pass
-            except (ConnectionResetError, TimeoutError):
-                pass
-        return time.monotonic() - started
-
-    return ns.call(client)
+def closed_after_in(ns: Namespace, port: int) -> float:
+    """closed_after for a client in `ns`, through the agent's address there."""
+    return ns.call(closed_after, port, AGENT4_C)
 
 
 def echo_once(ns: Namespace, port: int) -> bool:
@@ -145,7 +138,7 @@ def test_a_blackholed_address_is_a_connect_timeout(netbench: dict[str, Any]) -> 
     echo.start()
     kinds = ("blackhole", "refused")
     with ThreadPoolExecutor(len(kinds) * CLIENTS) as pool:
-        futures = {k: [pool.submit(closed_after, clients, edges[k]) for _ in range(CLIENTS)]
+        futures = {k: [pool.submit(closed_after_in, clients, edges[k]) for _ in range(CLIENTS)]
                    for k in kinds}  # fmt: skip
         times = {k: [f.result() for f in fs] for k, fs in futures.items()}
     stop.set()
