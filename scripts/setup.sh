@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install l4plan (with the pg and test extras) and the agent into it.
+# Create .venv and install l4plan (with the pg and test extras, and fuzz where atheris has a
+# wheel) and the agent into it.
 # Idempotent: a second run only re-checks the installed packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,16 @@ install_missing() {
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; } \
     || echo "warning: could not install$missing; $consequence" >&2
 }
+
+# Coverage-guided fuzzing (fuzz/run.sh, which scripts/test.sh runs briefly) needs atheris,
+# the `fuzz` extra, from a wheel only; where there is none it is left out (tried once).
+fuzz_stamp=.venv/.l4plan-fuzz-tried
+if [ ! -f "$fuzz_stamp" ] || [ "$(cat "$fuzz_stamp")" != "$inputs" ]; then
+  echo "Installing atheris (fuzz extra) into .venv ..." >&2
+  .venv/bin/python -m pip install -q --only-binary atheris -e ".[fuzz]" \
+    || echo "warning: could not install atheris; scripts/test.sh skips the coverage-guided fuzz run" >&2
+  echo "$inputs" > "$fuzz_stamp"
+fi
 
 # The kernel fast path (docs/kernel-fast-path.md) and its tests use nft, ip and conntrack.
 install_missing "kernel fast path" "the kernel fast path will fall back to the relay" \

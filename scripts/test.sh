@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the whole test suite: lint, then pytest.
+# Set up (scripts/setup.sh) and run the whole test suite: lint, pytest, then (with no
+# arguments) a bounded coverage-guided fuzz run.
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/agent -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +13,13 @@ fi
 
 .venv/bin/ruff check l4plan proxy-agent tests bench
 .venv/bin/python -m pytest "$@"
+
+# The whole suite (no arguments) ends with a bounded coverage-guided run of every fuzz target
+# (L4PLAN_FUZZ_SECONDS each, default 5; README "Reliability"), when atheris is installed.
+if [ $# -eq 0 ]; then
+  if .venv/bin/python -c 'import atheris' 2>/dev/null; then
+    fuzz/run.sh "${L4PLAN_FUZZ_SECONDS:-5}"
+  else
+    echo "atheris is not installed: no coverage-guided fuzz run (scripts/setup.sh)" >&2
+  fi
+fi

@@ -74,11 +74,12 @@ def _enter(name: str) -> None:
 class Namespace:
     """A named network namespace with a few threads living inside it."""
 
-    def __init__(self, name: str, *, create: bool = True) -> None:
+    def __init__(self, name: str, *, create: bool = True, threads: int = 4) -> None:
+        """`threads`: how many calls can run inside at once."""
         self.name = name
         if create:
             sh("ip", "netns", "add", name)
-        self._pool = ThreadPoolExecutor(4, f"ns-{name}", initializer=_enter, initargs=(name,))
+        self._pool = ThreadPoolExecutor(threads, f"ns-{name}", initializer=_enter, initargs=(name,))
 
     def sh(self, *args: str, check: bool = True) -> str:
         return sh(*args, ns=self.name, check=check)

@@ -145,3 +145,25 @@ def test_held_flows_survive_reconfigurations_and_restarts(
         finally:
             for running in started:
                 running.stop(signal.SIGKILL)
+
+
+def test_flow_check_reports_a_flow_that_loses_a_byte() -> None:
+    """`echoes` (the soak's check of each flow) fails on a peer that drops one byte or
+    closes early, and passes on one that echoes everything (a test of the test)."""
+    import threading
+
+    def peer(sock: socket.socket, keep: int) -> None:
+        with sock:
+            data = b""
+            while len(data) < 100:
+                data += sock.recv(100 - len(data))
+            sock.sendall(data[:keep])
+
+    for keep, expected in ((100, True), (99, False), (0, False)):
+        ours, theirs = socket.socketpair()
+        ours.settimeout(10)
+        thread = threading.Thread(target=peer, args=(theirs, keep), daemon=True)
+        thread.start()
+        with ours:
+            assert echoes(ours, b"x" * 100) is expected, keep
+        thread.join(10)

@@ -3,24 +3,31 @@ item 2): the client gets a timely close, counters say why, other rules unaffecte
 
 One agent (--idle-timeout 2s, --connect-timeout 1s) carries a rule per kind of bad
 origin and one to a good echo origin; an echo loop through the good rule runs the
-whole time. The blackhole is a listening socket that never accepts, its backlog
-filled first, so the kernel drops further SYNs and a connect neither succeeds nor
-fails until the agent gives up.
+whole time. Each rule's `closes_<reason>` counters must name why its clients were
+closed (idle timeout, origin reset, connect timeout) and add up to its closed
+connections, and the good rule must count only clients that closed.
+
+Two blackholes, both SYNs the kernel drops so that a connect neither succeeds nor
+fails until the agent gives up: here, on loopback, a listening socket that never
+accepts with its backlog filled (an origin host that is up but overloaded); in
+test_bad_origins_netns.py, an address whose network namespace drops every packet
+(a dead host or a firewall), next to one that refuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.agent.harness import Origins
+from tests.agent.harness import Origins, wait_until
 from tests.reliability.figures import report
 from tests.reliability.support import (
     Agent,
@@ -39,7 +46,13 @@ IDLE, CONNECT = 2.0, 1.0
 # timeout (docs/agent.md), plus scheduling slack on a loaded machine
 LIMIT = {"silent": IDLE * 1.25 + 2.0, "reset": 2.0, "blackhole": CONNECT + 2.0}
 CLIENTS = 5
-BASELINE = {"listeners_bound", "connections_total", "connections_active", "bytes_in", "bytes_out"}
+KINDS = ("silent", "reset", "blackhole", "good")
+# the reason each bad origin's clients must be counted under
+REASON = {
+    "silent": "closes_idle_timeout",
+    "reset": "closes_origin_reset",
+    "blackhole": "closes_connect_timeout",
+}
 
 
 class EchoLoop:
@@ -67,10 +80,10 @@ class EchoLoop:
         return self.ok, self.failed
 
 
-def closed_after(port: int) -> float:
+def closed_after(port: int, host: str = "127.0.0.1") -> float:
     """Seconds until the agent closes a client that sent a few bytes (or 30 = never)."""
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+    with socket.create_connection((host, port), timeout=30) as s:
         s.sendall(b"hello")
         try:
             while s.recv(4096):
@@ -80,16 +93,36 @@ def closed_after(port: int) -> float:
     return time.monotonic() - started
 
 
-@pytest.fixture
-def bench(tmp_path: Path, origins: Origins) -> Iterator[dict[str, Any]]:
-    ports = {kind: free() for kind in ("silent", "reset", "blackhole", "good")}
+FLAGS = ("--idle-timeout", "2s", "--connect-timeout", "1s", "--fast-path", "off")
+
+
+class UncountingAgent(Agent):
+    """The real agent with its close accounting (`relay.base.closed`) made a no-op
+    before the relays import it: what the agent was before it counted close reasons."""
+
+    PATCH = (
+        "import runpy, l4agent.dataplane.relay.base as base; "
+        "base.closed = lambda stats, reason: None; "
+        "runpy.run_module('l4agent', run_name='__main__', alter_sys=True)"
+    )
+
+    def command(self) -> list[str]:
+        argv = super().command()
+        at = argv.index("-m")
+        assert argv[at + 1] == "l4agent", argv
+        return [*argv[:at], "-c", self.PATCH, *argv[at + 2 :]]
+
+
+@contextlib.contextmanager
+def bad_origins(node: Agent, origins: Origins) -> Iterator[dict[str, Any]]:
+    """`node` started with a rule per bad origin and one to a good echo origin."""
+    ports = {kind: free() for kind in KINDS}
     bad = {
         "silent": SilentOrigin(ports["silent"]),
         "reset": ResettingOrigin(ports["reset"]),
         "blackhole": BlackholeOrigin(ports["blackhole"]),
     }
     origins.tcp(ports["good"])
-    node = agent(tmp_path, "agent", "--idle-timeout", "2s", "--connect-timeout", "1s")
     edges = {kind: free() for kind in ports}
     try:
         node.start()
@@ -99,6 +132,12 @@ def bench(tmp_path: Path, origins: Origins) -> Iterator[dict[str, Any]]:
         node.kill()
         for origin in bad.values():
             origin.close()
+
+
+@pytest.fixture
+def bench(tmp_path: Path, origins: Origins) -> Iterator[dict[str, Any]]:
+    with bad_origins(agent(tmp_path, "agent", *FLAGS), origins) as bench:
+        yield bench
 
 
 def counters(node: Agent) -> dict[str, dict[str, int]]:
@@ -145,21 +184,84 @@ def test_bad_origins_close_clients_in_time(bench: dict[str, Any]) -> None:
     assert not problems, problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="l4agent counts no reason for a close after the origin connected: a silent"
-    " origin's clients are closed by the idle timeout (only a debug log line) and a"
-    " resetting origin's at once, and Status.Get shows both as ordinary closed connections",
-)
-def test_counters_say_why_a_connected_origin_failed(bench: dict[str, Any]) -> None:
+def close_reasons(counters: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counters.items() if k.startswith("closes_") and v}
+
+
+def reason_problems(
+    found: dict[str, dict[str, int]], expected: dict[str, str], clients: int
+) -> list[str]:
+    """What the close-reason counters get wrong: every client of a rule in `expected`
+    counted under that reason, every rule's reasons adding up to its closed
+    connections, and any other rule counting only clients that closed."""
+    problems = []
+    for kind, c in sorted(found.items()):
+        reasons = close_reasons(c)
+        ended = c["connections_total"] - c["connections_active"]
+        if sum(reasons.values()) != ended:
+            problems.append(f"{kind}: close reasons {reasons} for {ended} closed connections")
+        if kind in expected and reasons.get(expected[kind], 0) != clients:
+            problems.append(f"{kind}: {clients} clients, {expected[kind]} {reasons}")
+        if kind not in expected and set(reasons) - {"closes_client"}:
+            problems.append(f"{kind}: unaffected rule counts other closes: {reasons}")
+    return problems
+
+
+def wait_closed(node: Agent, kinds: Iterable[str]) -> dict[str, dict[str, int]]:
+    """The counters once the agent holds no connection of these rules (it may count a
+    close a moment after the client saw it), or as they are after 30 s."""
+    found: dict[str, dict[str, int]] = {}
+
+    def settled() -> bool:
+        found.update(counters(node))
+        return not any(found[k]["connections_active"] for k in kinds)
+
+    wait_until(settled, timeout=30)
+    return found
+
+
+def test_counters_say_why_each_bad_origin_failed(bench: dict[str, Any]) -> None:
     node, edges = bench["agent"], bench["edges"]
     run_clients(edges)
     assert forwards(edges["good"])
-    found = counters(node)
-    normal = {k for k, v in found["good"].items() if v} | BASELINE
-    for kind in ("silent", "reset"):
-        reasons = {k for k, v in found[kind].items() if v} - normal
-        assert reasons, f"{kind}: no counter says why ({found[kind]})"
+    found = wait_closed(node, edges)
+    problems = reason_problems(found, REASON, CLIENTS)
+    report(
+        "bad-origins-close-reasons",
+        "; ".join(f"{k} {close_reasons(found[k])}" for k in KINDS),
+    )
+    assert not problems, problems
+
+
+def test_reason_check_fails_on_an_agent_that_does_not_count_why(
+    tmp_path: Path, origins: Origins
+) -> None:
+    """The same bench against the real agent with its close accounting disabled: the
+    check reports every bad origin and every rule's missing reasons."""
+    node = UncountingAgent(tmp_path / "uncounting", *FLAGS, control_port=free())
+    with bad_origins(node, origins) as bench:
+        run_clients(bench["edges"])
+        assert forwards(bench["edges"]["good"])
+        found = wait_closed(node, bench["edges"])
+    assert found["silent"]["connections_total"] == CLIENTS  # the traffic did go through it
+    problems = reason_problems(found, REASON, CLIENTS)
+    for kind, reason in REASON.items():
+        assert f"{kind}: {CLIENTS} clients, {reason} {{}}" in problems, problems
+    assert any(p.startswith("good: close reasons {}") for p in problems), problems
+
+
+def test_reason_check_reports_a_wrong_reason_and_a_missing_close() -> None:
+    base = {"connections_total": 2, "connections_active": 0}
+    found = {
+        "reset": {**base, "closes_idle_timeout": 2},
+        "good": {**base, "closes_client": 1, "closes_origin_reset": 1},
+        "other": {**base, "closes_client": 1},
+    }
+    assert reason_problems(found, {"reset": "closes_origin_reset"}, 2) == [
+        "good: unaffected rule counts other closes: {'closes_client': 1, 'closes_origin_reset': 1}",
+        "other: close reasons {'closes_client': 1} for 2 closed connections",
+        "reset: 2 clients, closes_origin_reset {'closes_idle_timeout': 2}",
+    ]
 
 
 def test_timing_check_reports_a_late_close() -> None:

@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from l4agent import __version__
-from l4agent.dataplane.stats import RuleStats, Stats
+from l4agent.dataplane.stats import CLOSE_FIELDS, RuleStats, Stats
 
 PREFIX = "l4agent"
 RULE_LABELS = ("app", "rule", "protocol", "edge_ports", "comment")
@@ -61,6 +61,10 @@ _COUNTERS: dict[str, tuple[str, str, tuple[str, str] | None]] = {
         "Clients closed because no origin target was usable.",
         None,
     ),
+    **{
+        field: ("connection_closes", "TCP connections ended, by reason.", ("reason", reason))
+        for reason, field in CLOSE_FIELDS.items()
+    },
 }
 _GAUGES: dict[str, str] = {
     "listeners_bound": "Listening sockets bound for the rule.",

@@ -1,7 +1,8 @@
 """Per application and rule counters of the data plane.
 
 The relay increments plain integer attributes on a `RuleStats` (cheap on the hot
-path); `Status.Get` and the Prometheus exposition (`l4agent.control.metrics`) read them.
+path; why a TCP connection ended is one increment when it ends); `Status.Get` and the
+Prometheus exposition (`l4agent.control.metrics`) read them.
 With `--workers N` every worker process keeps its own `Stats`; the control process
 sums their snapshots with `Stats.merged` before answering.
 """
@@ -11,6 +12,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
+
+# Why each relayed TCP connection ended: exactly one `closes_<reason>` counter goes up
+# per accepted connection, so their sum is connections_total - connections_active.
+CLOSE_REASONS = (
+    "client",  # the client ended first (its FIN)
+    "origin",  # the origin ended first (its FIN)
+    "client_reset",  # the client's side reset or failed
+    "origin_reset",  # the origin's side reset or failed after it connected
+    "idle_timeout",  # no byte either way for --idle-timeout
+    "connect_failed",  # every origin target tried refused or was unreachable
+    "connect_timeout",  # the last origin target tried did not answer within --connect-timeout
+    "no_healthy_origin",  # no origin target was usable
+    "acl_denied",  # refused by IP access control
+    "drain_timeout",  # still open when its removed listener's drain (or shutdown) ended
+    "error",  # the agent could not relay it (out of file descriptors for splice pipes)
+)
+CLOSE_FIELDS = {reason: f"closes_{reason}" for reason in CLOSE_REASONS}
 
 # Monotonic counters (Prometheus counters).
 COUNTERS = (
@@ -25,6 +43,7 @@ COUNTERS = (
     "acl_denials",  # TCP connections closed / UDP datagrams dropped by the ACL
     "origin_connect_failures",  # failed connect attempts to an origin target
     "no_healthy_origin",  # clients closed because no origin target was usable
+    *CLOSE_FIELDS.values(),
 )
 # Point-in-time values (Prometheus gauges).
 GAUGES = ("listeners_bound", "connections_active", "udp_flows_active")
@@ -60,6 +79,17 @@ class RuleStats:
     acl_denials: int = 0
     origin_connect_failures: int = 0
     no_healthy_origin: int = 0
+    closes_client: int = 0
+    closes_origin: int = 0
+    closes_client_reset: int = 0
+    closes_origin_reset: int = 0
+    closes_idle_timeout: int = 0
+    closes_connect_failed: int = 0
+    closes_connect_timeout: int = 0
+    closes_no_healthy_origin: int = 0
+    closes_acl_denied: int = 0
+    closes_drain_timeout: int = 0
+    closes_error: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

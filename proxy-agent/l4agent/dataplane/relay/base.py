@@ -10,7 +10,9 @@ The steps, in order, for a client seen on a listener:
 3. `origin_port` — the rule's edge → origin port mapping;
 4. `client_header` — the PROXY v1/v2 or SPP header the rule asks for, if any;
 5. the connect attempts: `Target.failed` and `connect_failed` on a failure,
-   `Target.connected` on success, `Target.released` when the connection ends.
+   `Target.connected` on success, `Target.released` when the connection ends;
+6. `closed` — once per TCP connection, why it ended (the rule's `closes_<reason>`
+   counters).
 
 `RelayListener` is the part of a listener that does not depend on the protocol:
 its key, socket and route, the connections it holds, and the drain hooks.
@@ -24,12 +26,14 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Protocol
 
 from l4agent.dataplane.resolver import ResolveError
+from l4agent.dataplane.stats import CLOSE_FIELDS
 from l4agent.protocols.proxyproto import encode_spp, encode_v1, encode_v2
 from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
     from l4agent.dataplane.origins import Target
     from l4agent.dataplane.routes import Route
+    from l4agent.dataplane.stats import RuleStats
     from l4agent.settings import RelaySettings
 
 log = logging.getLogger("l4agent.relay")
@@ -113,13 +117,27 @@ def no_target(route: Route) -> None:
     route.stats.no_healthy_origin += 1
 
 
-def connect_failed(route: Route, target: Target, port: int, error: BaseException) -> None:
+def connect_failed(route: Route, target: Target, port: int, error: BaseException) -> str:
+    """Count a failed connect attempt; returns the close reason it would give the
+    client if it was the last target tried."""
     target.failed()
     route.stats.origin_connect_failures += 1
     if isinstance(error, OSError):  # refused, unreachable, timed out (TimeoutError)
         log.debug("connect to %s:%d failed: %r", target.address, port, error)
     else:
         log.error("connect to %s:%d failed", target.address, port, exc_info=error)
+    if isinstance(error, TimeoutError):
+        return "connect_timeout"
+    if isinstance(error, ConnectionResetError):  # it accepted, then reset at once
+        return "origin_reset"
+    return "connect_failed"
+
+
+def closed(stats: RuleStats, reason: str) -> None:
+    """Count why one TCP connection ended: `reason` is one of stats.CLOSE_REASONS. Called
+    exactly once per accepted connection, when it ends (never per byte)."""
+    field = CLOSE_FIELDS[reason]
+    setattr(stats, field, getattr(stats, field) + 1)
 
 
 def origin_port(route: Route, edge_port: int, client_ip: str) -> int:

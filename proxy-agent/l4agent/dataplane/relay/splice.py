@@ -26,6 +26,7 @@ from l4agent.dataplane.relay.base import (
     RelayListener,
     admitted,
     client_header,
+    closed,
     connect_failed,
     no_target,
     origin_port,
@@ -105,12 +106,14 @@ class SplicedConnection:
         self._seen = 0
         self._checks = 0
         self.closed = False
+        self.ended_first: str | None = None  # the side whose EOF came first
 
     def start(self) -> None:
         route = self.route
         self.stats.connections_total += 1
         if not admitted(route, self.peer[0]):
             self.closed = True
+            closed(self.stats, "acl_denied")
             self.client.close()
             return
         self.stats.connections_active += 1
@@ -126,10 +129,11 @@ class SplicedConnection:
         found = await targets(route, self.peer)
         if not found:
             no_target(route)
-            self.close()
+            self.close("no_healthy_origin")
             return
         local = self.client.getsockname()
         port = origin_port(route, local[1], self.peer[0])
+        why = "connect_failed"
         for target in found:
             family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
             origin = socket.socket(family, socket.SOCK_STREAM)
@@ -139,14 +143,14 @@ class SplicedConnection:
                     await self.loop.sock_connect(origin, (target.address, port))
             except (OSError, TimeoutError) as e:
                 origin.close()
-                connect_failed(route, target, port, e)
+                why = connect_failed(route, target, port, e)
                 continue
             except asyncio.CancelledError:
                 origin.close()
                 raise
             break
         else:
-            self.close()
+            self.close(why)
             return
         target.connected()
         self.target = target
@@ -156,21 +160,23 @@ class SplicedConnection:
         header = client_header(route, self.peer, (local[0], local[1]), dgram=False)
         try:
             self.pumps = [
-                Pump(self, self.client, origin, "bytes_in", header),
-                Pump(self, origin, self.client, "bytes_out", b""),
+                Pump(self, self.client, origin, "client", header),
+                Pump(self, origin, self.client, "origin", b""),
             ]
         except OSError as e:  # out of file descriptors for the pipes
             log.error("splice pipes: %s", e.strerror)
-            self.close()
+            self.close("error")
             return
         for pump in self.pumps:
             pump.start()
         if not route.keepalive and settings.idle_timeout > 0:
             self._arm_idle(settings.idle_timeout / IDLE_CHECKS)
 
-    def pump_done(self) -> None:
+    def pump_done(self, pump: Pump) -> None:
+        if self.ended_first is None:
+            self.ended_first = pump.side
         if all(p.done for p in self.pumps):
-            self.close()
+            self.close(self.ended_first)
 
     def _arm_idle(self, interval: float) -> None:
         self.timer = self.loop.call_later(interval, self._idle_check, interval)
@@ -183,17 +189,19 @@ class SplicedConnection:
         else:
             self._checks += 1
             if self._checks >= IDLE_CHECKS:
-                self.close()
+                self.close("idle_timeout")
                 return
         self._arm_idle(interval)
 
     def abort(self) -> None:
-        self.close()
+        self.close("drain_timeout")
 
-    def close(self) -> None:
+    def close(self, reason: str) -> None:
+        """Close both sides and release everything, once; counts why (`reason`)."""
         if self.closed:
             return
         self.closed = True
+        closed(self.stats, reason)
         if self.task is not None and not self.task.done():
             self.task.cancel()
         if self.timer is not None:
@@ -217,15 +225,19 @@ class Pump:
         relay: SplicedConnection,
         src: socket.socket,
         dst: socket.socket,
-        counter: str,
+        side: str,
         prefix: bytes,
     ) -> None:
+        """`side` is "client" or "origin": the side `src` is (what its EOF ends, which
+        counter its bytes go to); `dst` is the other."""
         self.relay = relay
         self.loop = relay.loop
         self.src = src.fileno()
         self.dst_sock = dst
         self.dst = dst.fileno()
-        self.counter = counter
+        self.side = side
+        self.counter = "bytes_in" if side == "client" else "bytes_out"
+        self.peer_side = "origin" if side == "client" else "client"
         self.prefix = prefix
         self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         with contextlib.suppress(OSError):  # else the default size (see fs.pipe-max-size)
@@ -258,7 +270,7 @@ class Pump:
         except BlockingIOError:
             return
         except OSError as e:
-            self._fail(e)
+            self._fail(e, self.side)
             return
         if n == 0:
             self.eof = True
@@ -285,7 +297,7 @@ class Pump:
                 self.loop.add_writer(self.dst, self._writable)
             return
         except OSError as e:
-            self._fail(e)
+            self._fail(e, self.peer_side)
             return
         if self.eof:
             self._finish()
@@ -305,11 +317,12 @@ class Pump:
             if e.errno != errno.ENOTCONN:
                 log.debug("shutdown: %r", e)
         self.done = True
-        self.relay.pump_done()
+        self.relay.pump_done(self)
 
-    def _fail(self, error: OSError) -> None:
+    def _fail(self, error: OSError, side: str) -> None:
+        """Reading from or writing to `side` failed (a reset, mostly)."""
         log.debug("splice: %r", error)
-        self.relay.close()
+        self.relay.close(f"{side}_reset")
 
     def close(self) -> None:
         self._read_off()

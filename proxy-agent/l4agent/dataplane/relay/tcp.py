@@ -24,6 +24,7 @@ from l4agent.dataplane.relay.base import (
     RelayListener,
     admitted,
     client_header,
+    closed,
     connect_failed,
     no_target,
     origin_port,
@@ -120,6 +121,7 @@ class ClientSide(asyncio.Protocol):
         "_seen",
         "_targets",
         "_timer",
+        "_why",
         "listener",
         "origin",
         "route",
@@ -148,6 +150,7 @@ class ClientSide(asyncio.Protocol):
         self._activity = 0  # bytes relayed either way
         self._seen = -1  # _activity at the last idle check (-1: none yet)
         self._checks = 0  # consecutive idle checks without activity
+        self._why: str | None = None  # the close reason, when known before it closes
 
     # ---- client side -------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class ClientSide(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if not admitted(route, peer[0]):
             self._done = True
+            closed(stats, "acl_denied")
             transport.abort()
             return
         stats.connections_active += 1
@@ -186,6 +190,7 @@ class ClientSide(asyncio.Protocol):
         """Try the targets in order; close the client when there are none."""
         if not found:
             no_target(self.route)
+            self._why = "no_healthy_origin"
             self.transport.close()  # type: ignore[union-attr]
             return
         # the listener's port is the local port: no address to convert
@@ -193,10 +198,11 @@ class ClientSide(asyncio.Protocol):
         self._targets = iter(found)
         self._try_next()
 
-    def _try_next(self) -> None:
-        """Connect to the next target, or close the client when every one failed."""
+    def _try_next(self, why: str = "connect_failed") -> None:
+        """Connect to the next target, or close the client (`why`) when none is left."""
         target = next(self._targets, None)
         if target is None:
+            self._why = why
             self.transport.close()  # type: ignore[union-attr]
             return
         self.target = target
@@ -229,9 +235,9 @@ class ClientSide(asyncio.Protocol):
             error = task.exception()
         if error is not None:
             self.target = None
-            connect_failed(self.route, target, self._port, error)
+            why = connect_failed(self.route, target, self._port, error)
             if not self._done:
-                self._try_next()
+                self._try_next(why)
             return
         origin = cast(asyncio.Transport, task.result()[0])
         if self._done:  # the client went away while we were connecting
@@ -281,7 +287,7 @@ class ClientSide(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._client_eof = True
         if self._origin_eof:  # both directions ended: closing sends the FIN (no shutdown)
-            self._finish()
+            self._finish("origin")
             return True
         origin = self.origin
         if origin is not None and not origin.is_closing():
@@ -299,7 +305,7 @@ class ClientSide(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and self.origin is not None:
             self.origin.abort()
-        self._finish()
+        self._finish("client" if exc is None else "client_reset")
 
     # ---- origin side (called by OriginSide) --------------------------------------
 
@@ -312,7 +318,7 @@ class ClientSide(asyncio.Protocol):
     def origin_eof(self) -> bool:
         self._origin_eof = True
         if self._client_eof:  # both directions ended: closing sends the FIN (no shutdown)
-            self._finish()
+            self._finish("client")
             return True
         transport = self.transport
         if transport is not None and not transport.is_closing():
@@ -329,7 +335,7 @@ class ClientSide(asyncio.Protocol):
     def origin_lost(self, exc: Exception | None) -> None:
         if exc is not None and self.transport is not None:
             self.transport.abort()
-        self._finish()
+        self._finish("origin" if exc is None else "origin_reset")
 
     # ---- lifetime ----------------------------------------------------------------
 
@@ -345,6 +351,7 @@ class ClientSide(asyncio.Protocol):
         if self._checks < IDLE_CHECKS:
             return True
         log.debug("%s rule %d: idle timeout", self.route.app, self.route.index)
+        self._why = "idle_timeout"
         self.abort()
         return False
 
@@ -354,13 +361,14 @@ class ClientSide(asyncio.Protocol):
             self.origin.abort()
         if self.transport is not None:
             self.transport.abort()
-        self._finish()
+        self._finish("drain_timeout")
 
-    def _finish(self) -> None:
-        """Close both sides (flushing what is buffered) and release everything, once."""
+    def _finish(self, reason: str) -> None:
+        """Close both sides (flushing what is buffered), release and count it, once."""
         if self._done:
             return
         self._done = True
+        closed(self.stats, self._why or reason)
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
         if self._timer is not None:
