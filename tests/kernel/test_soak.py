@@ -9,8 +9,8 @@ byte after every one of the reconfigurations (another rule of the carrying
 application, another application, the carrying rule's comment) and every restart
 (SIGKILL and SIGTERM in turn, each followed by a start on the same state directory).
 
-CI size: 20 reconfigurations and 3 restarts; `L4PLAN_RELIABILITY_TRIALS=full` (or
-the two variables below) runs the documented 50 and 10.
+CI size: 200 flows, 20 reconfigurations and 3 restarts; `L4PLAN_RELIABILITY_TRIALS=full`
+(or the three variables below) runs the documented 5,000 flows, 50 and 10.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from tests.kernel.netns import AGENT4_C, ORIGIN4, EchoServer, Topology, read_lin
 from tests.kernel.test_agent_e2e import RunningAgent, paths
 from tests.kernel.test_forwarding import rule
 from tests.reliability.figures import report, trials
+from tests.reliability.support import nofile
 
 # part of the reliability suite (`pytest -m reliability`, README "Reliability")
 pytestmark = pytest.mark.reliability
 
 RECONFIGURATIONS = trials("L4PLAN_RELIABILITY_KERNEL_RECONFIGURATIONS", 20, 50)
 RESTARTS = trials("L4PLAN_RELIABILITY_KERNEL_RESTARTS", 3, 10)
-FLOWS = 20
+FLOWS = trials("L4PLAN_RELIABILITY_KERNEL_FLOWS", 200, 5000)
 CARRYING = "soak.example"
 OTHER_APP = "other.example"
 
@@ -101,7 +102,7 @@ def test_held_flows_survive_reconfigurations_and_restarts(
         agent.wait_serving()
         return agent
 
-    with ExitStack() as held_flows:
+    with nofile(2 * FLOWS + 1024), ExitStack() as held_flows:  # client and origin ends
         try:
             agent = start()
             state: dict[str, Any] = {"extra": False, "other": False, "comment": "soak"}
