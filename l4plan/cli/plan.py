@@ -40,6 +40,7 @@ from l4plan.plans import (
     render_markdown,
     render_plan,
 )
+from l4plan.plans.base import planning_base
 from l4plan.plans.model import PlanMode
 from l4plan.plans.render_human import RULE, render_state
 from l4plan.states import dump_state_json
@@ -224,7 +225,10 @@ def graph(
         return
     with operation_errors(obj.color):
         state = read_state(config, Path.cwd(), lock_timeout=0, wait=False).state
-    planned = build_plan(config, state)
+    # no agent is read here, so an import block's target shows as the creation it is
+    # in the state (docs/plan.md)
+    base = planning_base(config, state, None, "normal", imports=False)
+    planned = build_plan(config, state, prepared=base)
     if planned.errored:
         echo_diagnostics(planned.diagnostics, config, obj.color)
         raise click.exceptions.Exit(EXIT_ERROR)

@@ -9,6 +9,7 @@ values propagate through expressions; later stages print them as
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,15 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()
+
+
+def instance_key_suffix(key: int | str | None) -> str:
+    """`[0]`, `["eu"]` or nothing: how every address of an instance writes its key, in
+    the configuration, the plan and the state alike (a string key as a JSON string,
+    so a quote or backslash in it stays parseable and non-ASCII stays as written)."""
+    if key is None:
+        return ""
+    return f"[{json.dumps(key, ensure_ascii=False)}]" if isinstance(key, str) else f"[{key}]"
 
 
 def is_wholly_known(value: Any) -> bool:

@@ -43,16 +43,18 @@ def planning_base(
     mode: PlanMode,
     *,
     now: datetime | None = None,
+    imports: bool = True,
 ) -> PlanningBase:
     """`base` (not changed) with the moves and imports of `config` carried out.
-    `snapshots`: what the refresh read from the agents (None: no refresh)."""
-    imports = config.imports if mode == "normal" else []
-    if mode == "refresh-only" or not (config.moved or imports):
+    `snapshots`: what the refresh read from the agents (None: no refresh). Without
+    `imports` the import blocks are left out (`graph --type plan` reads no agent)."""
+    blocks = config.imports if mode == "normal" and imports else []
+    if mode == "refresh-only" or not (config.moved or blocks):
         return PlanningBase(base)
     state = copy.deepcopy(base) if base is not None else State()
     previous, diagnostics = apply_moves(state, config.moved)
     importing: dict[str, str] = {}
-    pending = [t for t in imports if t.to_address not in state.resources]
+    pending = [t for t in blocks if t.to_address not in state.resources]
     if pending:
         renderer = SpecRenderer(config, now=now)
         placements = desired_placements(config, now=now)

@@ -53,7 +53,7 @@ def refresh(
 
 
 def refresh_diagnostics(
-    result: RefreshResult, config: Config, *, complete: bool = False
+    result: RefreshResult, config: Config, *, complete: bool = False, mode: PlanMode = "normal"
 ) -> list[Diagnostic]:
     """Diagnostics for agents that could not be read, applications nobody manages,
     and listeners an agent could not bind.
@@ -67,7 +67,8 @@ def refresh_diagnostics(
         str(r.attrs.get("id")): (r.address, r.attrs.get("agents") or [])
         for r in config.of_type("l4_application")
     }
-    imported = {target.id for target in config.imports}  # the plan says what becomes of them
+    # the plan says what becomes of what an import block imports (normal plans only)
+    imported = {target.id for target in config.imports} if mode == "normal" else set()
     diags = []
     for name, error in sorted(result.errors.items()):
         agent = config.agents[name]
@@ -181,6 +182,6 @@ def plan_refreshed(
         prepared=prepared,
     )
     if result is not None:
-        found = refresh_diagnostics(result, config, complete=complete_refresh)
+        found = refresh_diagnostics(result, config, complete=complete_refresh, mode=mode)
         plan.diagnostics = [*found, *plan.diagnostics]
     return RefreshedPlan(plan, prepared.state, result)

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from l4plan.configs.model import instance_key_suffix
 from l4plan.states.errors import StateError
 
 _ADDRESS = re.compile(
@@ -44,11 +45,7 @@ def parse_address(text: str) -> Address:
 
 
 def instance_address(type_: str, name: str, key: int | str | None) -> str:
-    if key is None:
-        return f"{type_}.{name}"
-    if isinstance(key, int):
-        return f"{type_}.{name}[{key}]"
-    return f"{type_}.{name}[{json.dumps(key)}]"
+    return f"{type_}.{name}{instance_key_suffix(key)}"
 
 
 def matches(pattern: Address, address: str) -> bool:

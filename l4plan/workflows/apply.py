@@ -156,7 +156,7 @@ def apply_saved(workdir: Path, planfile: Path, options: RunOptions, view: ApplyV
         current = refresh(
             config, prior, workdir=workdir, timeout=options.timeout, parallelism=options.parallelism
         )
-        view.diagnostics(refresh_diagnostics(current, config), config)
+        view.diagnostics(refresh_diagnostics(current, config, mode=plan.mode), config)
         base = planning_base(config, current.state, current.snapshots, plan.mode)
         view.diagnostics(base.diagnostics, config)
         if has_errors(base.diagnostics):

@@ -80,6 +80,16 @@ def test_plan_graph_labels_actions_and_orders_deletions(workdir: Path) -> None:
     }
 
 
+def test_plan_graph_leaves_import_blocks_out(workdir: Path) -> None:
+    """`graph --type plan` reads no agent, so it cannot import: the target shows as the
+    creation the state implies instead of failing with an error about --refresh=false."""
+    block = 'import {\n  to = l4_application.game\n  id = "play.example.com"\n}\n'
+    write_config(workdir, GAME, block)
+    result = run("graph", "--type", "plan")
+    assert result.exit_code == 0, result.output
+    assert '[label = "+ l4_application.game"]' in result.stdout
+
+
 def _site_needing(name: str, other: str) -> str:
     return f"""
 resource "l4_site" "{name}" {{

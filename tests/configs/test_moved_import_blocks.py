@@ -116,6 +116,10 @@ import {
             "moved {\n  from = l4_application.old[var.x]\n  to   = l4_application.new\n}",
             "from: an instance key is a whole number or a string written as a literal",
         ),
+        (
+            "moved {\n  from = l4_application.old[-1]\n  to   = l4_application.new\n}",
+            "from: an instance key is a whole number or a string written as a literal",
+        ),
         ("moved {\n  from = l4_application.old\n}", 'a moved block needs "to"'),
         (
             'moved {\n  from = l4_application.old\n  to = l4_application.b\n  id = "x"\n}',
@@ -267,6 +271,7 @@ moved {
             'an import block has no attribute "count"',
         ),
         ('import {\n  to = l4_application.regional["eu"]\n}', 'an import block needs "id"'),
+
     ],
 )
 def test_import_blocks_terraform_refuses_are_L4E020(load: Loader, block: str, message: str) -> None:
@@ -331,3 +336,51 @@ def test_fmt_lays_out_moved_and_import_blocks_canonically() -> None:
     )
     assert format_source(source, filename="main.l4.hcl") == canonical
     assert format_source(canonical, filename="main.l4.hcl") == canonical
+
+
+def test_an_import_into_a_resource_with_no_instances_is_refused(load: Loader) -> None:
+    """`count = 0` evaluates to no instance: the block names a target that does not
+    exist (it used to pass loading and fail the plan with a traceback)."""
+    config = load(
+        BASE.replace("for_each = var.apps", "for_each = {}")
+        + """
+import {
+  to = l4_application.regional["eu"]
+  id = "eu.example.com"
+}
+"""
+    )
+    errors = _errors(config)
+    assert [code for code, _, _ in errors] == ["L4E020"], errors
+    assert (
+        'l4_application.regional has no instance l4_application.regional["eu"] (it has none)'
+        in errors[0][2]
+    )
+    assert config.imports == []
+
+
+def test_an_import_key_that_fails_to_evaluate_is_reported_once(load: Loader) -> None:
+    config = load(
+        BASE
+        + """
+import {
+  for_each = toset(["eu"])
+  to       = l4_application.regional[var.nope]
+  id       = "eu.example.com"
+}
+"""
+    )
+    errors = _errors(config)
+    assert len(errors) == 1 and errors[0][0] == "L4E015", errors
+    assert config.imports == []
+
+
+def test_a_non_ascii_key_is_one_address_in_configuration_and_state(load: Loader) -> None:
+    """The configuration and the state commands write an instance key alike, so a
+    move to a non-ASCII key lands where the configuration declares it."""
+    from l4plan.states.addresses import parse_address
+
+    config = load(BASE.replace('eu = "eu.example.com"', '"é" = "e.example.com"'))
+    address = 'l4_application.regional["é"]'
+    assert address in config.resources
+    assert str(parse_address(address)) == address

@@ -199,6 +199,10 @@ def test_import_blocks_adopt_what_the_agents_run(fleet: Fleet) -> None:
     assert '  # (imported from "us.example.com")\n' in planned.stdout
     assert "Plan: 2 to import, 0 to add, 1 to change, 0 to destroy." in planned.stdout
     assert "(L4W104)" not in planned.stderr  # the plan says what becomes of them
+    # a refresh-only plan imports nothing, so it still says nobody manages them
+    refresh_only = fleet.l4plan("plan", "--refresh-only")
+    assert refresh_only.returncode == 0, refresh_only.stdout + refresh_only.stderr
+    assert "(L4W104)" in refresh_only.stderr
 
     shown = json.loads(fleet.l4plan("plan", "--json").stdout)
     importing = {

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from l4plan.configs.model import UNKNOWN, AgentConfig, is_wholly_known
+from l4plan.configs.model import UNKNOWN, AgentConfig, instance_key_suffix, is_wholly_known
 from l4plan.ports import parse_ports
-
-
-def instance_key_suffix(key: int | str | None) -> str:
-    if key is None:
-        return ""
-    return f'["{key}"]' if isinstance(key, str) else f"[{key}]"
 
 
 def fqdn(domain: Any, site: Any) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from l4plan import codes
-from l4plan.configs.evaluation.computed import instance_key_suffix
 from l4plan.configs.evaluation.declarations import Declarations
 from l4plan.configs.evaluation.expansion import instances_of
 from l4plan.configs.evaluation.scope import Scope
@@ -27,6 +26,7 @@ from l4plan.configs.model import (
     Config,
     ImportBlock,
     MovedBlock,
+    instance_key_suffix,
     is_wholly_known,
 )
 from l4plan.diagnostics import Pos
@@ -49,7 +49,6 @@ def evaluate_moved_import(decls: Declarations, scope: Scope, config: Config) -> 
                     f"Duplicate import configuration for {target.to_address}: it is already "
                     f"imported by the block at {first.pos}; keep one import block per resource",
                     target.pos,
-                    target.to_address,
                 )
                 continue
             targets[target.to_address] = target
@@ -93,7 +92,6 @@ def _moved(block: Block, scope: Scope) -> MovedBlock | None:
             f"Resource type mismatch: this statement declares a move from {from_address} to "
             f"{to_address}, a resource of a different type; a resource keeps its type",
             block.pos,
-            from_address,
         )
         return None
     if from_address == to_address:
@@ -102,7 +100,6 @@ def _moved(block: Block, scope: Scope) -> MovedBlock | None:
             f"Redundant move statement: this statement declares a move from {from_address} "
             "to the same address, so it has no effect; remove it",
             block.pos,
-            from_address,
         )
         return None
     return MovedBlock(from_address, to_address, block.pos)
@@ -125,7 +122,6 @@ def _checked_moves(
                 f"{m.from_address}, but that resource is still declared at {declared}; "
                 f"change the configuration so that it is declared as {m.to_address} instead",
                 m.pos,
-                m.from_address,
             )
             continue
         other = by_from.get(m.from_address)
@@ -136,7 +132,6 @@ def _checked_moves(
                 f"{m.from_address} moved to {other.to_address}, but this statement instead "
                 f"declares that it moved to {m.to_address}",
                 m.pos,
-                m.from_address,
             )
             continue
         other = by_to.get(m.to_address)
@@ -147,7 +142,6 @@ def _checked_moves(
                 f"{other.from_address} moved to {m.to_address}, but this statement instead "
                 f"declares that {m.from_address} moved there",
                 m.pos,
-                m.to_address,
             )
             continue
         if other is not None:
@@ -162,7 +156,6 @@ def _checked_moves(
             "Cyclic dependency in move statements: these chained move statements form a "
             f"cycle, so there is no final location to move objects to: {steps}",
             cycle[0].pos,
-            cycle[0].from_address,
         )
         return []
     return kept
@@ -222,7 +215,6 @@ def _import_targets(
                 f"{to_address} cannot be imported: only an l4_application runs on the agents, "
                 "so only an l4_application can be imported",
                 body["to"].expr.pos,
-                to_address,
             )
             continue
         name = scope.eval(body["id"].expr, ctx, to_address, failed=_FAILED)
@@ -235,12 +227,11 @@ def _import_targets(
                 f"the import id of {to_address} must be the application's domain, a string "
                 f"known at plan time ({what})",
                 body["id"].expr.pos,
-                to_address,
             )
             continue
         problem = _target_problem(to_address, name, decls, scope, config)
         if problem:
-            scope.error(codes.IMPORT_BLOCK, problem, body["to"].expr.pos, to_address)
+            scope.error(codes.IMPORT_BLOCK, problem, body["to"].expr.pos)
             continue
         targets.append(ImportBlock(to_address, name, block.pos))
     return targets
@@ -255,13 +246,15 @@ def _target_problem(
             f"Configuration for import target does not exist: the configuration for {address} "
             'does not exist; add a resource "l4_application" block for it'
         )
-    if not scope.instances.get(resource):
+    type_, name_ = resource.split(".", 1)
+    if scope.resources.get(type_, {}).get(name_) is UNKNOWN:
         return None  # the resource itself failed to evaluate, and said why
     if address not in config.resources:
-        instances = ", ".join(scope.instances[resource])
+        instances = scope.instances.get(resource) or []
+        which = f"its instances are {', '.join(instances)}" if instances else "it has none"
         return (
             f"Configuration for import target does not exist: {resource} has no instance "
-            f"{address} (its instances are {instances})"
+            f"{address} ({which})"
         )
     return import_target_problem(config, address, name)
 
@@ -302,12 +295,19 @@ def _address(
     if isinstance(expr, Index):
         target = expr.obj
         if ctx is None:
-            key = expr.key.value if isinstance(expr.key, Literal) else _FAILED
+            key = expr.key.value if isinstance(expr.key, Literal) else None
         else:
-            key = plain(scope.eval(expr.key, ctx, failed=_FAILED))
+            key = scope.eval(expr.key, ctx, failed=_FAILED)
+            if key is _FAILED:
+                return None  # the expression's own error was reported
+            key = plain(key)
         if isinstance(key, float) and key.is_integer():
             key = int(key)
-        if isinstance(key, bool) or not isinstance(key, int | str) or key is UNKNOWN:
+        if (
+            isinstance(key, bool)
+            or not isinstance(key, int | str)
+            or (isinstance(key, int) and key < 0)
+        ):
             scope.error(
                 code,
                 f"{side}: an instance key is a whole number or a string"

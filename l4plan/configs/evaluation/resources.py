@@ -11,12 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from l4plan.configs.evaluation.computed import (
-    dns_records,
-    endpoints,
-    instance_key_suffix,
-    resource_id,
-)
+from l4plan.configs.evaluation.computed import dns_records, endpoints, resource_id
 from l4plan.configs.evaluation.declarations import Declarations
 from l4plan.configs.evaluation.expansion import instances_of
 from l4plan.configs.evaluation.graph import GraphNode
@@ -30,6 +25,7 @@ from l4plan.configs.model import (
     UNKNOWN,
     Config,
     ResourceInstance,
+    instance_key_suffix,
     is_wholly_known,
 )
 from l4plan.configs.validation.schema import declared_attributes

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l4plan.configs.evaluation.computed import instance_key_suffix
 from l4plan.configs.evaluation.sensitivity import Sensitivity
 from l4plan.configs.hcl.syntax import Attribute, Node
 from l4plan.configs.lang.evaluator import Evaluator
@@ -29,7 +28,7 @@ from l4plan.configs.lang.values import (
     too_deep,
     type_name,
 )
-from l4plan.configs.model import RESOURCE_TYPES, UNKNOWN, ResourceInstance
+from l4plan.configs.model import RESOURCE_TYPES, UNKNOWN, ResourceInstance, instance_key_suffix
 from l4plan.diagnostics import Diagnostic, Pos
 
 
