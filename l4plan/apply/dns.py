@@ -11,7 +11,7 @@ accepted; a failed one keeps what was recorded, so the next apply retries it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
 
 from l4plan.apply.engine import AgentResult
@@ -28,10 +28,6 @@ class DnsResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-# Progress callbacks: (operation, "done" | "failed", result)
-DnsProgress = Callable[[DnsOperation, DnsResult], None]
 
 
 def sendable(
@@ -58,22 +54,34 @@ def send_dns(
     operations: list[DnsOperation],
     *,
     timeout: float = DEFAULT_TIMEOUT,
-    progress: DnsProgress | None = None,
+    cancel: threading.Event | None = None,
 ) -> list[DnsResult]:
-    """The updates one after the other (they are few and small), each on its own."""
+    """The updates one after the other (they are few and small), each on its own.
+    After a server did not answer or refused the key, its other updates are not
+    sent (each would fail the same way, after as long a wait); after Ctrl-C
+    (`cancel`) none is. Both count as failed, so the state keeps what it recorded."""
     clients: dict[str, DnsClient] = {}
+    down: dict[str, DnsError] = {}  # server -> why nothing more is sent to it
     results = []
     for op in operations:
         result = DnsResult(op)
-        if op.settings is not None:  # None: forgotten, nothing to send
-            client = clients.setdefault(op.server, DnsClient(op.settings, timeout=timeout))
-            try:
-                client.write(*split_key(op.key), op.expected, op.desired)
-            except DnsError as e:
-                result.error = e
-        if progress:
-            progress(op, result)
         results.append(result)
+        if op.settings is None:  # forgotten: nothing to send
+            continue
+        if cancel is not None and cancel.is_set():
+            result.error = DnsError("cancelled", "not sent: the apply was interrupted")
+            continue
+        if op.server in down:
+            result.error = down[op.server]
+            continue
+        if op.server not in clients:
+            clients[op.server] = DnsClient(op.settings, timeout=timeout)
+        try:
+            clients[op.server].write(*split_key(op.key), op.expected, op.desired)
+        except DnsError as e:
+            result.error = e
+            if e.kind in ("unreachable", "key"):
+                down[op.server] = e
     return results
 
 

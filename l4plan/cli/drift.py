@@ -32,11 +32,11 @@ from l4plan.cli.options import (
     pass_run_options,
     variable_options,
 )
-from l4plan.workflows.drift import KINDS
+from l4plan.workflows.drift import DNS_KINDS, KINDS
 from l4plan.workflows.drift import drift as compare_with_agents
 from l4plan.workflows.options import RunOptions
 
-DNS_COUNTS = ("dns_changed", "dns_missing")
+DNS_COUNTS = tuple(f"dns_{kind}" for kind in DNS_KINDS)
 
 
 def _records(content: dict[str, Any] | None) -> str:

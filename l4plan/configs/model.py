@@ -54,6 +54,18 @@ class _Unknown:
 UNKNOWN = _Unknown()
 
 
+def digest_write_only(type_: str, attrs: dict[str, Any]) -> None:
+    """Replace the write-only values of `attrs` (a resource of `type_`) with their
+    SHA-256: a changed value is still a change, but no plan or state holds it."""
+    for dotted in WRITE_ONLY.get(type_, ()):
+        *parents, leaf = dotted.split(".")
+        node: Any = attrs
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(leaf), str):
+            node[leaf] = "sha256:" + hashlib.sha256(node[leaf].encode()).hexdigest()
+
+
 def instance_key_suffix(key: int | str | None) -> str:
     """`[0]`, `["eu"]` or nothing: how every address of an instance writes its key, in
     the configuration, the plan and the state alike (a string key as a JSON string,

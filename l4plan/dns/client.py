@@ -9,7 +9,6 @@ so a server that does not know the key, or a wrong secret, is an error here.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from typing import Literal
 
 import dns.exception
@@ -23,26 +22,16 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
+from l4plan.dns.records import RecordSet
 from l4plan.dns.settings import ALGORITHMS, DnsSettings
 
 DEFAULT_TIMEOUT = 10.0
 
 # unreachable: no answer; key: the server refused the TSIG key or its signature;
 # conflict: the record set is not what the prerequisite says (changed meanwhile);
-# refused: any other refusal (the zone is not served there, the key may not update)
-ErrorKind = Literal["unreachable", "key", "conflict", "refused"]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordSet:
-    """The values of one (name, type) record set, sorted, and its TTL."""
-
-    ttl: int
-    values: tuple[str, ...]
-
-    @classmethod
-    def of(cls, ttl: int, values: list[str] | tuple[str, ...]) -> RecordSet:
-        return cls(ttl, tuple(sorted(set(values))))
+# refused: any other refusal (the zone is not served there, the key may not update);
+# cancelled: not sent, the apply was interrupted
+ErrorKind = Literal["unreachable", "key", "conflict", "refused", "cancelled"]
 
 
 class DnsError(Exception):
@@ -65,6 +54,9 @@ class DnsClient:
             )
         }
         self._address: str | None = None
+
+    def __repr__(self) -> str:  # dnspython's Key repr shows the secret: never that
+        return f"DnsClient({self.settings!r})"
 
     def read(self, name: str, rtype: str) -> RecordSet | None:
         """The record set at `name` of `rtype` as the server holds it; None when absent."""

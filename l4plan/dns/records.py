@@ -9,12 +9,12 @@ the updates apply sends. Operations are ordered by name and type.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from l4plan.configs.model import UNKNOWN, Config, is_wholly_known
-from l4plan.dns.client import RecordSet
 from l4plan.dns.settings import DnsSettings, site_settings
 from l4plan.states.model import DnsAck, ResourceState, State
 
@@ -22,6 +22,18 @@ from l4plan.states.model import DnsAck, ResourceState, State
 # removal; the state stops recording it and it stays on that server
 RecordAction = Literal["create", "update", "delete", "forget"]
 RECORD_TYPES = ("A", "AAAA")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSet:
+    """The values of one (name, type) record set, sorted, and its TTL."""
+
+    ttl: int
+    values: tuple[str, ...]
+
+    @classmethod
+    def of(cls, ttl: int, values: list[str] | tuple[str, ...]) -> RecordSet:
+        return cls(ttl, tuple(sorted(set(values))))
 
 
 def record_key(name: str, rtype: str) -> str:
@@ -75,8 +87,17 @@ def desired_records(attrs: Mapping[str, Any], ttl: int) -> dict[str, RecordSet] 
     for record in records if isinstance(records, list) else []:
         if isinstance(record, dict) and record.get("type") in RECORD_TYPES:
             key = record_key(str(record["name"]), str(record["type"]))
-            values.setdefault(key, []).append(str(record["value"]))
+            values.setdefault(key, []).append(_address_text(str(record["value"])))
     return {k: RecordSet.of(ttl, v) for k, v in values.items()}
+
+
+def _address_text(value: str) -> str:
+    """An address in the spelling a server answers with (`2001:db8::10`, not
+    `2001:DB8:0:0::10`), so that what is read back compares equal to what was sent."""
+    try:
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        return value
 
 
 def settings_by_site(config: Config) -> dict[str, DnsSettings]:

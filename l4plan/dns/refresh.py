@@ -13,8 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from l4plan.configs.model import Config
-from l4plan.dns.client import DEFAULT_TIMEOUT, DnsClient, DnsError, RecordSet
-from l4plan.dns.records import key_order, recorded, settings_by_site, signing_settings, split_key
+from l4plan.dns.client import DEFAULT_TIMEOUT, DnsClient, DnsError
+from l4plan.dns.records import (
+    RecordSet,
+    key_order,
+    recorded,
+    settings_by_site,
+    signing_settings,
+    split_key,
+)
 from l4plan.dns.settings import DnsSettings
 from l4plan.states.model import DnsAck, State
 
@@ -49,7 +56,9 @@ def refresh_records(
     clients: dict[DnsSettings, DnsClient] = {}
 
     def ask(signing: DnsSettings, name: str, rtype: str) -> RecordSet | None:
-        client = clients.setdefault(signing, DnsClient(signing, timeout=timeout))
+        if signing not in clients:
+            clients[signing] = DnsClient(signing, timeout=timeout)
+        client = clients[signing]
         return client.read(name, rtype)
 
     for rs in state.resources.values() if state is not None else []:

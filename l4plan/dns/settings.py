@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from l4plan.configs.validation.names import hostname_problem
 
 DEFAULT_TTL = 300
 MAX_TTL = 2**31 - 1  # RFC 2181, section 8
@@ -25,7 +26,8 @@ ALGORITHMS: dict[str, str] = {
     "hmac-sha384": "hmac-sha384.",
     "hmac-sha512": "hmac-sha512.",
 }
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+MAX_LABEL = 63  # octets of one label of a domain name (RFC 1035)
+MAX_NAME = 253
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,39 +53,44 @@ class DnsSettings:
 
 
 def parse_server(text: str) -> tuple[str, int]:
-    """`192.0.2.53:53`, `[2001:db8::53]:53` or `ns1.example.net:53` → (host, port).
-    Raises ValueError with what is wrong."""
+    """`192.0.2.53:53`, `[2001:db8::53]:53` or `ns1.example.net:53` → (host, port),
+    the host in one spelling (an address in its short form, a name in lower case), so
+    that two spellings of one server are one server. Raises ValueError with what is
+    wrong."""
     if text.startswith("["):
         host, sep, port = text[1:].partition("]:")
         if not sep:
             raise ValueError("an IPv6 address must be written [ADDRESS]:PORT")
         try:
-            ipaddress.IPv6Address(host)
+            host = ipaddress.IPv6Address(host).compressed
         except ValueError:
             raise ValueError(f'"{host}" is not an IPv6 address') from None
     else:
         host, sep, port = text.rpartition(":")
         if not sep or not host:
             raise ValueError("it must be HOST:PORT, such as 192.0.2.53:53")
-        if not _is_host(host):
-            raise ValueError(f'"{host}" is neither an IPv4 address nor a host name')
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        try:
+            host = ipaddress.IPv4Address(host).compressed
+        except ValueError:
+            if hostname_problem(host.removesuffix(".")):
+                raise ValueError(f'"{host}" is neither an IPv4 address nor a host name') from None
+            host = host.lower()
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ValueError(f'port "{port}" must be a number from 1 to 65535')
     return host, int(port)
 
 
-def _is_host(host: str) -> bool:
-    try:
-        ipaddress.IPv4Address(host)
-        return True
-    except ValueError:
-        pass
-    labels = host.removesuffix(".").split(".")
-    return (
-        len(host) <= 253
-        and all(_LABEL.match(label) for label in labels)
-        and not labels[-1].isdigit()
-    )
+def key_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a TSIG key (a domain name, as the server writes it), or
+    None."""
+    labels = name.removesuffix(".").split(".")
+    if not name or len(name.removesuffix(".")) > MAX_NAME:
+        return f"must be a domain name of 1 to {MAX_NAME} characters"
+    if not name.isascii() or not name.isprintable() or " " in name:
+        return "may hold only printable ASCII characters, no spaces"
+    if any(not label or len(label) > MAX_LABEL for label in labels):
+        return f"has an empty label or one longer than {MAX_LABEL} characters"
+    return None
 
 
 def secret_problem(secret: str) -> str | None:
@@ -115,6 +122,8 @@ def site_settings(site: dict[str, Any] | None) -> DnsSettings | None:
         return None
     name, algorithm, secret = key.get("name"), key.get("algorithm"), key.get("secret")
     if not (isinstance(name, str) and isinstance(secret, str) and algorithm in ALGORITHMS):
+        return None
+    if key_name_problem(name):
         return None
     try:
         host, port = parse_server(server)

@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 from l4plan.agents.spec import EFFECTIVE_KEEPALIVE, SpecRenderer
-from l4plan.configs.model import UNKNOWN, ResourceInstance, is_wholly_known
+from l4plan.configs.model import UNKNOWN, ResourceInstance, digest_write_only, is_wholly_known
 from l4plan.plans.attrdiff import diff_attributes
 from l4plan.plans.attributes import AGENT_COMPUTED, PLACED_TYPES, PLAN_DERIVED, REPLACE_ATTRS
 from l4plan.plans.ignore import apply_ignore_changes
 from l4plan.plans.model import Action, ResourceChange
-from l4plan.plans.values import digest_write_only, parse_path
+from l4plan.plans.values import parse_path
 from l4plan.states.model import ResourceState
 
 

@@ -1,7 +1,5 @@
 """Paths into attribute values: unknown and sensitive marks, masking, mirrors.
 
-Write-only values become digests (`digest_write_only`).
-
 A mirror is Terraform's way to mark parts of a value in JSON (`after_unknown`,
 `before_sensitive`): the value's shape with `true` where the mark applies; objects
 leave unmarked keys out, lists keep positions with `false`.
@@ -10,12 +8,11 @@ leave unmarked keys out, lists keep positions with `false`.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from l4plan.configs.model import UNKNOWN, WRITE_ONLY, is_wholly_known
+from l4plan.configs.model import UNKNOWN, is_wholly_known
 from l4plan.plans.model import Path
 
 _INDEX = re.compile(r"\[(\d+|\"[^\"]*\")\]")
@@ -131,15 +128,3 @@ def replace_at(value: Any, paths: Iterable[Path], replacement: Any) -> Any:
 def with_unknowns(value: Any, paths: Iterable[Path]) -> Any:
     """Put UNKNOWN back at `paths` (the reverse of nulling unknowns for JSON)."""
     return replace_at(value, paths, UNKNOWN)
-
-
-def digest_write_only(type_: str, attrs: dict[str, Any]) -> None:
-    """Replace the write-only values of `attrs` (a resource of `type_`) with their
-    SHA-256: a changed value is still a change, but no plan or state holds it."""
-    for dotted in WRITE_ONLY.get(type_, ()):
-        *parents, leaf = dotted.split(".")
-        node: Any = attrs
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(leaf), str):
-            node[leaf] = "sha256:" + hashlib.sha256(node[leaf].encode()).hexdigest()

@@ -156,7 +156,10 @@ def apply_saved(workdir: Path, planfile: Path, options: RunOptions, view: ApplyV
         current = refresh(
             config, prior, workdir=workdir, timeout=options.timeout, parallelism=options.parallelism
         )
-        view.diagnostics(refresh_diagnostics(current, config, mode=plan.mode), config)
+        found = refresh_diagnostics(current, config, mode=plan.mode)
+        view.diagnostics(found, config)
+        if has_errors(found):  # a DNS server refused the key (L4E108): nothing is applied
+            raise Stopped
         base = planning_base(config, current.state, current.snapshots, plan.mode)
         view.diagnostics(base.diagnostics, config)
         if has_errors(base.diagnostics):
@@ -216,8 +219,8 @@ def _carry_out(
                 cancel=interrupted,
             )
         state = next_state(plan, base, results)
-        dns = [] if interrupted.is_set() else sendable(records, state, results)
-        published = send_dns(dns, timeout=options.timeout)
+        dns = sendable(records, state, results)  # after Ctrl-C each counts as not sent
+        published = send_dns(dns, timeout=options.timeout, cancel=interrupted)
         record_dns(state, base, published)
         touched = _agents_touched(results) or ("changed" if any(r.ok for r in published) else "")
         write_state(backend, state, prior, agents=touched)

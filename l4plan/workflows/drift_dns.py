@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from l4plan.configs.model import Config
-from l4plan.dns.client import RecordSet
-from l4plan.dns.records import settings_by_site, split_key
+from l4plan.dns.records import RecordSet, settings_by_site, split_key
 from l4plan.dns.refresh import DnsRefresh, RecordDrift
 from l4plan.states.model import State
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from l4plan.dns.client import DnsClient, DnsError, RecordSet
+from l4plan.dns.client import DnsClient, DnsError
+from l4plan.dns.records import RecordSet
 from l4plan.dns.settings import DnsSettings
 from tests.dns.bind import ALGORITHM, KEY_NAME, ZONE, Bind
 from tests.ports import DNS, free_port
@@ -56,3 +57,30 @@ def test_an_unknown_key_a_foreign_zone_and_a_silent_port(bind: Bind) -> None:
     assert silent.value.kind == "unreachable"
     assert f"DNS server 127.0.0.1:{closed} cannot be reached" in silent.value.message
     assert bind.secret not in unknown.value.message + foreign.value.message
+
+
+def test_after_a_server_is_down_its_other_updates_are_not_sent(bind: Bind) -> None:
+    """One wait per dead server, not one per record set; Ctrl-C sends nothing more.
+    Each update left unsent is a failure, so the state keeps what it recorded."""
+    import threading
+
+    from l4plan.apply.dns import send_dns
+    from l4plan.dns.records import DnsOperation
+
+    dead = client(bind, port=free_port(DNS)).settings  # nothing listens there
+    live = client(bind).settings
+    desired = RecordSet.of(120, ["192.0.2.1"])
+    ops = [
+        DnsOperation("l4_application.a", f"a.{ZONE} A", dead.server, dead, None, desired),
+        DnsOperation("l4_application.b", f"b.{ZONE} A", dead.server, dead, None, desired),
+        DnsOperation("l4_application.c", f"c.{ZONE} A", live.server, live, None, desired),
+    ]
+    first, second, third = send_dns(ops, timeout=5)
+    assert first.error is not None and first.error.kind == "unreachable"
+    assert second.error is first.error  # not tried again
+    assert third.ok and bind.records(f"c.{ZONE}", "A") == (120, ["192.0.2.1"])
+
+    cancel = threading.Event()
+    cancel.set()
+    [late] = send_dns(ops[2:], timeout=5, cancel=cancel)
+    assert late.error is not None and late.error.kind == "cancelled"

@@ -63,3 +63,18 @@ def test_a_record_changed_since_it_was_read_is_not_overwritten(publishing: Publi
     assert f"{APP}: DNS {FQDN} A updated at {bind.server}" in done.stdout
     assert bind.records(FQDN, "A") == (60, [PUBLIC_IPV4])
     assert publishing.l4plan("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_a_saved_plan_with_a_wrong_key_changes_nothing(publishing: Publishing) -> None:
+    """A plan made without reading the server (`--refresh=false`) cannot meet the wrong
+    key; the apply of the saved plan reads it first and stops before any agent."""
+    saved = publishing.l4plan(
+        "plan", "--refresh=false", "--out", "wrong.plan", secret=WRONG_SECRET
+    )
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    done = publishing.l4plan("apply", "wrong.plan")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "(L4E108)" in done.stderr
+    assert WRONG_SECRET not in done.stdout + done.stderr
+    assert publishing.agent.client.list_apps()["apps"] == []
+    assert publishing.bind.records(FQDN, "A") is None

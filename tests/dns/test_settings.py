@@ -83,6 +83,9 @@ def test_a_valid_block_has_no_diagnostic(tmp_path: Path) -> None:
         ({"ALGORITHM": "hmac-sha3"}, 18, "is not supported: use one of hmac-md5"),
         ({"SECRET": "not base64!"}, 18, "is not base64"),
         ({"TTL": "-1"}, 19, "dns.ttl = -1 is out of range"),
+        ({"SERVER": "ns1\\n:53"}, 17, "neither an IPv4 address nor a host name"),
+        ({"SERVER": "192.0.2.53:²"}, 17, 'port "²" must be a number from 1 to 65535'),
+        ({'name = "l4plan"': 'name = "bad..name"'}, 18, "has an empty label"),
     ],
 )
 def test_a_bad_value_is_reported_at_the_value(
@@ -161,3 +164,39 @@ def test_recorded_values_in_another_order_are_no_change(tmp_path: Path) -> None:
         60,
         300,
     )
+
+
+def test_two_spellings_of_one_server_are_one_server() -> None:
+    from l4plan.dns.settings import parse_server
+
+    assert parse_server("NS1.Example.NET:53") == ("ns1.example.net", 53)
+    assert parse_server("[2001:DB8:0:0::53]:53") == ("2001:db8::53", 53)
+
+
+def test_an_ipv6_address_is_published_as_the_server_answers_it(tmp_path: Path) -> None:
+    """Written long or in capitals, the address would never compare equal to what is
+    read back (`2001:db8::10`), and every plan would show a change."""
+    text = CONFIG.replace('"2001:db8::10"', '"2001:DB8:0:0::10"')
+    for name, value in {"AGENTS": "[agent.a]", "SERVER": "192.0.2.53:53",
+                        "ALGORITHM": "hmac-sha256", "SECRET": SECRET, "TTL": "300"}.items():
+        text = text.replace(name, value)
+    (tmp_path / "main.l4.hcl").write_text(text)
+    config = load_config(tmp_path, environ={})
+    records = desired_records(config.resources["l4_application.play"].attrs, 300) or {}
+    assert records["play.example.com AAAA"].values == ("2001:db8::10",)
+
+
+def test_a_reference_to_the_site_reads_the_digest_of_the_secret(tmp_path: Path) -> None:
+    """An output (or any attribute) that refers to the site's `dns` block cannot carry
+    the write-only secret into a plan or the state."""
+    text = CONFIG + 'output "dns" {\n  value     = l4_site.main.dns\n  sensitive = true\n}\n'
+    for name, value in {"AGENTS": "[agent.a]", "SERVER": "192.0.2.53:53",
+                        "ALGORITHM": "hmac-sha256", "SECRET": SECRET, "TTL": "300"}.items():
+        text = text.replace(name, value)
+    (tmp_path / "main.l4.hcl").write_text(text)
+    config = load_config(tmp_path, environ={})
+    assert config.diagnostics == []
+    shown = config.outputs["dns"].value["tsig_key"]["secret"]
+    assert shown.startswith("sha256:") and SECRET not in str(config.outputs["dns"].value)
+    # the resource itself keeps the secret, for signing
+    assert config.resources["l4_site.main"].attrs["dns"]["tsig_key"]["secret"] == SECRET

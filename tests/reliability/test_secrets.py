@@ -29,8 +29,15 @@ WRONG = f"l4plan-wrong-{secrets.token_hex(12)}"
 ALLOWED = (".tfstate.json", ".tfstate.json.backup", ".plan")
 
 
-def leaks(outputs: dict[str, str], root: Path, inputs: set[Path], needle: str) -> list[str]:
-    """Where `needle` appears where it must not (the token files we wrote are inputs)."""
+def leaks(
+    outputs: dict[str, str],
+    root: Path,
+    inputs: set[Path],
+    needle: str,
+    allowed: tuple[str, ...] = ALLOWED,
+) -> list[str]:
+    """Where `needle` appears where it must not (the token files we wrote are inputs;
+    files whose names end with `allowed` may hold it, with mode 0600)."""
     found = [f"printed by `{cmd}`" for cmd, text in outputs.items() if needle in text]
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         if path in inputs:
@@ -42,7 +49,7 @@ def leaks(outputs: dict[str, str], root: Path, inputs: set[Path], needle: str) -
         if needle.encode() not in data:
             continue
         mode = path.stat().st_mode & 0o777
-        if not path.name.endswith(ALLOWED):
+        if not path.name.endswith(allowed):
             found.append(f"written to {path.relative_to(root)} (mode {oct(mode)})")
         elif mode != 0o600:
             found.append(f"{path.relative_to(root)} holds it with mode {oct(mode)}")

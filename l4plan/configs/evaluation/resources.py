@@ -8,6 +8,7 @@ attributes read as null, `revisions` is unknown).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,8 +24,10 @@ from l4plan.configs.model import (
     META_ARGUMENTS,
     NESTED_BLOCKS,
     UNKNOWN,
+    WRITE_ONLY,
     Config,
     ResourceInstance,
+    digest_write_only,
     instance_key_suffix,
     is_wholly_known,
 )
@@ -189,6 +192,9 @@ def _reference_value(type_: str, attrs: dict[str, Any]) -> dict[str, Any]:
                 for item in given
             ]
     value["revisions"] = UNKNOWN
+    if type_ in WRITE_ONLY:  # a reference reads the digest, as plan and state hold it
+        value = copy.deepcopy(value)
+        digest_write_only(type_, value)
     return value
 
 

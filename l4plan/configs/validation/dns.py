@@ -9,7 +9,13 @@ from __future__ import annotations
 from l4plan import codes
 from l4plan.configs.model import ResourceInstance
 from l4plan.configs.validation.context import Context, known
-from l4plan.dns.settings import ALGORITHMS, MAX_TTL, parse_server, secret_problem
+from l4plan.dns.settings import (
+    ALGORITHMS,
+    MAX_TTL,
+    key_name_problem,
+    parse_server,
+    secret_problem,
+)
 
 
 def check_dns(ctx: Context, site: ResourceInstance) -> None:
@@ -33,6 +39,16 @@ def check_dns(ctx: Context, site: ResourceInstance) -> None:
     key = block.get("tsig_key")
     if not isinstance(key, dict):
         return
+    name = key.get("name")
+    if isinstance(name, str) and known(name):
+        problem = key_name_problem(name)
+        if problem:
+            ctx.report(
+                codes.DNS_SETTINGS,
+                f'dns.tsig_key.name = "{name}" {problem}',
+                site,
+                "dns.tsig_key.name",
+            )
     algorithm = key.get("algorithm")
     if isinstance(algorithm, str) and known(algorithm) and algorithm not in ALGORITHMS:
         ctx.report(
