@@ -64,7 +64,9 @@ def _address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:7700)")
-    if host.startswith("[") and host.endswith("]"):
+    if host.startswith("[") != host.endswith("]"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. [::1]:7700)")
+    if host.startswith("["):
         host = host[1:-1]
     return host, int(port)
 

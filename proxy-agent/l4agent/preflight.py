@@ -24,12 +24,21 @@ class TlsError(Exception):
     """The TLS certificate or key cannot be used; the message names both files."""
 
 
+MAX_TOKEN_FILE = 64 * 1024  # a token is one line; reading more is reading the wrong file
+
+
 def read_token(path: Path) -> str:
-    """The bearer token in `path` (whitespace trimmed); ValueError names the file."""
+    """The bearer token in `path` (whitespace trimmed); ValueError names the file.
+    At most MAX_TOKEN_FILE bytes are read, so `/dev/zero` is refused, not read forever."""
     try:
-        token = path.read_text().strip()
+        with path.open("rb") as f:
+            data = f.read(MAX_TOKEN_FILE + 1)
     except OSError as e:
         raise ValueError(f"--token-file {path}: {e.strerror}") from None
+    if len(data) > MAX_TOKEN_FILE:
+        raise ValueError(f"--token-file {path} is larger than {MAX_TOKEN_FILE // 1024} KiB")
+    try:
+        token = data.decode().strip()
     except UnicodeDecodeError:
         raise ValueError(f"--token-file {path} is not UTF-8 text") from None
     if not token:

@@ -52,6 +52,18 @@ def token_is_a_directory(node: Node) -> list[str]:
     return [f"--token-file {node.credentials / 'token'}: Is a directory"]
 
 
+def token_file_without_end(node: Node) -> list[str]:
+    # a wrong path to something endless is refused after a bounded read, not read forever
+    (node.credentials / "token").unlink()
+    (node.credentials / "token").symlink_to("/dev/zero")
+    return [f"--token-file {node.credentials / 'token'} is larger than 64 KiB"]
+
+
+def unbalanced_control_brackets(node: Node) -> list[str]:
+    node.control = "[::1"
+    return ["--control", "'[::1' is not HOST:PORT"]
+
+
 def state_root_is_a_file(node: Node) -> list[str]:
     # as root no permission bit stops a write: a path under a file does
     shutil.rmtree(node.state_root)
@@ -100,6 +112,8 @@ CASES: dict[str, tuple[Callable[[Node], list[str]], int]] = {
     "missing token file": (missing_token, 2),
     "empty token file": (empty_token, 2),
     "token file is a directory": (token_is_a_directory, 2),
+    "token file without end": (token_file_without_end, 2),
+    "control address with unbalanced brackets": (unbalanced_control_brackets, 2),
     "state directory under a file": (state_root_is_a_file, 1),
     "corrupt persisted configuration": (corrupt_config, 1),
     "certificate is not PEM": (garbage_certificate, 1),
