@@ -2,6 +2,8 @@
 
     python -m bench.agentctl --control PORT --spec-file FILE
 
+FILE holds {application name: spec}.
+
 A process of its own so that it can run inside the agent's network namespace
 (`ip netns exec NAME python -m bench.agentctl ...`), where the agent's control port
 is. Waits at most 30 s; exits non-zero with the reason on failure.
@@ -27,7 +29,7 @@ def main() -> None:
     parser.add_argument("--control", type=int, required=True)
     parser.add_argument("--spec-file", type=Path, required=True)
     args = parser.parse_args()
-    spec = json.loads(args.spec_file.read_text())
+    apps = json.loads(args.spec_file.read_text())
     with AgentClient(f"http://127.0.0.1:{args.control}", token=None, timeout=10.0) as client:
         deadline = time.monotonic() + WAIT
         while True:
@@ -40,7 +42,7 @@ def main() -> None:
         try:
             client.apply(
                 expected_revision=None,
-                upsert=[{"name": "bench.example", "spec": spec}],
+                upsert=[{"name": name, "spec": spec} for name, spec in apps.items()],
                 delete=[],
             )
         except AgentError as e:

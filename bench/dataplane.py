@@ -41,13 +41,16 @@ from tests.ports import free_port
 
 PORTS = range(40000, 45000)
 PEERS = (
-    "direct", "agent", "agent-w2", "agent-pp2", "agent-kernel",
+    "direct", "agent", "agent-w2", "agent-pp2", "agent-kernel", "direct-netns",
     "haproxy", "haproxy-tuned", "nginx", "nginx-tuned",
 )  # fmt: skip
 # not run unless named: the relay inside its own network namespace, as agent-kernel
 # runs, to show what the namespace itself costs
 OPTIONAL_PEERS = ("agent-netns",)
-NETNS_PEERS = ("agent-kernel", "agent-netns")  # run in the benchmark's own namespace
+# run in the benchmark's own namespace. direct-netns: the tool talks to the namespace's
+# origins directly while agent-kernel's table is there, so connection tracking is on for
+# its packets but nothing is translated: what the kernel path costs beyond conntrack
+NETNS_PEERS = ("agent-kernel", "direct-netns", "agent-netns")
 ALL = ("iperf", "http", "sink", "echo", "udp")
 SERVICES = {  # what each peer forwards (bench/peers.py)
     "direct": ALL,
@@ -56,6 +59,7 @@ SERVICES = {  # what each peer forwards (bench/peers.py)
     "agent-netns": ALL,
     "agent-pp2": ("http", "sink", "udp"),  # iperf3 and the echo do not read PROXY v2
     "agent-kernel": ("iperf", "http", "udp"),  # no proxy process holds idle connections
+    "direct-netns": ("iperf", "http", "udp"),
     "haproxy": ("iperf", "http", "echo"),
     "haproxy-tuned": ("iperf", "http", "echo"),
     "nginx": ("iperf", "http", "echo", "udp"),
@@ -142,8 +146,8 @@ def agent_has_fast_path() -> bool:
 
 def make_peer(name: str, fast_path: bool) -> Peer:
     services = SERVICES[name]
-    if name == "direct":
-        return Direct(services, {})
+    if name in ("direct", "direct-netns"):
+        return Direct(services, {}, name=name)
     ports = {s: free_port(PORTS) for s in services}
     if name.startswith("agent"):
         pinned = ("--fast-path", "off") if fast_path else ()
@@ -285,6 +289,13 @@ def main() -> None:
     )
     parser.add_argument("--benches", default=",".join(b.key for b in BENCHES))
     parser.add_argument("--results", type=Path, default=procs.ROOT / "bench" / "results")
+    parser.add_argument(
+        "--kernel-extra-rules",
+        type=int,
+        default=0,
+        metavar="N",
+        help="agent-kernel also holds N idle rules (0-1000): per-packet work must not grow",
+    )
     args = parser.parse_args()
     names = [n for n in args.peers.split(",") if n]
     keys = [k for k in args.benches.split(",") if k]
@@ -297,12 +308,15 @@ def main() -> None:
         args.rounds, args.seconds = 1, 1.0
     if not 1 <= args.rounds <= 20 or not 1 <= args.seconds <= 10:
         parser.error("--rounds must be 1..20 and --seconds 1..10")
+    if not 0 <= args.kernel_extra_rules <= 1000:
+        parser.error("--kernel-extra-rules must be 0..1000")
     # SIGINT too: run.sh starts this in the background, where SIGINT starts out ignored
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _terminate)
     benches = [b for b in BENCHES if b.key in keys]
     try:
-        result = run(names, benches, args.rounds, args.seconds, args.quick)
+        result = run(names, benches, args.rounds, args.seconds, args.quick,
+                     kernel_extra_rules=args.kernel_extra_rules)  # fmt: skip
     except RuntimeError as e:
         sys.exit(f"dataplane benchmark: {e}")
     except KeyboardInterrupt:
@@ -319,7 +333,13 @@ def main() -> None:
 
 
 def run(
-    names: list[str], benches: list[Bench], rounds: int, seconds: float, quick: bool
+    names: list[str],
+    benches: list[Bench],
+    rounds: int,
+    seconds: float,
+    quick: bool,
+    *,
+    kernel_extra_rules: int = 0,
 ) -> dict[str, Any]:
     nofile = procs.raise_nofile(65536)  # 5,000 idle connections: 10,000 fds in a proxy
     fast_path = agent_has_fast_path()
@@ -334,6 +354,7 @@ def run(
             "quick": quick,
             "nofile": nofile,
             "agent_fast_path_flag": fast_path,
+            "kernel_extra_rules": kernel_extra_rules,
         },
         "benches": [{k: getattr(b, k) for k in BENCH_FIELDS} for b in benches],
         "peers": {},
@@ -341,10 +362,10 @@ def run(
         "loadavg": {"start": os.getloadavg()},
     }
     workdir = Path(tempfile.mkdtemp(prefix="l4plan-bench-"))
-    origin_ports = OriginPorts(*(free_port(PORTS) for _ in OriginPorts.__slots__))
+    origin_ports = _origin_ports()
     host_stack = Stack(origin_ports, workdir / "origins")
     namespace: netns.Namespace | None = None
-    ns_stack: Stack | None = None
+    ns_stacks: dict[str, Stack] = {}  # "kernel" (agent-kernel, agent-netns), "direct-netns"
     stacks: dict[int, Stack] = {}
     peers: list[Peer] = []
     candidates: list[tuple[Peer, Stack]] = []
@@ -357,15 +378,24 @@ def run(
                 print(f"{name}: skipped: {reason}", file=sys.stderr)
                 continue
             peer = make_peer(name, fast_path)
+            if isinstance(peer, Agent) and name == "agent-kernel":
+                peer.extra_rules = kernel_extra_rules
             stack = host_stack
             if name in NETNS_PEERS:
-                if namespace is None:  # one namespace with its own origins, for both
+                if namespace is None:
                     namespace = netns.Namespace.create()
-                    ns_stack = Stack(origin_ports, workdir / "origins-netns", namespace.prefix)
-                    ns_stack.start()
-                assert ns_stack is not None
+                # direct-netns gets origins of its own: its untranslated flows to the
+                # kernel path's origin ports would collide with the translated flows'
+                # reply tuples still in conntrack (TIME_WAIT), and such a SYN is dropped
+                which = "direct-netns" if name == "direct-netns" else "kernel"
+                if which not in ns_stacks:
+                    ports = origin_ports if which == "kernel" else _origin_ports()
+                    ns_stacks[which] = Stack(
+                        ports, workdir / f"origins-netns-{which}", namespace.prefix
+                    )
+                    ns_stacks[which].start()
                 peer.prefix = list(namespace.prefix)
-                stack = ns_stack
+                stack = ns_stacks[which]
             (workdir / name).mkdir()
             candidates.append((peer, stack))
         # at once: each start is mostly waiting (interpreter start-up, Config.Apply)
@@ -409,7 +439,7 @@ def run(
         for peer, _ in candidates:
             peer.stop()
         host_stack.stop()
-        if ns_stack is not None:
+        for ns_stack in ns_stacks.values():
             ns_stack.stop()
         if namespace is not None:
             namespace.close()
@@ -417,6 +447,10 @@ def run(
     result["loadavg"]["end"] = os.getloadavg()
     result["origin_ports"] = asdict(origin_ports)
     return result
+
+
+def _origin_ports() -> OriginPorts:
+    return OriginPorts(*(free_port(PORTS) for _ in OriginPorts.__slots__))
 
 
 def _start(peer: Peer, stack: Stack, workdir: Path) -> str | None:

@@ -26,6 +26,7 @@ from bench.stack import OriginPorts
 
 NGINX_STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 TCP_SERVICES = ("iperf", "http", "sink", "echo")
+PAD_PORTS = 46000  # the edge ports of Agent.padding: 46000-46999, outside bench's own
 
 
 class Peer(ABC):
@@ -84,6 +85,12 @@ class Direct(Peer):
 
     name = "direct"
 
+    def __init__(
+        self, services: tuple[str, ...], ports: dict[str, int], *, name: str = "direct"
+    ) -> None:
+        super().__init__(services, ports)
+        self.name = name
+
     def start(self, origin: OriginPorts, workdir: Path) -> None:
         self.ports = {s: getattr(origin, s) for s in self.services}
 
@@ -107,6 +114,7 @@ class Agent(Peer):
         self.control = control
         self.flags = flags
         self.proxy_v2 = proxy_v2
+        self.extra_rules = 0
 
     def spec(self, origin: OriginPorts) -> dict[str, object]:
         rules = []
@@ -126,6 +134,21 @@ class Agent(Peer):
                 rules.append(rule)
         return {"rules": rules}
 
+    def padding(self, origin: OriginPorts) -> dict[str, dict[str, object]]:
+        """`extra_rules` more TCP rules (applications of at most 30 rules) on edge ports
+        nothing sends to, forwarding to the HTTP origin: what a loaded agent holds. A
+        kernel-path packet's work must not grow with them (kernel/compiler.py)."""
+        apps: dict[str, dict[str, object]] = {}
+        for n in range(self.extra_rules):
+            rules = apps.setdefault(f"pad-{n // 30}.example", {"rules": []})["rules"]
+            rules.append({  # type: ignore[attr-defined]
+                "protocol": "tcp" if n % 2 else "udp",
+                "edge_ports": [[PAD_PORTS + n] * 2],
+                "origin_ports": [origin.http] * 2,
+                "origin": {"type": "ip", "targets": [{"host": "127.0.0.1", "weight": 1}]},
+            })  # fmt: skip
+        return apps
+
     def start(self, origin: OriginPorts, workdir: Path) -> None:
         log_path = workdir / "agent.log"
         with log_path.open("ab") as log:
@@ -142,7 +165,8 @@ class Agent(Peer):
                 env=procs.python_env(),
             )
         spec_file = workdir / "spec.json"
-        spec_file.write_text(json.dumps(self.spec(origin)))
+        apps = {"bench.example": self.spec(origin), **self.padding(origin)}
+        spec_file.write_text(json.dumps(apps))
         command = procs.python_module(
             "bench.agentctl", "--control", str(self.control), "--spec-file", str(spec_file)
         )

@@ -15,6 +15,7 @@ from bench.stats import median, ratio, spread
 PEERS_C = ("haproxy", "haproxy-tuned", "nginx", "nginx-tuned")  # the peers: C proxies
 TUNED = ("haproxy-tuned", "nginx-tuned")
 RELAYS = ("agent", "agent-w2")
+DIRECTS = ("direct", "direct-netns")  # no proxy: the host's loopback, the namespace's
 SAME = 0.90  # a proxy at this share of direct or more: "direct equals the proxy"
 EXTRA_LABELS = {"loss_pct": "loss %", "p99_ms": "p99 ms", "held": "held"}
 
@@ -102,6 +103,9 @@ def render_dataplane(result: dict[str, Any], markdown: bool = False) -> str:
         )
         out.append(_bench_table(result, bench, markdown))
     out.append("\n" + render_goals(result, markdown))
+    conntrack = render_conntrack(result, markdown)
+    if conntrack:
+        out.append("\n" + conntrack)
     return "\n".join(out)
 
 
@@ -119,7 +123,7 @@ def generator_note(result: dict[str, Any], bench: dict[str, Any]) -> str | None:
             )
         return None
     direct = values.get("direct")
-    proxies = {p: v for p, v in values.items() if p != "direct"}
+    proxies = {p: v for p, v in values.items() if p not in DIRECTS}
     if direct is None or len(proxies) < 2 or not bench["higher_is_better"]:
         return None
     if all(v >= SAME * direct for v in proxies.values()):
@@ -198,7 +202,7 @@ def _dataplane_heading(result: dict[str, Any]) -> str:
         f"Data plane, {result['date']}: {m['cpus']} CPUs ({m['cpu_model']}), Linux {m['kernel']},"
         f" Python {m['python']}\n{tools}\ncommit {m.get('commit') or '?'}"
         f"{' (proxy-agent/ with uncommitted changes)' if m.get('agent_changed') else ''}\n"
-        f"{_host_tables(m)}"
+        f"{_host_tables(m)}{_padding(params)}"
         f"median of {params['rounds']} rounds of {params['seconds']:g} s per peer;"
         f" load average {load['start'][0]:.2f} at start, {load.get('end', [0])[0]:.2f} at end\n"
         f"{_sizes(result)}\n{_missing(result)}"
@@ -207,6 +211,11 @@ def _dataplane_heading(result: dict[str, Any]) -> str:
         "CPU ÷best = proxy CPU per unit of work / that peer's; gen CPU = load tool CPU time /"
         " wall time (100% = one core); idle = share of the machine's CPU left idle"
     )
+
+
+def _padding(params: dict[str, Any]) -> str:
+    extra = params.get("kernel_extra_rules") or 0
+    return f"agent-kernel holds {extra} more rules, idle (--kernel-extra-rules)\n" if extra else ""
 
 
 def _host_tables(machine: dict[str, Any]) -> str:
@@ -321,6 +330,30 @@ def render_goals(result: dict[str, Any], markdown: bool = False) -> str:
     )
     return "Goals of the data-plane issue, from this run's medians\n" + _table(
         ["goal", "measured", "target", ""], rows, markdown
+    )
+
+
+def render_conntrack(result: dict[str, Any], markdown: bool = False) -> str | None:
+    """agent-kernel against direct-netns: the same namespace, both with connection
+    tracking on (agent-kernel's table is there), so the ratio is what translating and
+    counting cost beyond conntrack; and direct-netns against direct: what conntrack
+    costs. None when direct-netns was not measured."""
+    rows = []
+    for bench in result["benches"]:
+        v = medians(result, bench["key"])
+        if "direct-netns" not in v or not bench["higher_is_better"]:
+            continue
+        rows.append([
+            bench["key"],
+            _fmt(ratio(v.get("agent-kernel"), v["direct-netns"]), 2),
+            _fmt(ratio(v["direct-netns"], v.get("direct")), 2),
+        ])  # fmt: skip
+    if not rows:
+        return None
+    return (
+        "Kernel path and connection tracking (direct-netns: no proxy, in agent-kernel's"
+        " namespace with its table, so conntrack is on)\n"
+        + _table(["bench", "agent-kernel ÷ direct-netns", "direct-netns ÷ direct"], rows, markdown)
     )
 
 

@@ -35,15 +35,23 @@ def pool(*targets: tuple[str, int], steering: str = "weighted") -> dict[str, Any
 
 
 def dnat_of(compiled: Any, family: str = "ip") -> list[dict[str, Any]]:
-    """The dnat statements of the `dnat` chain."""
+    """The dnat statements of the rules' `dnat_rN` chains."""
     found = []
     for cmd in compiled.transaction["nftables"]:
         body = cmd.get("add", {}).get("rule")
-        if body and body["chain"] == "dnat":
+        if body and body["chain"].startswith("dnat_r"):
             for stmt in body["expr"]:
                 if "dnat" in stmt and stmt["dnat"]["family"] == family:
                     found.append(stmt["dnat"])
     return found
+
+
+def maps_of(compiled: Any) -> dict[str, dict[str, Any]]:
+    return {
+        body["name"]: body
+        for cmd in compiled.transaction["nftables"]
+        if (body := cmd.get("add", {}).get("map"))
+    }
 
 
 def rules_of(compiled: Any, chain: str) -> list[list[dict[str, Any]]]:
@@ -116,8 +124,11 @@ def test_port_mappings() -> None:
     assert hashed["port"]["map"]["data"]["set"][0] == [0, 6000]
     assert single["port"] == 7000
     assert "port" not in same
-    matches = rules_of(compile_table(TABLE, apps), "dnat")[2]
-    assert matches[1]["match"]["right"] == {"set": [3070, {"range": [3080, 3090]}]}
+    dispatch = maps_of(compile_table(TABLE, apps))["dnat_tcp"]
+    assert dispatch["map"] == "verdict" and dispatch["elem"][2:4] == [
+        [3070, {"jump": {"target": "dnat_r2"}}],
+        [{"range": [3080, 3090]}, {"jump": {"target": "dnat_r2"}}],
+    ]
 
 
 def test_weighted_pool_is_a_numgen_map_and_weight_zero_is_left_out() -> None:
@@ -150,10 +161,10 @@ def test_failover_and_health() -> None:
     down[("f.example", 0, "198.51.100.3")] = False
     compiled = compile_table(TABLE, [("f.example", spec)], health=down)
     assert dnat_of(compiled) == []
-    (refusal,) = rules_of(compiled, "dnat")
+    (refusal,) = rules_of(compiled, "dnat_r0")
     assert refusal[-2:] == [{"counter": "r0_nohealthy"}, {"reject": {"type": "tcp reset"}}]
     udp = {"rules": [rule(protocol="udp", origin=targets)]}
-    (refusal,) = rules_of(compile_table(TABLE, [("f.example", udp)], health=down), "dnat")
+    (refusal,) = rules_of(compile_table(TABLE, [("f.example", udp)], health=down), "dnat_r0")
     assert refusal[-1] == {"drop": None}
 
 
@@ -276,6 +287,25 @@ def test_with_only_a_family_without_addresses_refuses_instead_of_moving_the_rule
     assert ("o.example", 0) in free.skipped  # would now be a relay rule
     pinned = compile_table(TABLE, [("o.example", spec)], resolved, only={("o.example", 0)})
     assert pinned.rules[("o.example", 0)].targets == {"ipv4": [("198.51.100.2", 1)], "ipv6": []}
-    v4, v6 = rules_of(pinned, "dnat")
+    v4, v6 = rules_of(pinned, "dnat_r0")
     assert "dnat" in v4[-1] and v6[-2:] == [{"counter": "r0_nohealthy"},
                                              {"reject": {"type": "tcp reset"}}]  # fmt: skip
+
+
+def test_work_per_packet_does_not_grow_with_the_rules() -> None:
+    acl = [{"action": "block", "sources": ["192.0.2.0/24"]}]
+    rules = [rule(edge_ports=[[4000 + i, 4000 + i]], origin_ports=None,
+                  protocol="udp" if i % 2 else "tcp") for i in range(30)]  # fmt: skip
+    compiled = compile_table(TABLE, [("n.example", {"acl": acl, "rules": rules})])
+    assert len(compiled.rules) == 30
+    # one lookup per protocol where each packet or new flow goes through
+    assert len(rules_of(compiled, "count")) == 4  # tcp/udp x original/reply
+    assert len(rules_of(compiled, "dnat")) == len(rules_of(compiled, "acl")) == 2
+    assert len(rules_of(compiled, "snat_post")) == 2
+    maps = maps_of(compiled)
+    assert maps["count_tcp_in"]["elem"][:2] == [[4000, "r0_in"], [4002, "r2_in"]]
+    assert maps["count_udp_out"]["elem"][0] == [4001, "r1_out"]
+    assert maps["acl_udp"]["elem"][0] == [4001, {"jump": {"target": "acl_r1"}}]
+    (count_in,) = rules_of(compiled, "count_in")
+    assert count_in[1] == {"match": {"op": "in", "left": {"ct": {"key": "status"}},
+                                     "right": "dnat"}}  # fmt: skip

@@ -28,18 +28,27 @@ chain            hook / priority              what it does
 Per rule ``rN`` (N: position in the sorted list of compiled rules) there are named
 counters ``rN_flows`` (new flows translated), ``rN_in`` / ``rN_out`` (client →
 origin / origin → client, IP bytes including headers), ``rN_deny`` (ACL refusals)
-and ``rN_nohealthy`` (new flows refused because no target was healthy).
+and ``rN_nohealthy`` (new flows refused because no target was healthy), and the chains
+``dnat_rN`` (and ``acl_rN`` when the application has an ACL).
+
+The work per packet does not grow with the number of rules: the ``acl`` and ``dnat``
+chains pick a rule's chain with one verdict-map lookup on the destination port
+(``acl_tcp``, ``dnat_udp``, …), ``snat_post`` looks the original destination port up in
+the set of edge ports (``edge_tcp``, …), and ``count`` adds a packet to its rule's
+counter through one counter-map lookup (``count_tcp_in``, ``count_tcp_out``, …). Only
+``count`` sees every packet of a translated flow; the other chains see a flow's first
+packet (NAT chains) or stop at ``ct state new``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from l4agent.kernel.eligibility import eligible, family_of, target_addresses
+from l4agent.kernel.eligibility import eligible, target_addresses
+from l4agent.kernel.targets import Health, address_expr, pool, port_expr
 from l4agent.spec.mapping import PortMap
 
 FAMILY = "inet"
@@ -48,10 +57,6 @@ NAT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}
 ADDR_TYPE = {"ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
 SADDR = {"ipv4": ("ip", "saddr"), "ipv6": ("ip6", "saddr")}
 DADDR = {"ipv4": ("ip", "daddr"), "ipv6": ("ip6", "daddr")}
-# jhash seed of the client-hash mapping: fixed, so a client keeps its origin port
-# across every rebuild of the table and every restart of the agent.
-CLIENT_HASH_SEED = 0x4C34504C
-MAX_WEIGHT_SLOTS = 65536
 COUNTER_KINDS = ("flows", "in", "out", "deny", "nohealthy")
 BASE_CHAINS = (
     ("acl_pre", "filter", "prerouting", -150),
@@ -64,7 +69,6 @@ BASE_CHAINS = (
 )
 
 RuleKey = tuple[str, int]  # (application, rule index)
-Health = Callable[[str, int, str], bool]  # (application, rule index, address) → healthy
 
 
 @dataclass(slots=True)
@@ -139,10 +143,12 @@ def compile_table(
             emit.rule(chain, [_ct_state_new(), *match, {"jump": {"target": "acl"}}])
         for chain in ("dnat_pre", "dnat_out"):
             emit.rule(chain, [*match, {"jump": {"target": "dnat"}}])
-    emit.rule("count_post", [{"jump": {"target": "count"}}])
-    iif = {"match": {"op": "!=", "left": {"meta": {"key": "iif"}}, "right": "lo"}}
-    emit.rule("count_in", [iif, {"jump": {"target": "count"}}])
+    translated = _match({"ct": {"key": "status"}}, "dnat", "in")
+    emit.rule("count_post", [translated, {"jump": {"target": "count"}}])
+    iif = _match({"meta": {"key": "iif"}}, "lo", "!=")
+    emit.rule("count_in", [iif, translated, {"jump": {"target": "count"}}])
 
+    dispatch = _Dispatch()
     n = 0
     for app_number, (app, spec) in enumerate(sorted(apps, key=lambda a: a[0])):
         fams = ("ipv4", "ipv6") if spec.get("ipv6", False) else ("ipv4",)
@@ -161,9 +167,69 @@ def compile_table(
                 continue
             compiled = _compile_rule(emit, f"r{n}", app, index, rule, fams, acl_sets,
                                      resolved, is_healthy)  # fmt: skip
+            dispatch.add(compiled, with_acl=bool(acl_sets))
             out.rules[(app, index)] = compiled
             n += 1
+    dispatch.emit(emit)
     return out
+
+
+class _Dispatch:
+    """Per protocol, the port → rule lookups that the shared chains make in one step:
+    edge ports → ``acl_rN`` / ``dnat_rN`` chain (verdict maps), → ``rN_in`` / ``rN_out``
+    counter (counter maps), and the set of edge ports (masquerade)."""
+
+    def __init__(self) -> None:
+        self.acl: dict[str, list[list[Any]]] = {}
+        self.dnat: dict[str, list[list[Any]]] = {}
+        self.edges: dict[str, list[Any]] = {}
+        self.counters: dict[tuple[str, str], list[list[Any]]] = {}
+
+    def add(self, rule: CompiledRule, *, with_acl: bool) -> None:
+        protocol = rule.protocol
+        for lo, hi in rule.edge_ports:
+            key: Any = lo if lo == hi else {"range": [lo, hi]}
+            if with_acl:
+                self.acl.setdefault(protocol, []).append([key, _jump(f"acl_{rule.rid}")])
+            self.dnat.setdefault(protocol, []).append([key, _jump(f"dnat_{rule.rid}")])
+            self.edges.setdefault(protocol, []).append(key)
+            for kind in ("in", "out"):
+                self.counters.setdefault((protocol, kind), []).append([key, rule.counter(kind)])
+
+    def emit(self, emit: _Emitter) -> None:
+        """The maps and sets (after every chain they jump to), then the rules using them."""
+        for chain, maps in (("acl", self.acl), ("dnat", self.dnat)):
+            for protocol, elems in sorted(maps.items()):
+                name = f"{chain}_{protocol}"
+                emit.add("map", name=name, type="inet_service", map="verdict",
+                         flags=["interval"], elem=elems)  # fmt: skip
+                dport = _payload(protocol, "dport")
+                emit.rule(chain, [{"vmap": {"key": dport, "data": f"@{name}"}}])
+        translated = _match({"ct": {"key": "status"}}, "dnat", "in")
+        orig_dport = {"ct": {"key": "proto-dst", "dir": "original"}}
+        off_host = _match({"meta": {"key": "oif"}}, "lo", "!=")
+        # masquerade what was translated and leaves the host. A flow routed via lo stays
+        # on this host, so its replies find the client without it; masquerading it would
+        # need an address of global scope, and a namespace whose only address is
+        # 127.0.0.1 has none (the kernel drops such a flow).
+        for protocol, elems in sorted(self.edges.items()):
+            name = f"edge_{protocol}"
+            emit.add("set", name=name, type="inet_service", flags=["interval"], elem=elems)
+            l4 = _match({"meta": {"key": "l4proto"}}, protocol)
+            emit.rule("snat_post", [translated, l4, _match(orig_dport, f"@{name}"), off_host,
+                                    {"masquerade": None}])  # fmt: skip
+        for (protocol, kind), elems in sorted(self.counters.items()):
+            name = f"count_{protocol}_{kind}"
+            emit.add("map", name=name, type="inet_service", map="counter", flags=["interval"],
+                     elem=elems)  # fmt: skip
+            way = _match({"ct": {"key": "direction"}}, "original" if kind == "in" else "reply")
+            l4 = _match({"meta": {"key": "l4proto"}}, protocol)
+            emit.rule("count", [l4, way, {"counter": {"map": {"key": orig_dport,
+                                                               "data": f"@{name}"}}}])  # fmt: skip
+
+
+def _jump(chain: str) -> dict[str, Any]:
+    return {"jump": {"target": chain}}
 
 
 class _Emitter:
@@ -200,11 +266,6 @@ def _payload(protocol: str, fieldname: str) -> dict[str, Any]:
 
 def _match(left: dict[str, Any], right: Any, op: str = "==") -> dict[str, Any]:
     return {"match": {"op": op, "left": left, "right": right}}
-
-
-def _port_set(ports: Sequence[tuple[int, int]]) -> Any:
-    items: list[Any] = [lo if lo == hi else {"range": [lo, hi]} for lo, hi in ports]
-    return items[0] if len(items) == 1 else {"set": items}
 
 
 def _local_destination(bind: Mapping[str, str | None] | None) -> list[list[dict[str, Any]]]:
@@ -266,131 +327,42 @@ def _compile_rule(
     comment = f"{app} rule {index}"
     for kind in COUNTER_KINDS:
         emit.add("counter", name=compiled.counter(kind))
-    l4 = _match({"meta": {"key": "l4proto"}}, protocol)
-    dport = _match(_payload(protocol, "dport"), _port_set(ports))
     refuse = {"reject": {"type": "tcp reset"}} if protocol == "tcp" else {"drop": None}
 
     # ACL: first matching entry wins, default allow
     if acl_sets:
         chain = f"acl_{rid}"
         emit.add("chain", name=chain)
-        emit.rule("acl", [dport, {"jump": {"target": chain}}], comment)
         for action, names in acl_sets:
             for fam, set_name in names.items():
                 if fam not in fams:
                     continue
                 saddr = _match(_payload(*SADDR[fam]), f"@{set_name}")
                 if action == "allow":
-                    emit.rule(chain, [saddr, {"return": None}])
+                    emit.rule(chain, [saddr, {"return": None}], comment)
                 else:
-                    emit.rule(chain, [saddr, {"counter": compiled.counter("deny")}, refuse])
+                    emit.rule(chain, [saddr, {"counter": compiled.counter("deny")}, refuse],
+                              comment)  # fmt: skip
 
     # DNAT: one rule per family
+    chain = f"dnat_{rid}"
+    emit.add("chain", name=chain)
     portmap = PortMap(rule["edge_ports"], rule.get("origin_ports"))
     origin_ports = rule.get("origin_ports")
+    # a dnat statement with a port needs the transport protocol matched in its rule
+    l4 = _match({"meta": {"key": "l4proto"}}, protocol)
     for fam in fams:
         nfproto = _match({"meta": {"key": "nfproto"}}, NFPROTO[fam])
-        slots = _pool(app, index, rule["origin"], fam, resolved, is_healthy)
+        slots = pool(app, index, rule["origin"], fam, resolved, is_healthy)
         compiled.targets[fam] = slots
         if not slots:
-            emit.rule("dnat", [nfproto, dport, {"counter": compiled.counter("nohealthy")},
-                               refuse], comment)  # fmt: skip
+            emit.rule(chain, [nfproto, l4, {"counter": compiled.counter("nohealthy")}, refuse],
+                      comment)  # fmt: skip
             continue
-        dnat: dict[str, Any] = {"family": NAT_FAMILY[fam], "addr": _address_expr(slots)}
-        port = _port_expr(portmap.kind, protocol, fam, ports, origin_ports)
+        dnat: dict[str, Any] = {"family": NAT_FAMILY[fam], "addr": address_expr(slots)}
+        port = port_expr(portmap.kind, protocol, fam, ports, origin_ports)
         if port is not None:
             dnat["port"] = port
-        emit.rule("dnat", [nfproto, dport, {"counter": compiled.counter("flows")},
-                           {"dnat": dnat}], comment)  # fmt: skip
-
-    # masquerade what was translated and leaves the host, and count both directions.
-    # A flow routed via lo stays on this host, so its replies find the client without
-    # it; masquerading it would need an address of global scope, and a namespace whose
-    # only address is 127.0.0.1 has none (the kernel drops such a flow).
-    translated = _match({"ct": {"key": "status"}}, "dnat", "in")
-    orig_dport = _match({"ct": {"key": "proto-dst", "dir": "original"}}, _port_set(ports))
-    off_host = _match({"meta": {"key": "oif"}}, "lo", "!=")
-    emit.rule("snat_post", [translated, l4, orig_dport, off_host, {"masquerade": None}],
-              comment)  # fmt: skip
-    for direction, kind in (("original", "in"), ("reply", "out")):
-        way = _match({"ct": {"key": "direction"}}, direction)
-        emit.rule("count", [translated, l4, orig_dport, way,
-                            {"counter": compiled.counter(kind)}], comment)  # fmt: skip
+        emit.rule(chain, [nfproto, l4, {"counter": compiled.counter("flows")}, {"dnat": dnat}],
+                  comment)  # fmt: skip
     return compiled
-
-
-def _pool(
-    app: str,
-    index: int,
-    origin: dict[str, Any],
-    fam: str,
-    resolved: Mapping[str, Sequence[str]] | None,
-    is_healthy: Health,
-) -> list[tuple[str, int]]:
-    """[(address, slots)] for new flows of one family: healthy addresses only; failover
-    keeps the first; a hostname's weight is shared among its addresses (as the relay
-    does), in integer slots of ``numgen``."""
-    members: list[tuple[list[str], int]] = []
-    for target in origin["targets"]:
-        weight = int(target.get("weight", 1))
-        addresses = [
-            a for a in target_addresses(target["host"], resolved) or () if family_of(a) == fam
-        ]
-        members.append((addresses, weight))
-    if (origin.get("steering") or "weighted") == "failover":
-        for addresses, weight in members:
-            up = [a for a in addresses if is_healthy(app, index, a)]
-            if up:
-                return [(up[0], 1)] if weight > 0 else []
-        return []
-    scale = math.lcm(*[len(a) for a, _ in members if a]) if any(a for a, _ in members) else 1
-    if sum(w for _, w in members) * scale > MAX_WEIGHT_SLOTS:
-        scale = 1
-        members = [(a[:1], w) for a, w in members]
-    slots: list[tuple[str, int]] = []
-    for addresses, weight in members:
-        if not addresses or weight == 0:
-            continue
-        share = weight * scale // len(addresses)
-        for address in addresses:
-            if share and is_healthy(app, index, address):
-                slots.append((address, share))
-    return slots
-
-
-def _address_expr(slots: list[tuple[str, int]]) -> Any:
-    if len(slots) == 1:
-        return slots[0][0]
-    total = sum(s for _, s in slots)
-    pairs: list[list[Any]] = []
-    lo = 0
-    for address, share in slots:
-        key: Any = lo if share == 1 else {"range": [lo, lo + share - 1]}
-        pairs.append([key, address])
-        lo += share
-    return {"map": {"key": {"numgen": {"mode": "random", "mod": total}},
-                    "data": {"set": pairs}}}  # fmt: skip
-
-
-def _port_expr(
-    kind: str,
-    protocol: str,
-    fam: str,
-    ports: list[tuple[int, int]],
-    origin_ports: list[int] | None,
-) -> Any:
-    """None (keep the edge port), a port, or an expression giving the origin port."""
-    if kind == "same" or origin_ports is None:
-        return None
-    if kind == "single":
-        return origin_ports[0]
-    if kind == "offset":
-        (edge_lo, edge_hi), delta = ports[0], origin_ports[0] - ports[0][0]
-        pairs = [[p, p + delta] for p in range(edge_lo, edge_hi + 1)]
-        return {"map": {"key": _payload(protocol, "dport"), "data": {"set": pairs}}}
-    # jhash yields a 32-bit host-order number: its ``offset`` form does not make a valid
-    # port, so the hash indexes a map of the origin ports instead
-    size = origin_ports[1] - origin_ports[0] + 1
-    key = {"jhash": {"expr": _payload(*SADDR[fam]), "mod": size, "seed": CLIENT_HASH_SEED}}
-    pairs = [[i, origin_ports[0] + i] for i in range(size)]
-    return {"map": {"key": key, "data": {"set": pairs}}}
