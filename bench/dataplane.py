@@ -46,7 +46,7 @@ PEERS = (
 )  # fmt: skip
 # not run unless named: the relay inside its own network namespace, as agent-kernel
 # runs, to show what the namespace itself costs
-OPTIONAL_PEERS = ("agent-netns",)
+OPTIONAL_PEERS = ("agent-netns", "agent-splice")
 # run in the benchmark's own namespace. direct-netns: the tool talks to the namespace's
 # origins directly while agent-kernel's table is there, so connection tracking is on for
 # its packets but nothing is translated: what the kernel path costs beyond conntrack
@@ -57,6 +57,7 @@ SERVICES = {  # what each peer forwards (bench/peers.py)
     "agent": ALL,
     "agent-w2": ALL,
     "agent-netns": ALL,
+    "agent-splice": ("iperf", "http", "sink", "echo"),
     "agent-pp2": ("http", "sink", "udp"),  # iperf3 and the echo do not read PROXY v2
     "agent-kernel": ("iperf", "http", "udp"),  # no proxy process holds idle connections
     "direct-netns": ("iperf", "http", "udp"),
@@ -156,6 +157,7 @@ def make_peer(name: str, fast_path: bool) -> Peer:
             "agent-w2": ("--workers", "2", *pinned),
             "agent-pp2": ("--workers", "1", *pinned),
             "agent-netns": ("--workers", "1", *pinned),
+            "agent-splice": ("--workers", "1", "--splice", *pinned),
             "agent-kernel": ("--workers", "1", "--fast-path", "on"),
         }[name]
         return Agent(name, services, ports, free_port(PORTS), flags, proxy_v2=name == "agent-pp2")

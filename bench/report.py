@@ -102,7 +102,8 @@ def render_dataplane(result: dict[str, Any], markdown: bool = False) -> str:
             else f"\n{title}  [{bench['unit']}, {direction}]"
         )
         out.append(_bench_table(result, bench, markdown))
-    out.append("\n" + render_goals(result, markdown))
+    if not result["params"].get("kernel_extra_rules"):  # a pass of the kernel path only
+        out.append("\n" + render_goals(result, markdown))
     conntrack = render_conntrack(result, markdown)
     if conntrack:
         out.append("\n" + conntrack)
