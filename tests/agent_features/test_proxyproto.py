@@ -153,6 +153,38 @@ def test_writers_refuse_what_they_cannot_encode(src: tuple, dst: tuple, message:
             write(src, dst)
 
 
+HOSTS = ["192.0.2.1", "2001:db8::1", "::ffff:192.0.2.9", "fe80::1%eth0", "::", "0.0.0.0",
+         "1.2.3", "01.2.3.4", "1.2.3.4.5", " 192.0.2.1", "192.0.2.1 ", "::g", "", "a\x00b",
+         "2001:db8::1::2", "1.2.3.256", "::ffff:1.2.3.4%lo", "localhost"]  # fmt: skip
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_binary_and_text_writers_accept_the_same_addresses(host: str) -> None:
+    """v2 and SPP pack addresses with inet_pton, v1 writes them with `ipaddress`: both
+    accept and refuse the same strings, and the packed bytes are ipaddress's."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        ip = None
+    peer = ("192.0.2.200", 2) if ip is None or ip.version == 4 or ip.ipv4_mapped else (
+        "2001:db8::200", 2)  # fmt: skip
+    writes = (encode_v1, lambda s, d: encode_v2(s, d, dgram=True), writers.encode_spp)
+    if ip is None:
+        for write in writes:
+            with pytest.raises(writers.ProxyProtocolError, match="is not an IP address"):
+                write((host, 1), peer)
+        return
+    for write in writes:
+        write((host, 1), peer)
+    unmapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
+    block = encode_v2((host, 1), peer, dgram=False)[16:]
+    assert block[: len(unmapped.packed)] == unmapped.packed
+    spp = writers.encode_spp((host, 1), peer)
+    assert ipaddress.ip_address(spp[2:18]) == ipaddress.ip_address(
+        b"\x00" * 10 + b"\xff\xff" + unmapped.packed if unmapped.version == 4 else unmapped.packed
+    )
+
+
 # -- our parsers on headers written by the package and by hand ---------------------------
 
 

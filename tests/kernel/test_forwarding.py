@@ -254,3 +254,36 @@ def test_bind_address_limits_which_destinations_are_translated(
             tcp_hello(topo.agent, AGENT4_O, 3050)
     finally:
         bound.remove()
+
+
+def test_forty_rules_each_flow_reaches_its_rule_and_its_counters(
+    topo: Topology, origins: EchoServer, kernel: KernelForwarder
+) -> None:
+    """The shared chains find a rule through maps keyed by edge port (one lookup per
+    packet): with 40 rules on adjacent ports, each flow goes to its own rule's origin
+    and is counted in that rule's counters only."""
+
+    def spec(first: int, count: int) -> dict:
+        rules = []
+        for i in range(count):
+            protocol = "tcp" if i % 2 == 0 else "udp"
+            rules.append(rule(protocol, [[first + i] * 2], [6000 + i % 10] * 2, [ORIGIN4[i % 3]]))
+        return {"rules": rules}
+
+    kernel.apply([("many.example", spec(3100, 30)), ("more.example", spec(3200, 10))])
+    used = {("many.example", 0), ("many.example", 17), ("many.example", 29), ("more.example", 4)}
+    for app, i in sorted(used):
+        edge = (3100 if app == "many.example" else 3200) + i
+        expected = [ORIGIN4[i % 3], str(6000 + i % 10)]
+        if i % 2 == 0:
+            assert tcp_hello(topo.client, AGENT4_C, edge)[:2] == expected
+        else:
+            assert udp_ask(topo.client, AGENT4_C, edge)[0][:2] == expected
+    stats = kernel.stats()
+    assert len(stats) == 40
+    for key, counted in stats.items():
+        if key in used:
+            assert counted["flows_total"] == 1, key
+            assert counted["bytes_in"] > 0 and counted["bytes_out"] > 0, key
+        else:
+            assert counted["flows_total"] == counted["bytes_in"] == counted["bytes_out"] == 0, key
