@@ -192,10 +192,11 @@ def test_ineligible_rules_are_skipped_with_their_reason() -> None:
 
 
 def test_bind_restricts_the_edge_addresses_per_family() -> None:
-    (only,) = rules_of(compile_table(TABLE, []), "dnat_pre")
-    assert only[0]["match"]["left"] == {"fib": {"result": "type", "flags": ["daddr"]}}
+    acl, dnat = rules_of(compile_table(TABLE, []), "dnat_pre")  # the ACL first, then DNAT
+    assert acl[0]["match"]["left"] == {"fib": {"result": "type", "flags": ["daddr"]}}
+    assert (acl[-1], dnat[-1]) == ({"jump": {"target": "acl"}}, {"jump": {"target": "dnat"}})
     compiled = compile_table(TABLE, [], bind={"ipv4": "192.0.2.1", "ipv6": "::"})
-    v4, v6 = rules_of(compiled, "dnat_pre")
+    v4, _, v6, _ = rules_of(compiled, "dnat_pre")
     daddr = {"payload": {"protocol": "ip", "field": "daddr"}}
     assert v4[0]["match"] == {"op": "==", "left": daddr, "right": "192.0.2.1"}
     assert v6[0]["match"]["right"] == "ipv6" and "fib" in v6[1]["match"]["left"]
@@ -306,6 +307,11 @@ def test_work_per_packet_does_not_grow_with_the_rules() -> None:
     assert maps["count_tcp_in"]["elem"][:2] == [[4000, "r0_in"], [4002, "r2_in"]]
     assert maps["count_udp_out"]["elem"][0] == [4001, "r1_out"]
     assert maps["acl_udp"]["elem"][0] == [4001, {"jump": {"target": "acl_r1"}}]
+    chains = {b["name"]: b for c in compiled.transaction["nftables"]
+              if (b := c.get("add", {}).get("chain")) and "hook" in b}  # fmt: skip
+    # base chains: NAT ones see a flow's first packet; only two filter chains see all
+    assert sorted(n for n, b in chains.items() if b["type"] == "filter") == [
+        "count_in", "count_post"]  # fmt: skip
     (count_in,) = rules_of(compiled, "count_in")
     assert count_in[1] == {"match": {"op": "in", "left": {"ct": {"key": "status"}},
                                      "right": "dnat"}}  # fmt: skip

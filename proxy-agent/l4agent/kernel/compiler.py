@@ -12,9 +12,8 @@ counting and the ACL's refusals, it never drops what is not its own):
 ===============  ===========================  =============================================
 chain            hook / priority              what it does
 ===============  ===========================  =============================================
-``acl_pre``      filter prerouting  -150      new flows to a rule's edge ports → ``acl``
-``acl_out``      filter output      -150      the same for clients on this host
-``dnat_pre``     nat    prerouting  -100      flows addressed to this host → ``dnat``
+``dnat_pre``     nat    prerouting  -100      flows addressed to this host → ``acl``,
+                                              then → ``dnat``
 ``dnat_out``     nat    output      -100      the same for clients on this host (loopback)
 ``snat_post``    nat    postrouting  100      masquerade what ``dnat`` translated and
                                               sends off this host, so replies come back
@@ -36,8 +35,10 @@ chains pick a rule's chain with one verdict-map lookup on the destination port
 (``acl_tcp``, ``dnat_udp``, …), ``snat_post`` looks the original destination port up in
 the set of edge ports (``edge_tcp``, …), and ``count`` adds a packet to its rule's
 counter through one counter-map lookup (``count_tcp_in``, ``count_tcp_out``, …). Only
-``count`` sees every packet of a translated flow; the other chains see a flow's first
-packet (NAT chains) or stop at ``ct state new``.
+``count`` sees every packet of a translated flow; the NAT chains see a flow's first
+packet only. That is why the ACL is judged there (a refused first packet leaves no
+confirmed conntrack entry, so a retransmission is judged again) and not in filter
+chains of its own, which every packet would enter only to stop at ``ct state new``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,6 @@ SADDR = {"ipv4": ("ip", "saddr"), "ipv6": ("ip6", "saddr")}
 DADDR = {"ipv4": ("ip", "daddr"), "ipv6": ("ip6", "daddr")}
 COUNTER_KINDS = ("flows", "in", "out", "deny", "nohealthy")
 BASE_CHAINS = (
-    ("acl_pre", "filter", "prerouting", -150),
-    ("acl_out", "filter", "output", -150),
     ("dnat_pre", "nat", "prerouting", -100),
     ("dnat_out", "nat", "output", -100),
     ("snat_post", "nat", "postrouting", 100),
@@ -138,10 +137,9 @@ def compile_table(
     for name in ("acl", "dnat", "count"):
         cmds.append({"add": {"chain": {"family": FAMILY, "table": table, "name": name}}})
     emit = _Emitter(table, cmds)
-    for match in _local_destination(bind):
-        for chain in ("acl_pre", "acl_out"):
-            emit.rule(chain, [_ct_state_new(), *match, {"jump": {"target": "acl"}}])
-        for chain in ("dnat_pre", "dnat_out"):
+    for chain in ("dnat_pre", "dnat_out"):
+        for match in _local_destination(bind):
+            emit.rule(chain, [*match, {"jump": {"target": "acl"}}])
             emit.rule(chain, [*match, {"jump": {"target": "dnat"}}])
     translated = _match({"ct": {"key": "status"}}, "dnat", "in")
     emit.rule("count_post", [translated, {"jump": {"target": "count"}}])
@@ -254,10 +252,6 @@ def _health_fn(health: Health | Mapping[tuple[str, int, str], bool] | None) -> H
         return health
     table = health
     return lambda app, index, address: table.get((app, index, address), True)
-
-
-def _ct_state_new() -> dict[str, Any]:
-    return {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}
 
 
 def _payload(protocol: str, fieldname: str) -> dict[str, Any]:
