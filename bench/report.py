@@ -253,9 +253,14 @@ def _goal(
     if value is None:
         return [label, "-", f"{'≤' if at_most else '≥'} {target:g}", why or "not measured"]
     met = value <= target if at_most else value >= target
+    shown = f"{value:.2f}"
+    for digits in (3, 4, 5):  # as many decimals as it takes not to look met when missed
+        if met == (float(shown) <= target if at_most else float(shown) >= target):
+            break
+        shown = f"{value:.{digits}f}"
     return [
         label,
-        f"{value:.2f}",
+        shown,
         f"{'≤' if at_most else '≥'} {target:g}",
         "met" if met else "MISSED",
     ]
