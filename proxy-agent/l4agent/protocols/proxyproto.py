@@ -42,12 +42,21 @@ class ProxyProtocolError(ValueError):
 # -- writers ---------------------------------------------------------------------------
 
 
-def _ip(address: Address, role: str) -> IPAddress:
-    host, port = address
+def _check_port(port: int, role: str) -> None:
     if not 0 <= port <= 0xFFFF:
         raise ProxyProtocolError(f"{role} port {port} is outside 0-65535")
+
+
+def _without_zone(host: str) -> str:
+    """An IPv6 address without its zone id (``fe80::1%eth0``); an IPv4 one has none."""
+    return host.split("%", 1)[0] if ":" in host else host
+
+
+def _ip(address: Address, role: str) -> IPAddress:
+    host, port = address
+    _check_port(port, role)
     try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone id
+        ip = ipaddress.ip_address(_without_zone(host))
     except ValueError:
         raise ProxyProtocolError(f"{role} address {host!r} is not an IP address") from None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -77,12 +86,11 @@ def _packed(address: Address, role: str) -> bytes:
     inet_pton, not `ipaddress`: the binary headers are written once per connection or
     flow, and parsing with `ipaddress` was most of the 4 µs a v2 header took."""
     host, port = address
-    if not 0 <= port <= 0xFFFF:
-        raise ProxyProtocolError(f"{role} port {port} is outside 0-65535")
+    _check_port(port, role)
     try:
         if ":" not in host:
             return socket.inet_pton(socket.AF_INET, host)
-        packed = socket.inet_pton(socket.AF_INET6, host.split("%", 1)[0])  # no zone id
+        packed = socket.inet_pton(socket.AF_INET6, _without_zone(host))
     except (OSError, ValueError):  # ValueError: an embedded NUL
         raise ProxyProtocolError(f"{role} address {host!r} is not an IP address") from None
     return packed[12:] if packed[:12] == _V4_MAPPED else packed
