@@ -49,14 +49,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l4agent.kernel.eligibility import eligible, target_addresses
-from l4agent.kernel.targets import Health, address_expr, pool, port_expr
+from l4agent.kernel.targets import SADDR, Health, address_expr, pool, port_expr
 from l4agent.spec.mapping import PortMap
 
 FAMILY = "inet"
 NFPROTO = {"ipv4": "ipv4", "ipv6": "ipv6"}
 NAT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}
 ADDR_TYPE = {"ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
-SADDR = {"ipv4": ("ip", "saddr"), "ipv6": ("ip6", "saddr")}
 DADDR = {"ipv4": ("ip", "daddr"), "ipv6": ("ip6", "daddr")}
 COUNTER_KINDS = ("flows", "in", "out", "deny", "nohealthy")
 BASE_CHAINS = (
@@ -68,6 +67,8 @@ BASE_CHAINS = (
 )
 
 RuleKey = tuple[str, int]  # (application, rule index)
+# a flow this (or another) table translated; the rules that use it also check the port
+TRANSLATED = {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}
 
 
 @dataclass(slots=True)
@@ -139,12 +140,12 @@ def compile_table(
     emit = _Emitter(table, cmds)
     for chain in ("dnat_pre", "dnat_out"):
         for match in _local_destination(bind):
-            emit.rule(chain, [*match, {"jump": {"target": "acl"}}])
-            emit.rule(chain, [*match, {"jump": {"target": "dnat"}}])
-    translated = _match({"ct": {"key": "status"}}, "dnat", "in")
-    emit.rule("count_post", [translated, {"jump": {"target": "count"}}])
-    iif = _match({"meta": {"key": "iif"}}, "lo", "!=")
-    emit.rule("count_in", [iif, translated, {"jump": {"target": "count"}}])
+            emit.rule(chain, [*match, _jump("acl")])
+            emit.rule(chain, [*match, _jump("dnat")])
+    emit.rule("count_post", [TRANSLATED, _jump("count")])
+    emit.rule(
+        "count_in", [_match({"meta": {"key": "iif"}}, "lo", "!="), TRANSLATED, _jump("count")]
+    )
 
     dispatch = _Dispatch()
     n = 0
@@ -178,56 +179,55 @@ class _Dispatch:
     counter (counter maps), and the set of edge ports (masquerade)."""
 
     def __init__(self) -> None:
-        self.acl: dict[str, list[list[Any]]] = {}
-        self.dnat: dict[str, list[list[Any]]] = {}
-        self.edges: dict[str, list[Any]] = {}
-        self.counters: dict[tuple[str, str], list[list[Any]]] = {}
+        # protocol → [(edge port or range, rule, whether it has an ACL)]
+        self.ports: dict[str, list[tuple[Any, CompiledRule, bool]]] = {}
 
     def add(self, rule: CompiledRule, *, with_acl: bool) -> None:
-        protocol = rule.protocol
+        entries = self.ports.setdefault(rule.protocol, [])
         for lo, hi in rule.edge_ports:
-            key: Any = lo if lo == hi else {"range": [lo, hi]}
-            if with_acl:
-                self.acl.setdefault(protocol, []).append([key, _jump(f"acl_{rule.rid}")])
-            self.dnat.setdefault(protocol, []).append([key, _jump(f"dnat_{rule.rid}")])
-            self.edges.setdefault(protocol, []).append(key)
-            for kind in ("in", "out"):
-                self.counters.setdefault((protocol, kind), []).append([key, rule.counter(kind)])
+            entries.append((lo if lo == hi else {"range": [lo, hi]}, rule, with_acl))
 
     def emit(self, emit: _Emitter) -> None:
         """The maps and sets (after every chain they jump to), then the rules using them."""
-        for chain, maps in (("acl", self.acl), ("dnat", self.dnat)):
-            for protocol, elems in sorted(maps.items()):
-                name = f"{chain}_{protocol}"
-                emit.add("map", name=name, type="inet_service", map="verdict",
-                         flags=["interval"], elem=elems)  # fmt: skip
-                dport = _payload(protocol, "dport")
-                emit.rule(chain, [{"vmap": {"key": dport, "data": f"@{name}"}}])
-        translated = _match({"ct": {"key": "status"}}, "dnat", "in")
         orig_dport = {"ct": {"key": "proto-dst", "dir": "original"}}
         off_host = _match({"meta": {"key": "oif"}}, "lo", "!=")
-        # masquerade what was translated and leaves the host. A flow routed via lo stays
-        # on this host, so its replies find the client without it; masquerading it would
-        # need an address of global scope, and a namespace whose only address is
-        # 127.0.0.1 has none (the kernel drops such a flow).
-        for protocol, elems in sorted(self.edges.items()):
+        for protocol, entries in sorted(self.ports.items()):
+            dport = _payload(protocol, "dport")
+            chains = {
+                "acl": [[k, _jump(f"acl_{r.rid}")] for k, r, with_acl in entries if with_acl],
+                "dnat": [[k, _jump(f"dnat_{r.rid}")] for k, r, _ in entries],
+            }
+            for chain, elems in chains.items():
+                if elems:
+                    name = f"{chain}_{protocol}"
+                    emit.add("map", name=name, type="inet_service", map="verdict",
+                             flags=["interval"], elem=elems)  # fmt: skip
+                    emit.rule(chain, [{"vmap": {"key": dport, "data": f"@{name}"}}])
+            # masquerade what was translated and leaves the host. A flow routed via lo
+            # stays on this host, so its replies find the client without it; masquerading
+            # it would need an address of global scope, and a namespace whose only
+            # address is 127.0.0.1 has none (the kernel drops such a flow).
             name = f"edge_{protocol}"
-            emit.add("set", name=name, type="inet_service", flags=["interval"], elem=elems)
-            l4 = _match({"meta": {"key": "l4proto"}}, protocol)
-            emit.rule("snat_post", [translated, l4, _match(orig_dport, f"@{name}"), off_host,
-                                    {"masquerade": None}])  # fmt: skip
-        for (protocol, kind), elems in sorted(self.counters.items()):
-            name = f"count_{protocol}_{kind}"
-            emit.add("map", name=name, type="inet_service", map="counter", flags=["interval"],
-                     elem=elems)  # fmt: skip
-            way = _match({"ct": {"key": "direction"}}, "original" if kind == "in" else "reply")
-            l4 = _match({"meta": {"key": "l4proto"}}, protocol)
-            emit.rule("count", [l4, way, {"counter": {"map": {"key": orig_dport,
-                                                               "data": f"@{name}"}}}])  # fmt: skip
+            emit.add("set", name=name, type="inet_service", flags=["interval"],
+                     elem=[k for k, _, _ in entries])  # fmt: skip
+            emit.rule("snat_post", [TRANSLATED, _l4(protocol), _match(orig_dport, f"@{name}"),
+                                    off_host, {"masquerade": None}])  # fmt: skip
+            for kind, direction in (("in", "original"), ("out", "reply")):
+                name = f"count_{protocol}_{kind}"
+                elems = [[k, r.counter(kind)] for k, r, _ in entries]
+                emit.add("map", name=name, type="inet_service", map="counter",
+                         flags=["interval"], elem=elems)  # fmt: skip
+                way = _match({"ct": {"key": "direction"}}, direction)
+                counter = {"counter": {"map": {"key": orig_dport, "data": f"@{name}"}}}
+                emit.rule("count", [_l4(protocol), way, counter])
 
 
 def _jump(chain: str) -> dict[str, Any]:
     return {"jump": {"target": chain}}
+
+
+def _l4(protocol: str) -> dict[str, Any]:
+    return _match({"meta": {"key": "l4proto"}}, protocol)
 
 
 class _Emitter:
@@ -344,7 +344,7 @@ def _compile_rule(
     portmap = PortMap(rule["edge_ports"], rule.get("origin_ports"))
     origin_ports = rule.get("origin_ports")
     # a dnat statement with a port needs the transport protocol matched in its rule
-    l4 = _match({"meta": {"key": "l4proto"}}, protocol)
+    l4 = _l4(protocol)
     for fam in fams:
         nfproto = _match({"meta": {"key": "nfproto"}}, NFPROTO[fam])
         slots = pool(app, index, rule["origin"], fam, resolved, is_healthy)
