@@ -145,7 +145,7 @@ def agent_has_fast_path() -> bool:
     return "--fast-path" in done.stdout
 
 
-def make_peer(name: str, fast_path: bool) -> Peer:
+def make_peer(name: str, fast_path: bool, kernel_extra_rules: int = 0) -> Peer:
     services = SERVICES[name]
     if name in ("direct", "direct-netns"):
         return Direct(services, {}, name=name)
@@ -160,7 +160,9 @@ def make_peer(name: str, fast_path: bool) -> Peer:
             "agent-splice": ("--workers", "1", "--splice", *pinned),
             "agent-kernel": ("--workers", "1", "--fast-path", "on"),
         }[name]
-        return Agent(name, services, ports, free_port(PORTS), flags, proxy_v2=name == "agent-pp2")
+        extra = kernel_extra_rules if name == "agent-kernel" else 0
+        return Agent(name, services, ports, free_port(PORTS), flags,
+                     proxy_v2=name == "agent-pp2", extra_rules=extra)  # fmt: skip
     if name.startswith("haproxy"):
         return HAProxy(services, ports, tuned=name.endswith("-tuned"))
     if name.startswith("nginx"):
@@ -168,10 +170,12 @@ def make_peer(name: str, fast_path: bool) -> Peer:
     raise ValueError(name)
 
 
-def skip_reason(name: str, fast_path: bool) -> str | None:
-    """Why a peer cannot be measured on this machine, or None."""
-    if name == "agent-kernel" and not fast_path:
+def skip_reason(name: str, fast_path: bool, names: Sequence[str]) -> str | None:
+    """Why a peer cannot be measured on this machine (or in this run), or None."""
+    if name in ("agent-kernel", "direct-netns") and not fast_path:
         return "l4plan-agent has no --fast-path option (l4plan-agent --help): no kernel path"
+    if name == "direct-netns" and "agent-kernel" not in names:
+        return "measures connection tracking beside agent-kernel's table: add agent-kernel"
     if name in NETNS_PEERS:
         return netns.unavailable()
     return None
@@ -374,14 +378,12 @@ def run(
     try:
         host_stack.start()
         for name in names:
-            reason = skip_reason(name, fast_path)
+            reason = skip_reason(name, fast_path, names)
             if reason is not None:
                 result["peers"][name] = {"status": "skipped", "reason": reason}
                 print(f"{name}: skipped: {reason}", file=sys.stderr)
                 continue
-            peer = make_peer(name, fast_path)
-            if isinstance(peer, Agent) and name == "agent-kernel":
-                peer.extra_rules = kernel_extra_rules
+            peer = make_peer(name, fast_path, kernel_extra_rules)
             stack = host_stack
             if name in NETNS_PEERS:
                 if namespace is None:

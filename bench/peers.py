@@ -108,13 +108,14 @@ class Agent(Peer):
         flags: tuple[str, ...],
         *,
         proxy_v2: bool = False,
+        extra_rules: int = 0,
     ) -> None:
         super().__init__(services, ports)
         self.name = name
         self.control = control
         self.flags = flags
         self.proxy_v2 = proxy_v2
-        self.extra_rules = 0
+        self.extra_rules = extra_rules
 
     def spec(self, origin: OriginPorts) -> dict[str, object]:
         rules = []
@@ -135,9 +136,9 @@ class Agent(Peer):
         return {"rules": rules}
 
     def padding(self, origin: OriginPorts) -> dict[str, dict[str, object]]:
-        """`extra_rules` more TCP rules (applications of at most 30 rules) on edge ports
-        nothing sends to, forwarding to the HTTP origin: what a loaded agent holds. A
-        kernel-path packet's work must not grow with them (kernel/compiler.py)."""
+        """`extra_rules` more rules, UDP and TCP in turn (applications of at most 30
+        rules), on edge ports nothing sends to: what a loaded agent holds. A kernel-path
+        packet's work must not grow with them (kernel/compiler.py)."""
         apps: dict[str, dict[str, object]] = {}
         for n in range(self.extra_rules):
             rules = apps.setdefault(f"pad-{n // 30}.example", {"rules": []})["rules"]

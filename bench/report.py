@@ -343,7 +343,11 @@ def render_conntrack(result: dict[str, Any], markdown: bool = False) -> str | No
     """agent-kernel against direct-netns: the same namespace, both with connection
     tracking on (agent-kernel's table is there), so the ratio is what translating and
     counting cost beyond conntrack; and direct-netns against direct: what conntrack
-    costs. None when direct-netns was not measured."""
+    costs. None when either of them was not measured."""
+    if any(
+        result["peers"].get(p, {}).get("status") != "ok" for p in ("agent-kernel", "direct-netns")
+    ):
+        return None
     rows = []
     for bench in result["benches"]:
         v = medians(result, bench["key"])

@@ -92,7 +92,7 @@ if [ "$quick" = 1 ]; then
   run .venv/bin/python -m bench.configs --sizes 10 --rounds 1 --results "$results"
 else
   run .venv/bin/python -m bench.dataplane --rounds 3 --results "$results" "${check[@]}"
-  if [ "$(id -u)" = 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v nft >/dev/null; then
     # the kernel path again with 300 more (idle) rules: a packet's work must not grow
     run .venv/bin/python -m bench.dataplane --rounds 3 --peers agent-kernel,direct-netns \
       --benches http_close,http_keepalive,udp_rr --kernel-extra-rules 300 --results "$results"
