@@ -13,11 +13,15 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from l4plan.apply.engine import AgentResult
-from l4plan.dns.client import DEFAULT_TIMEOUT, DnsClient, DnsError
+from l4plan.dns.errors import DEFAULT_TIMEOUT, DnsError
 from l4plan.dns.records import DnsOperation, split_key
 from l4plan.states.model import DnsAck, State
+
+if TYPE_CHECKING:
+    from l4plan.dns.client import DnsClient
 
 
 @dataclass(slots=True)
@@ -75,6 +79,8 @@ def send_dns(
             result.error = down[op.server]
             continue
         if op.server not in clients:
+            from l4plan.dns.client import DnsClient  # dnspython: only when a zone is written
+
             clients[op.server] = DnsClient(op.settings, timeout=timeout)
         try:
             clients[op.server].write(*split_key(op.key), op.expected, op.desired)

@@ -9,7 +9,6 @@ so a server that does not know the key, or a wrong secret, is an error here.
 from __future__ import annotations
 
 import socket
-from typing import Literal
 
 import dns.exception
 import dns.message
@@ -22,26 +21,9 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
+from l4plan.dns.errors import DEFAULT_TIMEOUT, DnsError
 from l4plan.dns.records import RecordSet
 from l4plan.dns.settings import ALGORITHMS, DnsSettings
-
-DEFAULT_TIMEOUT = 10.0
-
-# unreachable: no answer; key: the server refused the TSIG key or its signature;
-# conflict: the record set is not what the prerequisite says (changed meanwhile);
-# refused: any other refusal (the zone is not served there, the key may not update);
-# cancelled: not sent, the apply was interrupted
-ErrorKind = Literal["unreachable", "key", "conflict", "refused", "cancelled"]
-
-
-class DnsError(Exception):
-    """A failed exchange with an authoritative server; the message names the server
-    and never the key's secret."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 class DnsClient:

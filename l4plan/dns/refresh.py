@@ -11,9 +11,10 @@ silence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from l4plan.configs.model import Config
-from l4plan.dns.client import DEFAULT_TIMEOUT, DnsClient, DnsError
+from l4plan.dns.errors import DEFAULT_TIMEOUT, DnsError
 from l4plan.dns.records import (
     RecordSet,
     key_order,
@@ -24,6 +25,9 @@ from l4plan.dns.records import (
 )
 from l4plan.dns.settings import DnsSettings
 from l4plan.states.model import DnsAck, State
+
+if TYPE_CHECKING:
+    from l4plan.dns.client import DnsClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ def refresh_records(
 
     def ask(signing: DnsSettings, name: str, rtype: str) -> RecordSet | None:
         if signing not in clients:
+            from l4plan.dns.client import DnsClient  # dnspython: only when a zone is asked
+
             clients[signing] = DnsClient(signing, timeout=timeout)
         client = clients[signing]
         return client.read(name, rtype)

@@ -24,7 +24,7 @@ except SystemExit:
     pass
 heavy = ("networkx", "deepdiff", "rich", "jsonschema", "lark", "hcl2", "tempfile",
          "l4plan.plans", "l4plan.states", "l4plan.agents", "l4plan.apply",
-         "l4plan.workflows.options", "l4plan.configs")
+         "l4plan.workflows.options", "l4plan.configs", "dns")
 print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 
@@ -74,3 +74,13 @@ def test_validate_imports_only_the_configuration_layer(tmp_path: Path) -> None:
     printed, imported = _fresh("validate", cwd=quickstart, env=env)
     assert printed == "Success! The configuration is valid.\n"
     assert imported == ["l4plan.configs"]
+
+
+def test_show_and_plan_import_no_dns_client_until_a_zone_is_asked(tmp_path: Path) -> None:
+    """dnspython costs about 50 ms of start-up: the commands that may ask a zone import
+    it only when they do (l4plan/dns/errors.py)."""
+    (tmp_path / "main.l4.hcl").write_bytes((REPO / "examples/quickstart/main.l4.hcl").read_bytes())
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    printed, imported = _fresh("show", cwd=tmp_path, env=env)
+    assert printed == "No state.\n"
+    assert "l4plan.plans" in imported and "dns" not in imported
