@@ -10,84 +10,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.goals import render_conntrack, render_goals
 from bench.stats import median, ratio, spread
+from bench.tables import (
+    DIRECTS,
+    best_peer,
+    cpu_medians,
+    fmt,
+    medians,
+    ok_measurements,
+    pct,
+    table,
+)
 
-PEERS_C = ("haproxy", "haproxy-tuned", "nginx", "nginx-tuned")  # the peers: C proxies
-TUNED = ("haproxy-tuned", "nginx-tuned")
-RELAYS = ("agent", "agent-w2")
-DIRECTS = ("direct", "direct-netns")  # no proxy: the host's loopback, the namespace's
 SAME = 0.90  # a proxy at this share of direct or more: "direct equals the proxy"
 EXTRA_LABELS = {"loss_pct": "loss %", "p99_ms": "p99 ms", "held": "held"}
 
 
 def dumps(result: dict[str, Any]) -> str:
     return json.dumps(result, indent=1, allow_nan=False)
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
-def _table(header: list[str], rows: list[list[str]], markdown: bool = False) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _ok(result: dict[str, Any], bench: str) -> dict[str, list[dict[str, Any]]]:
-    """The successful measurements of `bench`, by peer, in the order peers were named."""
-    by_peer: dict[str, list[dict[str, Any]]] = {}
-    for p in result["params"]["peers"]:
-        ms = [
-            m
-            for m in result["measurements"]
-            if m["bench"] == bench and m["peer"] == p and "error" not in m
-        ]
-        if ms:
-            by_peer[p] = ms
-    return by_peer
-
-
-def medians(result: dict[str, Any], bench: str) -> dict[str, float]:
-    return {
-        p: v
-        for p, ms in _ok(result, bench).items()
-        if (v := median([m["value"] for m in ms])) is not None
-    }
-
-
-def cpu_medians(result: dict[str, Any], bench: str) -> dict[str, float]:
-    return {
-        p: v
-        for p, ms in _ok(result, bench).items()
-        if (v := median([m["cpu_per_unit"] for m in ms if "cpu_per_unit" in m])) is not None
-    }
-
-
-def best_peer(
-    values: dict[str, float], higher_is_better: bool, among: tuple[str, ...] = PEERS_C
-) -> str | None:
-    present = [p for p in among if p in values]
-    if not present:
-        return None
-    pick = max if higher_is_better else min
-    return pick(present, key=lambda p: values[p])
 
 
 def render_dataplane(result: dict[str, Any], markdown: bool = False) -> str:
@@ -115,7 +56,12 @@ def generator_note(result: dict[str, Any], bench: dict[str, Any]) -> str | None:
     values = medians(result, bench["key"])
     if bench["fixed_rate"]:
         flags = sorted(
-            {f for ms in _ok(result, bench["key"]).values() for m in ms for f in m["flags"]}
+            {
+                f
+                for ms in ok_measurements(result, bench["key"]).values()
+                for m in ms
+                for f in m["flags"]
+            }
         )
         if flags:
             return (
@@ -138,7 +84,7 @@ def generator_note(result: dict[str, Any], bench: dict[str, Any]) -> str | None:
 def _bench_table(result: dict[str, Any], bench: dict[str, Any], markdown: bool) -> str:
     """One benchmark: a row per peer measured, then notes: peers not measured, failed
     measurements, and whether the generator was the limit."""
-    measured = _ok(result, bench["key"])
+    measured = ok_measurements(result, bench["key"])
     notes = []
     for p in result["params"]["peers"]:
         failed = [
@@ -159,17 +105,17 @@ def _bench_table(result: dict[str, Any], bench: dict[str, Any], markdown: bool) 
     header += ["gen CPU", "idle", "errors"]
     rows = []
     for p, ms in measured.items():
-        row = [p, _fmt(values[p], 2), _pct(spread([m["value"] for m in ms]))]
-        row += [_fmt(ratio(values[p], values.get(r)), 2) for r in ("direct", best)]
+        row = [p, fmt(values[p], 2), pct(spread([m["value"] for m in ms]))]
+        row += [fmt(ratio(values[p], values.get(r)), 2) for r in ("direct", best)]
         for key in bench["extra"]:
-            row.append(_fmt(median([m["extra"][key] for m in ms]), 2))
+            row.append(fmt(median([m["extra"][key] for m in ms]), 2))
         if bench["cpu_unit"]:
-            row.append(_fmt(cpu.get(p), cpu_digits))
+            row.append(fmt(cpu.get(p), cpu_digits))
             share = ratio(cpu.get(p), cpu.get(best) if best else None)
-            row.append("n/a" if p == "agent-kernel" else _fmt(share, 2))  # see the note
+            row.append("n/a" if p == "agent-kernel" else fmt(share, 2))  # see the note
         gen = [m["gen_cpu"] for m in ms if m.get("gen_cpu") is not None]
-        row.append(_pct(median(gen)))
-        row.append(_pct(median([m["machine_idle"] for m in ms])))
+        row.append(pct(median(gen)))
+        row.append(pct(median([m["machine_idle"] for m in ms])))
         row.append(str(sum(m["errors"] for m in ms)))
         rows.append(row)
     note = generator_note(result, bench)
@@ -185,11 +131,11 @@ def _bench_table(result: dict[str, Any], bench: dict[str, Any], markdown: bool) 
             "  fixed offered rate: equal delivered rates are by design; compare loss % and"
             " CPU per datagram"
         )
-    table = _table(header, rows, markdown) if rows else "  (nothing measured)"
+    shown = table(header, rows, markdown) if rows else "  (nothing measured)"
     if markdown:  # the notes as a list under the table
         notes = ["- " + n.strip().removeprefix("** ") for n in notes]
-        return "\n".join([table, "", *notes] if notes else [table])
-    return "\n".join([table, *notes])
+        return "\n".join([shown, "", *notes] if notes else [shown])
+    return "\n".join([shown, *notes])
 
 
 def _dataplane_heading(result: dict[str, Any]) -> str:
@@ -247,126 +193,6 @@ def _sizes(result: dict[str, Any]) -> str:
     return "proxy processes/threads: " + ", ".join(parts)
 
 
-def _goal(
-    label: str, value: float | None, target: float, *, at_most: bool = False, why: str = ""
-) -> list[str]:
-    if value is None:
-        return [label, "-", f"{'≤' if at_most else '≥'} {target:g}", why or "not measured"]
-    met = value <= target if at_most else value >= target
-    shown = f"{value:.2f}"
-    for digits in (3, 4, 5):  # as many decimals as it takes not to look met when missed
-        if met == (float(shown) <= target if at_most else float(shown) >= target):
-            break
-        shown = f"{value:.{digits}f}"
-    return [
-        label,
-        shown,
-        f"{'≤' if at_most else '≥'} {target:g}",
-        "met" if met else "MISSED",
-    ]
-
-
-def render_goals(result: dict[str, Any], markdown: bool = False) -> str:
-    """The Goals table of the data-plane issue, computed from this run's medians. The
-    relay's figure is the better of 1 and 2 workers (named in the row)."""
-    kernel = result["peers"].get("agent-kernel", {})
-    why = "" if kernel.get("status") == "ok" else f"agent-kernel {kernel.get('status', 'not run')}"
-    rows: list[list[str]] = []
-
-    def add(label: str, value: float | None, target: float, *, at_most: bool = False) -> None:
-        rows.append(
-            _goal(label, value, target, at_most=at_most, why=why if "kernel" in label else "")
-        )
-
-    targets = {
-        "iperf_tcp_1": 1.8,
-        "iperf_tcp_4": 1.8,
-        "http_close": 1.5,
-        "iperf_udp_64": 1.5,
-        "udp_rr": 1.5,
-    }
-    among = {
-        "http_close": PEERS_C,
-        "iperf_udp_64": ("nginx", "nginx-tuned"),
-        "udp_rr": ("nginx", "nginx-tuned"),
-    }
-    for key, kernel_target in targets.items():
-        v = medians(result, key)
-        peers = among.get(key, TUNED)
-        peer = best_peer(v, True, peers) or peers[0]
-        relay = best_peer(v, True, RELAYS) or "agent"
-        if key in ("iperf_tcp_1", "iperf_tcp_4", "http_close"):
-            add(f"{key}: kernel ÷ direct", ratio(v.get("agent-kernel"), v.get("direct")), 0.9)
-        if key != "iperf_udp_64":
-            add(f"{key}: kernel ÷ {peer}", ratio(v.get("agent-kernel"), v.get(peer)), kernel_target)
-        add(f"{key}: {relay} ÷ {peer}", ratio(v.get(relay), v.get(peer)), 1.0)
-    loss = {
-        p: median([m["extra"]["loss_pct"] for m in ms])
-        for p, ms in _ok(result, "iperf_udp_64").items()
-    }
-    if "agent-kernel" in loss and "direct" in loss:
-        add(
-            "iperf_udp_64: kernel loss % - direct's",
-            loss["agent-kernel"] - loss["direct"],
-            1.0,
-            at_most=True,
-        )
-    else:
-        add("iperf_udp_64: kernel loss % - direct's", None, 1.0, at_most=True)
-    for key in ("bulk_pp2", "http_close", "http_keepalive", "udp_rr"):
-        v = medians(result, key)
-        add(f"{key}: PROXY v2 on ÷ off, rate", ratio(v.get("agent-pp2"), v.get("agent")), 0.9)
-        cpu = cpu_medians(result, key)
-        add(
-            f"{key}: PROXY v2 on ÷ off, CPU per unit",
-            ratio(cpu.get("agent-pp2"), cpu.get("agent")),
-            1.1,
-            at_most=True,
-        )
-    v = medians(result, "idle_memory")
-    for name in RELAYS:
-        add(
-            f"idle_memory: {name} ÷ haproxy",
-            ratio(v.get(name), v.get("haproxy")),
-            1.0,
-            at_most=True,
-        )
-    rows.append(
-        ["flows lost across reconfigurations and restarts", "-", "0", "measured by the tests"]
-    )
-    return "Goals of the data-plane issue, from this run's medians\n" + _table(
-        ["goal", "measured", "target", ""], rows, markdown
-    )
-
-
-def render_conntrack(result: dict[str, Any], markdown: bool = False) -> str | None:
-    """agent-kernel against direct-netns: the same namespace, both with connection
-    tracking on (agent-kernel's table is there), so the ratio is what translating and
-    counting cost beyond conntrack; and direct-netns against direct: what conntrack
-    costs. None when either of them was not measured."""
-    if any(
-        result["peers"].get(p, {}).get("status") != "ok" for p in ("agent-kernel", "direct-netns")
-    ):
-        return None
-    rows = []
-    for bench in result["benches"]:
-        v = medians(result, bench["key"])
-        if "direct-netns" not in v or not bench["higher_is_better"]:
-            continue
-        rows.append([
-            bench["key"],
-            _fmt(ratio(v.get("agent-kernel"), v["direct-netns"]), 2),
-            _fmt(ratio(v["direct-netns"], v.get("direct")), 2),
-        ])  # fmt: skip
-    if not rows:
-        return None
-    return (
-        "Kernel path and connection tracking (direct-netns: no proxy, in agent-kernel's"
-        " namespace with its table, so conntrack is on)\n"
-        + _table(["bench", "agent-kernel ÷ direct-netns", "direct-netns ÷ direct"], rows, markdown)
-    )
-
-
 def problems(result: dict[str, Any]) -> list[str]:
     """What `--check` fails on: peers that could not start, measurements that failed."""
     found = [
@@ -397,7 +223,7 @@ def render_configs(result: dict[str, Any], markdown: bool = False) -> str:
             mid = median(values)
             share = ratio(mid, base)
             rows.append(
-                [stage, _fmt(mid, 3), _pct(spread(values)), str(len(values)),
+                [stage, fmt(mid, 3), pct(spread(values)), str(len(values)),
                  "-" if share is None else f"{share:.3f}"]
             )  # fmt: skip
         rules = size["apps"] * size["rules_per_app"]
@@ -406,7 +232,7 @@ def render_configs(result: dict[str, Any], markdown: bool = False) -> str:
             f" ({rules:,} rules, {size['bytes'] / 1e6:.1f} MB of HCL,"
             f" {size['resources']} resources; plan: {size['plan_summary']})"
         )
-        out.append(_table(header, rows, markdown))
+        out.append(table(header, rows, markdown))
     return "\n".join(out)
 
 
