@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from l4agent.kernel import compile_table, eligible, table_name
-from l4agent.kernel.conntrack import for_ports, parse_line
+from l4agent.kernel.conntrack import ENDED_STATES, RulePorts, for_ports, parse, parse_line
 from l4agent.kernel.driver import _minus
 from l4agent.kernel.nft import Runner, capability, has_cap_net_admin
 
@@ -218,13 +218,46 @@ def test_conntrack_lines() -> None:
     assert entry is not None
     summary = (entry.family, entry.protocol, entry.state, entry.dport)
     assert summary == ("ipv4", "tcp", "ESTABLISHED", 3050)
-    assert entry.translated and entry.active
+    assert entry.translated
     local = parse_line(PROC_LINE)
     assert local is not None and local.family == "ipv6" and local.state is None
     assert not local.translated  # a flow to a local socket, not one of the kernel path
     assert for_ports([entry, local], "tcp", [(3050, 3050)]) == [entry]
     assert for_ports([entry, local], "udp", [(4060, 4060)]) == []
     assert parse_line("icmp 1 29 src=192.0.2.2 dst=192.0.2.1 type=8 code=0 id=1") is None
+
+
+TCP_STATES = ("SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK",
+              "TIME_WAIT", "CLOSE", "SYN_SENT2")  # fmt: skip
+
+
+def test_active_only_drops_exactly_the_entries_in_an_ended_state() -> None:
+    """The line filter (a regular expression, before parsing) and the parsed state
+    agree, in both formats, for every TCP state and for UDP (no state)."""
+    lines = [TOOL_LINE.replace("ESTABLISHED", s) for s in TCP_STATES]
+    lines += ["ipv4     2 " + line for line in lines] + [PROC_LINE]
+    every = parse("\n".join(lines))
+    active = parse("\n".join(lines), active_only=True)
+    assert len(every) == len(lines)
+    assert active == [e for e in every if e.state not in ENDED_STATES]
+    assert {e.state for e in active} == {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "SYN_SENT2", None}
+
+
+def test_rule_ports_find_an_entry_s_rule_by_protocol_and_edge_port() -> None:
+    ports = RulePorts([
+        ("a", "tcp", [(80, 80), (100, 200)]),
+        ("b", "tcp", [(81, 99)]),
+        ("c", "udp", [(100, 200)]),
+    ])  # fmt: skip
+    found = {p: ports.owner("tcp", p) for p in (79, 80, 81, 99, 100, 150, 200, 201)}
+    assert found == {79: None, 80: "a", 81: "b", 99: "b", 100: "a", 150: "a", 200: "a", 201: None}
+    assert ports.owner("udp", 80) is None and ports.owner("udp", 200) == "c"
+    assert ports.owner("sctp", 100) is None
+    entry = parse_line(TOOL_LINE)  # tcp, translated, original destination port 3050
+    local = parse_line(PROC_LINE)  # udp to 4060, not translated
+    assert entry is not None and local is not None
+    counted = RulePorts([("r", "tcp", [(3000, 4000)]), ("u", "udp", [(4060, 4060)])])
+    assert counted.count([entry, entry, local]) == {"r": 2}
 
 
 def test_drain_keeps_only_ports_no_rule_owns_again() -> None:

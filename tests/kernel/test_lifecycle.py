@@ -171,6 +171,23 @@ def test_udp_flow_counts_and_conntrack(
     assert stats["packets_in"] == 3 and stats["packets_out"] == 3
 
 
+@pytest.mark.parametrize("tool", [True, False], ids=["conntrack-tool", "proc"])
+def test_only_open_tcp_flows_count_as_active(
+    topo: Topology, origins: EchoServer, kernel: KernelForwarder, tool: bool
+) -> None:
+    """Three flows that ended (their entries linger in conntrack, in TIME_WAIT or
+    CLOSE) are counted in flows_total only; two held open are also active."""
+    kernel.conntrack.tool = tool
+    kernel.apply([("t.example", app(ORIGIN4[0]))])
+    for _ in range(3):
+        tcp_hello(topo.client, AGENT4_C, 3050)
+    with topo.client.connect(AGENT4_C, 3050) as a, topo.client.connect(AGENT4_C, 3050) as b:
+        read_line(a)
+        read_line(b)
+        stats = kernel.stats()[("t.example", 0)]
+        assert (stats["flows_total"], stats["flows_active"]) == (5, 2)
+
+
 def test_flows_are_read_from_proc_without_the_conntrack_tool(
     topo: Topology, origins: EchoServer, kernel: KernelForwarder
 ) -> None:

@@ -8,18 +8,31 @@ is a pure function. A flow belongs to the kernel path when it was translated
 port is one of a rule's edge ports.
 
 Deleting needs the tool: without it a drained flow ends by conntrack's own timeout.
+
+The statistics read the table every few seconds, and a busy edge's table is mostly
+entries of flows that already ended (TCP in TIME_WAIT for two minutes after each
+short connection): the tool lists only translated entries (`--dst-nat`), a line in an
+ended state is dropped by one regular-expression search before it is parsed, and
+`RulePorts` finds an entry's rule by bisection, so a poll costs one pass over the
+open flows however many rules there are.
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from l4agent.kernel.nft import Runner
 
 ENDED_STATES = {"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "FIN_WAIT"}
+# the state token of an ended entry as it stands in a line (no value of a key=value
+# token has spaces, so it matches nothing else)
+_ENDED = re.compile(" (?:" + "|".join(sorted(ENDED_STATES)) + ") ")
 MAX_DELETES = 10000
 
 
@@ -38,10 +51,6 @@ class Entry:
     @property
     def translated(self) -> bool:
         return self.reply_src != self.dst or self.reply_sport != self.dport
-
-    @property
-    def active(self) -> bool:
-        return self.state not in ENDED_STATES
 
 
 def parse_line(line: str) -> Entry | None:
@@ -80,8 +89,12 @@ def parse_line(line: str) -> Entry | None:
     return Entry(family, protocol, state, src, dst, sport, dport, reply_src, reply_sport)
 
 
-def parse(text: str) -> list[Entry]:
-    return [e for e in (parse_line(line) for line in text.splitlines()) if e is not None]
+def parse(text: str, *, active_only: bool = False) -> list[Entry]:
+    """The entries of `text`; with `active_only`, those not in an ended state."""
+    lines = text.splitlines()
+    if active_only:
+        lines = [line for line in lines if _ENDED.search(line) is None]
+    return [e for e in map(parse_line, lines) if e is not None]
 
 
 def for_ports(
@@ -95,6 +108,34 @@ def for_ports(
     ]
 
 
+class RulePorts:
+    """Which rule a translated entry belongs to, by its protocol and original
+    destination port: each rule's edge-port ranges, sorted per protocol and searched
+    by bisection (the edge ports of one agent never overlap)."""
+
+    def __init__(self, rules: Iterable[tuple[Hashable, str, Sequence[tuple[int, int]]]]) -> None:
+        ranges: dict[str, list[tuple[int, int, Hashable]]] = {}
+        for key, protocol, ports in rules:
+            ranges.setdefault(protocol, []).extend((lo, hi, key) for lo, hi in ports)
+        self._ranges = {p: sorted(r, key=lambda x: x[0]) for p, r in ranges.items()}
+        self._starts = {p: [lo for lo, _, _ in r] for p, r in self._ranges.items()}
+
+    def owner(self, protocol: str, port: int) -> Hashable | None:
+        starts = self._starts.get(protocol)
+        if not starts:
+            return None
+        i = bisect.bisect_right(starts, port) - 1
+        if i < 0:
+            return None
+        _, hi, key = self._ranges[protocol][i]
+        return key if port <= hi else None
+
+    def count(self, entries: Iterable[Entry]) -> Counter[Hashable]:
+        """Translated entries per rule."""
+        owners = (self.owner(e.protocol, e.dport) for e in entries if e.translated)
+        return Counter(key for key in owners if key is not None)
+
+
 class Conntrack:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
@@ -104,15 +145,17 @@ class Conntrack:
     def source(self) -> str:
         return "conntrack" if self.tool else "/proc/net/nf_conntrack"
 
-    def entries(self) -> list[Entry]:
+    def entries(self, *, active_only: bool = False) -> list[Entry]:
+        """The table's entries (the tool lists only translated ones); with
+        `active_only`, those of flows that have not ended."""
         if self.tool:
             out: list[Entry] = []
             for family in ("ipv4", "ipv6"):
-                proc = self.runner.run(["conntrack", "-L", "-f", family], check=False)
-                out += parse(proc.stdout)
+                args = ["conntrack", "-L", "-f", family, "--dst-nat"]
+                out += parse(self.runner.run(args, check=False).stdout, active_only=active_only)
             return out
         proc = self.runner.run(["cat", "/proc/net/nf_conntrack"], check=False)
-        return parse(proc.stdout) if proc.returncode == 0 else []
+        return parse(proc.stdout, active_only=active_only) if proc.returncode == 0 else []
 
     def delete(self, entries: Sequence[Entry]) -> int:
         """Delete these entries (the tool is needed); the number deleted."""

@@ -35,7 +35,7 @@ from l4agent.kernel.compiler import (
     RuleKey,
     compile_table,
 )
-from l4agent.kernel.conntrack import Conntrack, Entry, for_ports
+from l4agent.kernel.conntrack import Conntrack, Entry, RulePorts, for_ports
 from l4agent.kernel.nft import Runner, capability, forwarding
 
 log = logging.getLogger("l4agent.kernel")
@@ -189,7 +189,7 @@ class KernelForwarder:
         if not due:
             return 0
         self.drains = [d for d in self.drains if d.deadline > now]
-        entries = self.conntrack.entries()
+        entries = self.conntrack.entries(active_only=True)  # ended ones carry nothing
         doomed: list[Entry] = []
         for drain in due:
             doomed += for_ports(entries, drain.protocol, drain.ports)
@@ -204,7 +204,7 @@ class KernelForwarder:
         """(drains, flows still open in them)."""
         if not self.drains:
             return 0, 0
-        entries = self.conntrack.entries()
+        entries = self.conntrack.entries(active_only=True)
         flows = sum(len(for_ports(entries, d.protocol, d.ports)) for d in self.drains)
         return len(self.drains), flows
 
@@ -226,20 +226,20 @@ class KernelForwarder:
         if self.compiled is None:
             return {}
         values = self.runner.counters(self.table)
-        entries = self.conntrack.entries()
+        ports = RulePorts((key, r.protocol, r.edge_ports) for key, r in self.compiled.rules.items())
+        active = ports.count(self.conntrack.entries(active_only=True))
         out: dict[RuleKey, dict[str, int]] = {}
         for key, rule in self.compiled.rules.items():
             now = _rule_counters(rule, values)
             base = self._totals.get((rule.app, rule.index, rule.protocol), RuleTotals()).values
             total = {k: (now[k][0] + base.get(k, (0, 0))[0], now[k][1] + base.get(k, (0, 0))[1])
                      for k in now}  # fmt: skip
-            flows = for_ports(entries, rule.protocol, rule.edge_ports)
             out[key] = {
                 "bytes_in": total["in"][1],
                 "bytes_out": total["out"][1],
                 "packets_in": total["in"][0],
                 "packets_out": total["out"][0],
-                "flows_active": sum(1 for e in flows if e.active),
+                "flows_active": active[key],
                 "flows_total": total["flows"][0],
                 "acl_denials": total["deny"][0],
                 "no_healthy_origin": total["nohealthy"][0],
