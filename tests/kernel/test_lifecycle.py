@@ -97,6 +97,33 @@ def test_a_removed_rule_drains_then_its_flows_are_ended(
             roundtrip(tcp, b"gone")
 
 
+def test_a_drain_ends_all_its_flows_and_no_other(
+    topo: Topology, origins: EchoServer, kernel: KernelForwarder
+) -> None:
+    """Twenty open flows of a removed rule end together when its drain is due (one
+    deletion per port); a flow of a rule that stays is left alone."""
+    kept = rule("tcp", [[3060, 3060]], [5050, 5050], [ORIGIN4[0]])
+    kernel.apply([("gone.example", app(ORIGIN4[0])), ("kept.example", {"rules": [kept]})])
+    doomed = [topo.client.connect(AGENT4_C, 3050) for _ in range(20)]
+    try:
+        with topo.client.connect(AGENT4_C, 3060) as stays:
+            for sock in [*doomed, stays]:
+                read_line(sock)
+            kernel.apply([("kept.example", {"rules": [kept]})])
+            assert kernel.draining() == (2, 20)
+            assert kernel.expire_drains(time.monotonic() + 1.0) == 20
+            assert kernel.draining() == (0, 0)
+            roundtrip(stays, b"the kept rule's flow goes on")
+            for sock in doomed:
+                sock.settimeout(2)
+                with pytest.raises(OSError):  # reset by the agent host: no translation
+                    roundtrip(sock, b"gone")
+                    roundtrip(sock, b"gone")
+    finally:
+        for sock in doomed:
+            sock.close()
+
+
 def test_readding_a_draining_port_cancels_its_drain(
     topo: Topology, origins: EchoServer, kernel: KernelForwarder
 ) -> None:
