@@ -152,8 +152,7 @@ def test_functions_that_build_deep_values_are_a_diagnostic(problem_of, depth):
 def test_deep_variable_values_are_a_diagnostic(load):
     deep = "[" * 5000 + "]" * 5000
     config = load(
-        'variable "v" {\n  type = any\n}\n'
-        'locals {\n  x = jsondecode(var.v)\n}\n',
+        'variable "v" {\n  type = any\n}\nlocals {\n  x = jsondecode(var.v)\n}\n',
         var_args=[f"v={deep}"],
     )
     assert [d.code for d in config.diagnostics] == ["L4E016"]

@@ -271,7 +271,6 @@ moved {
             'an import block has no attribute "count"',
         ),
         ('import {\n  to = l4_application.regional["eu"]\n}', 'an import block needs "id"'),
-
     ],
 )
 def test_import_blocks_terraform_refuses_are_L4E020(load: Loader, block: str, message: str) -> None:

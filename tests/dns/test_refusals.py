@@ -68,9 +68,7 @@ def test_a_record_changed_since_it_was_read_is_not_overwritten(publishing: Publi
 def test_a_saved_plan_with_a_wrong_key_changes_nothing(publishing: Publishing) -> None:
     """A plan made without reading the server (`--refresh=false`) cannot meet the wrong
     key; the apply of the saved plan reads it first and stops before any agent."""
-    saved = publishing.l4plan(
-        "plan", "--refresh=false", "--out", "wrong.plan", secret=WRONG_SECRET
-    )
+    saved = publishing.l4plan("plan", "--refresh=false", "--out", "wrong.plan", secret=WRONG_SECRET)
     assert saved.returncode == 0, saved.stdout + saved.stderr
     done = publishing.l4plan("apply", "wrong.plan")
     assert done.returncode == 1, done.stdout + done.stderr

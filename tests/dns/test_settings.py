@@ -177,8 +177,13 @@ def test_an_ipv6_address_is_published_as_the_server_answers_it(tmp_path: Path) -
     """Written long or in capitals, the address would never compare equal to what is
     read back (`2001:db8::10`), and every plan would show a change."""
     text = CONFIG.replace('"2001:db8::10"', '"2001:DB8:0:0::10"')
-    for name, value in {"AGENTS": "[agent.a]", "SERVER": "192.0.2.53:53",
-                        "ALGORITHM": "hmac-sha256", "SECRET": SECRET, "TTL": "300"}.items():
+    for name, value in {
+        "AGENTS": "[agent.a]",
+        "SERVER": "192.0.2.53:53",
+        "ALGORITHM": "hmac-sha256",
+        "SECRET": SECRET,
+        "TTL": "300",
+    }.items():
         text = text.replace(name, value)
     (tmp_path / "main.l4.hcl").write_text(text)
     config = load_config(tmp_path, environ={})
@@ -190,8 +195,13 @@ def test_a_reference_to_the_site_reads_the_digest_of_the_secret(tmp_path: Path) 
     """An output (or any attribute) that refers to the site's `dns` block cannot carry
     the write-only secret into a plan or the state."""
     text = CONFIG + 'output "dns" {\n  value     = l4_site.main.dns\n  sensitive = true\n}\n'
-    for name, value in {"AGENTS": "[agent.a]", "SERVER": "192.0.2.53:53",
-                        "ALGORITHM": "hmac-sha256", "SECRET": SECRET, "TTL": "300"}.items():
+    for name, value in {
+        "AGENTS": "[agent.a]",
+        "SERVER": "192.0.2.53:53",
+        "ALGORITHM": "hmac-sha256",
+        "SECRET": SECRET,
+        "TTL": "300",
+    }.items():
         text = text.replace(name, value)
     (tmp_path / "main.l4.hcl").write_text(text)
     config = load_config(tmp_path, environ={})
