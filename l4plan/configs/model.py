@@ -180,6 +180,16 @@ class MovedBlock:
     to_address: str
     pos: Pos = NO_POS
 
+    def feeds(self, then: MovedBlock) -> bool:
+        """Whether this move puts objects where `then` moves objects from: the same
+        resource, and the same instance unless one of the two addresses names the
+        whole resource (Terraform chains equal addresses and orders an instance after
+        the move of its resource). Both the cycle check and the order the plan moves
+        state in use it."""
+        to_resource, _, to_key = self.to_address.partition("[")
+        from_resource, _, from_key = then.from_address.partition("[")
+        return to_resource == from_resource and (not to_key or not from_key or to_key == from_key)
+
 
 @dataclass(frozen=True, slots=True)
 class ImportBlock:

@@ -62,17 +62,9 @@ def _chain_order(moved: list[MovedBlock]) -> list[MovedBlock]:
     pending = list(moved)
     ordered: list[MovedBlock] = []
     for _ in range(len(moved)):
-        ready = [m for m in pending if not any(_feeds(p, m) for p in pending if p is not m)]
+        ready = [m for m in pending if not any(p.feeds(m) for p in pending if p is not m)]
         if not ready:
             break
         ordered.extend(ready)
         pending = [m for m in pending if m not in ready]
     return ordered + pending
-
-
-def _feeds(first: MovedBlock, then: MovedBlock) -> bool:
-    """Whether `first` moves objects to where `then` moves them from."""
-    to, source = parse_address(first.to_address), parse_address(then.from_address)
-    if to.resource != source.resource:
-        return False
-    return not (to.has_key and source.has_key) or to.key == source.key

@@ -198,6 +198,48 @@ moved {
     assert config.moved == []
 
 
+def test_a_chain_through_an_instance_of_a_moved_resource_is_a_cycle(load: Loader) -> None:
+    """Moving a resource chains into moving one of its instances (Terraform's rule,
+    also the order the plan moves state in), so this pair comes back to its start."""
+    config = load(
+        BASE
+        + """
+moved {
+  from = l4_application.a
+  to   = l4_application.b
+}
+
+moved {
+  from = l4_application.b["k"]
+  to   = l4_application.a["k"]
+}
+"""
+    )
+    errors = _errors(config)
+    assert len(errors) == 1 and errors[0][0] == "L4E019"
+    assert "Cyclic dependency in move statements" in errors[0][2]
+    assert 'l4_application.b["k"] → l4_application.a["k"]' in errors[0][2]
+    assert config.moved == []
+
+
+def test_moves_of_different_instances_do_not_chain(load: Loader) -> None:
+    config = load(
+        BASE
+        + """
+moved {
+  from = l4_application.a["1"]
+  to   = l4_application.b["1"]
+}
+
+moved {
+  from = l4_application.b["2"]
+  to   = l4_application.a["2"]
+}
+"""
+    )
+    assert config.diagnostics == [] and len(config.moved) == 2
+
+
 def test_a_chain_without_a_cycle_is_accepted(load: Loader) -> None:
     config = load(
         BASE

@@ -174,19 +174,28 @@ def _declaration(m: MovedBlock, decls: Declarations, config: Config) -> Pos | No
 
 
 def _cycle(moved: list[MovedBlock]) -> list[MovedBlock]:
-    """The statements of a chain that returns to its start (empty when none does)."""
-    by_from = {m.from_address: m for m in moved}
+    """The statements of a chain that returns to its start (empty when none does),
+    chained as `MovedBlock.feeds` says: a move to a resource feeds a move from one of
+    its instances, and the other way round."""
+    done: set[int] = set()
+    path: list[MovedBlock] = []
+
+    def visit(m: MovedBlock) -> list[MovedBlock]:
+        if any(p is m for p in path):
+            return path[next(i for i, p in enumerate(path) if p is m) :]
+        if id(m) in done:
+            return []
+        path.append(m)
+        for then in moved:
+            if then is not m and m.feeds(then) and (cycle := visit(then)):
+                return cycle
+        path.pop()
+        done.add(id(m))
+        return []
+
     for start in moved:
-        chain = [start]
-        seen = {start.from_address}
-        for _ in range(len(moved)):
-            following = by_from.get(chain[-1].to_address)
-            if following is None:
-                break
-            if following.from_address in seen:
-                return chain[chain.index(following) :]
-            chain.append(following)
-            seen.add(following.from_address)
+        if cycle := visit(start):
+            return list(cycle)
     return []
 
 
