@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 from l4plan.cli.main import load_commands
 
@@ -23,6 +24,13 @@ os.environ.setdefault("L4PLAN_AGENT_FAST_PATH", "off")
 # one data-plane process unless a test asks for more, whatever the CPU count
 os.environ.setdefault("L4PLAN_AGENT_WORKERS", "1")
 load_commands()
+
+# Property tests draw the same examples on every run (seeded from each test's own
+# code, no example database), so the suite passes or fails the same way each time;
+# HYPOTHESIS_PROFILE=explore draws new examples (README, "Contributing").
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture

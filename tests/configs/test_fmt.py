@@ -20,7 +20,7 @@ from pathlib import Path
 import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
@@ -94,11 +94,17 @@ def meaning(text: str) -> dict:
 
 
 def shape(node: Tree | Token) -> tuple:
-    """The parse tree without line breaks, comments or the blanks inside tokens."""
+    """The parse tree without line breaks, comments or the blanks inside tokens. A
+    minus before a number literal is the negative literal: python-hcl2 lexes `-4096`
+    after some tokens (`? 0 : -4096`) as one literal and `- 4096` as an operator, and
+    fmt writes a unary operator against its operand, as `terraform fmt` does."""
     if isinstance(node, Token):
         if node.type in MERGING_OPERATORS:
             return (node.type,)
         return (node.type, str(node).strip(" \t"))
+    negative = _negative_literal(node)
+    if negative is not None:
+        return negative
     kept = [
         child
         for child in node.children
@@ -106,6 +112,20 @@ def shape(node: Tree | Token) -> tuple:
         and not (isinstance(child, Token) and child.type == "NL_OR_COMMENT")
     ]
     return (str(node.data), tuple(shape(child) for child in kept))
+
+
+def _negative_literal(node: Tree) -> tuple | None:
+    """The shape of `-N` for a unary minus applied to the number literal N."""
+    if node.data != "unary_op" or len(node.children) != 2:
+        return None
+    sign, operand = node.children
+    if not (isinstance(sign, Token) and sign.type == "MINUS" and isinstance(operand, Tree)):
+        return None
+    literal = operand.children[0] if operand.data == "expr_term" and operand.children else None
+    if not (isinstance(literal, Tree) and literal.data in ("int_lit", "float_lit")):
+        return None
+    (token,) = literal.children
+    return ("expr_term", ((literal.data, ((token.type, "-" + str(token).strip(" \t")),)),))
 
 
 def _trailing_blanks(text: str) -> list[str]:
@@ -436,6 +456,7 @@ def bodies(draw: st.DrawFn, depth: int = 0) -> str:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(bodies())
+@example("x1=0 + 0 ? 0 :  - 4096\n")  # written `-4096`: one literal for python-hcl2
 def test_random_configurations_round_trip(text: str):
     try:
         tree = hcl2.parses_to_tree(text)
