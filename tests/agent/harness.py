@@ -290,6 +290,19 @@ def udp_roundtrip(
         return s.recvfrom(65535)[0]
 
 
+def refused(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a new TCP connection to `port` is refused. A reset while connecting
+    means a listener closed with the connection in its accept queue: not refused yet,
+    so a caller waiting for the refusal (`wait_until`) tries again."""
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    except ConnectionResetError:
+        return False
+    return False
+
+
 def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.02) -> bool:
     """Whether `predicate()` became true within `timeout` seconds (polled)."""
     deadline = time.monotonic() + timeout

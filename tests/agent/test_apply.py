@@ -17,6 +17,7 @@ from tests.agent.harness import (
     block,
     port,
     recv_all,
+    refused,
     rule,
     tcp_roundtrip,
     udp_roundtrip,
@@ -27,14 +28,6 @@ from tests.agent.harness import (
 def echo_once(conn: socket.socket, payload: bytes) -> bytes:
     conn.sendall(payload)
     return conn.recv(1000)
-
-
-def refused(edge: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", edge), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 SPLICE = pytest.mark.parametrize("flags", [(), ("--splice",)], ids=["protocol", "splice"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from l4agent.settings import parse_duration
 
-from tests.agent.harness import app, rule, tcp_roundtrip, wait_until
+from tests.agent.harness import app, refused, rule, tcp_roundtrip, wait_until
 from tests.e2e.fleet import echo
 from tests.ports import SERVICE, free_port
 from tests.service import unit
@@ -28,15 +28,6 @@ def drain_timeout(node: Node) -> float:
 
 def stop_timeout(node: Node) -> float:
     return unit.seconds(node.unit.value("TimeoutStopSec"))
-
-
-def refused(port: int) -> bool:
-    """Whether a new TCP connection to the edge port is refused."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5):
-            return False
-    except ConnectionRefusedError:
-        return True
 
 
 def serve_one_rule(agent: UnitAgent, origins) -> int:  # type: ignore[no-untyped-def]
