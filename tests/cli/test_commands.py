@@ -76,9 +76,9 @@ def test_validate_imports_only_the_configuration_layer(tmp_path: Path) -> None:
     assert imported == ["l4plan.configs"]
 
 
-def test_show_and_plan_import_no_dns_client_until_a_zone_is_asked(tmp_path: Path) -> None:
-    """dnspython costs about 50 ms of start-up: the commands that may ask a zone import
-    it only when they do (l4plan/dns/errors.py)."""
+def test_show_imports_no_dns_client_until_a_zone_is_asked(tmp_path: Path) -> None:
+    """The plan commands' module (plan, show, graph) imports dnspython only when a
+    zone is asked (l4plan/dns/errors.py): show without a state asks none."""
     (tmp_path / "main.l4.hcl").write_bytes((REPO / "examples/quickstart/main.l4.hcl").read_bytes())
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     printed, imported = _fresh("show", cwd=tmp_path, env=env)

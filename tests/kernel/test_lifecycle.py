@@ -18,6 +18,7 @@ import time
 import pytest
 from l4agent.kernel import KernelForwarder, Runner
 
+from tests.agent.harness import wait_until
 from tests.kernel.conftest import TABLE
 from tests.kernel.netns import (
     AGENT4_C,
@@ -211,14 +212,13 @@ def test_only_open_tcp_flows_count_as_active(
     with topo.client.connect(AGENT4_C, 3050) as a, topo.client.connect(AGENT4_C, 3050) as b:
         read_line(a)
         read_line(b)
-        counts: tuple[int, int] | None = None
-        for _ in range(50):  # bounded: until the closed flows' FINs reached conntrack
+
+        def counts() -> tuple[int, int]:
             stats = kernel.stats()[("t.example", 0)]
-            counts = (stats["flows_total"], stats["flows_active"])
-            if counts == (5, 2):
-                break
-            time.sleep(0.05)
-        assert counts == (5, 2)
+            return stats["flows_total"], stats["flows_active"]
+
+        # until the closed flows' FINs reached conntrack
+        assert wait_until(lambda: counts() == (5, 2), timeout=3), counts()
 
 
 def test_flows_are_read_from_proc_without_the_conntrack_tool(

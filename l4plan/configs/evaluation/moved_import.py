@@ -181,8 +181,9 @@ def _cycle(moved: list[MovedBlock]) -> list[MovedBlock]:
     path: list[MovedBlock] = []
 
     def visit(m: MovedBlock) -> list[MovedBlock]:
-        if any(p is m for p in path):
-            return path[next(i for i, p in enumerate(path) if p is m) :]
+        for i, on_path in enumerate(path):
+            if on_path is m:
+                return path[i:]
         if id(m) in done:
             return []
         path.append(m)
@@ -195,7 +196,7 @@ def _cycle(moved: list[MovedBlock]) -> list[MovedBlock]:
 
     for start in moved:
         if cycle := visit(start):
-            return list(cycle)
+            return cycle
     return []
 
 

@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from l4agent.kernel.nft import Runner
@@ -100,12 +100,8 @@ def parse(text: str, *, active_only: bool = False) -> list[Entry]:
 def for_ports(
     entries: Iterable[Entry], protocol: str, ports: Sequence[tuple[int, int]]
 ) -> list[Entry]:
-    """The translated entries of one rule."""
-    return [
-        e
-        for e in entries
-        if e.protocol == protocol and e.translated and any(lo <= e.dport <= hi for lo, hi in ports)
-    ]
+    """The translated entries of one rule (or drain): `RulePorts` for a single owner."""
+    return [e for _, e in RulePorts([(protocol, protocol, ports)]).owners(entries)]
 
 
 class RulePorts:
@@ -118,22 +114,24 @@ class RulePorts:
         for key, protocol, ports in rules:
             ranges.setdefault(protocol, []).extend((lo, hi, key) for lo, hi in ports)
         self._ranges = {p: sorted(r, key=lambda x: x[0]) for p, r in ranges.items()}
-        self._starts = {p: [lo for lo, _, _ in r] for p, r in self._ranges.items()}
 
     def owner(self, protocol: str, port: int) -> Hashable | None:
-        starts = self._starts.get(protocol)
-        if not starts:
-            return None
-        i = bisect.bisect_right(starts, port) - 1
+        ranges = self._ranges.get(protocol, [])
+        i = bisect.bisect_right(ranges, port, key=lambda r: r[0]) - 1
         if i < 0:
             return None
-        _, hi, key = self._ranges[protocol][i]
+        _, hi, key = ranges[i]
         return key if port <= hi else None
 
+    def owners(self, entries: Iterable[Entry]) -> Iterator[tuple[Hashable, Entry]]:
+        """(owner, entry) for every translated entry that has an owner."""
+        for e in entries:
+            if e.translated and (key := self.owner(e.protocol, e.dport)) is not None:
+                yield key, e
+
     def count(self, entries: Iterable[Entry]) -> Counter[Hashable]:
-        """Translated entries per rule."""
-        owners = (self.owner(e.protocol, e.dport) for e in entries if e.translated)
-        return Counter(key for key in owners if key is not None)
+        """Translated entries per owner."""
+        return Counter(key for key, _ in self.owners(entries))
 
 
 class Conntrack:
@@ -145,17 +143,17 @@ class Conntrack:
     def source(self) -> str:
         return "conntrack" if self.tool else "/proc/net/nf_conntrack"
 
-    def entries(self, *, active_only: bool = False) -> list[Entry]:
-        """The table's entries (the tool lists only translated ones); with
-        `active_only`, those of flows that have not ended."""
+    def open_entries(self) -> list[Entry]:
+        """The entries of flows that have not ended (the tool lists translated ones
+        only; /proc lists every one, and `translated` tells them apart)."""
         if self.tool:
             out: list[Entry] = []
             for family in ("ipv4", "ipv6"):
                 args = ["conntrack", "-L", "-f", family, "--dst-nat"]
-                out += parse(self.runner.run(args, check=False).stdout, active_only=active_only)
+                out += parse(self.runner.run(args, check=False).stdout, active_only=True)
             return out
         proc = self.runner.run(["cat", "/proc/net/nf_conntrack"], check=False)
-        return parse(proc.stdout, active_only=active_only) if proc.returncode == 0 else []
+        return parse(proc.stdout, active_only=True) if proc.returncode == 0 else []
 
     def delete(self, entries: Sequence[Entry]) -> int:
         """End these flows (the tool is needed); the number ended. One call per

@@ -189,7 +189,7 @@ class KernelForwarder:
         if not due:
             return 0
         self.drains = [d for d in self.drains if d.deadline > now]
-        entries = self.conntrack.entries(active_only=True)  # ended ones carry nothing
+        entries = self.conntrack.open_entries()  # ended ones carry nothing
         doomed: list[Entry] = []
         for drain in due:
             doomed += for_ports(entries, drain.protocol, drain.ports)
@@ -204,7 +204,7 @@ class KernelForwarder:
         """(drains, flows still open in them)."""
         if not self.drains:
             return 0, 0
-        entries = self.conntrack.entries(active_only=True)
+        entries = self.conntrack.open_entries()
         flows = sum(len(for_ports(entries, d.protocol, d.ports)) for d in self.drains)
         return len(self.drains), flows
 
@@ -227,7 +227,7 @@ class KernelForwarder:
             return {}
         values = self.runner.counters(self.table)
         ports = RulePorts((key, r.protocol, r.edge_ports) for key, r in self.compiled.rules.items())
-        active = ports.count(self.conntrack.entries(active_only=True))
+        active = ports.count(self.conntrack.open_entries())
         out: dict[RuleKey, dict[str, int]] = {}
         for key, rule in self.compiled.rules.items():
             now = _rule_counters(rule, values)
