@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from l4plan.states.pg import advisory_key
+from l4plan.states.pglock import advisory_key
 from tests.agent.harness import Origins
 from tests.reliability.figures import report_trials, trials
 from tests.reliability.stack import Stack, state_problems
