@@ -10,13 +10,8 @@ from __future__ import annotations
 import re
 
 from l4plan.plans.model import Action, Plan, ResourceChange
-from l4plan.plans.render_human import (
-    change_notes,
-    change_subject,
-    change_verb,
-    plan_totals,
-    render_change,
-)
+from l4plan.plans.render_change import change_notes, change_subject, change_verb, render_change
+from l4plan.plans.render_human import plan_totals
 from l4plan.plans.render_lines import SENSITIVE_TEXT, Lines, scalar
 
 _MARKERS = {"+": "+", "-": "-", "~": "!", "-/+": "!", "+/-": "!"}
