@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("l4agent.relay")
 
+# The TCP relays look at a connection's activity this many times per idle timeout (a
+# timer per check, not per byte), so an idle connection is closed between 1 and
+# 1 + 1/IDLE_CHECKS idle timeouts after its last byte.
+IDLE_CHECKS = 4
+
 Address = tuple[str, int]
 
 

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from l4agent.dataplane.forwarder import Change, ForwardRefused, Owner
 from l4agent.dataplane.relay.base import RelayListener
+from l4agent.dataplane.relay.flowtable import FlowTable
 from l4agent.dataplane.relay.splice import SpliceListener
 from l4agent.dataplane.relay.tcp import TcpListener
-from l4agent.dataplane.relay.udp import FlowTable, UdpListener
+from l4agent.dataplane.relay.udp import UdpListener
 from l4agent.dataplane.sockets import bind_listener
 from l4agent.protocols.errors import Detail, detail
 from l4agent.spec import ListenerKey, listener_keys

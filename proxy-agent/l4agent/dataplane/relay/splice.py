@@ -23,6 +23,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from l4agent.dataplane.relay.base import (
+    IDLE_CHECKS,
     RelayListener,
     admitted,
     client_header,
@@ -32,7 +33,6 @@ from l4agent.dataplane.relay.base import (
     origin_port,
     targets,
 )
-from l4agent.dataplane.relay.tcp import IDLE_CHECKS
 from l4agent.dataplane.sockets import EXHAUSTION, set_keepalive
 from l4agent.spec import ListenerKey
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from l4agent.dataplane.relay.base import (
+    IDLE_CHECKS,
     RelayListener,
     admitted,
     client_header,
@@ -45,10 +46,6 @@ log = logging.getLogger("l4agent.tcp")
 # resumes below LOW. Large enough for full-size reads to flow without stalling.
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
-# Each listener checks its connections for activity this many times per idle timeout
-# (one timer per listener, not one per connection), so an idle connection is closed
-# between 1 and 1 + 1/IDLE_CHECKS idle timeouts after its last byte.
-IDLE_CHECKS = 4
 
 
 class TcpListener(RelayListener):

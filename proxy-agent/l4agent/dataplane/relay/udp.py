@@ -5,9 +5,7 @@ listener bound to a wildcard address (the default `0.0.0.0` / `::`), two clients
 send to different local addresses of the same port are different flows, and so is one
 client sending to two of them. Each flow has its own connected upstream socket, so
 replies from the origin map back to the client without a lookup. All flows of a
-process live in one `FlowTable`, ordered by last activity: the idle sweep pops from
-the old end, and when the table is full the least recently active flow is evicted
-(counted in `udp_flow_evictions`).
+process live in one `FlowTable` (`flowtable.py`: idle sweep and eviction).
 
 Listeners read their socket themselves (`add_reader`, at most `READ_BATCH` datagrams
 per wake-up) instead of through an asyncio datagram transport, which cannot return
@@ -25,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import OrderedDict
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +41,7 @@ from l4agent.spec import ListenerKey
 
 if TYPE_CHECKING:
     from l4agent.dataplane.origins import Target
+    from l4agent.dataplane.relay.flowtable import FlowTable
     from l4agent.dataplane.routes import Route
 
 log = logging.getLogger("l4agent.udp")
@@ -61,51 +59,6 @@ Address = tuple[str, int]
 # listener is bound to one address)
 FlowKey = tuple[tuple[Any, ...], bytes]
 Control = list[tuple[int, int, bytes]]
-
-
-class FlowTable:
-    """Every UDP flow of the process, least recently active first."""
-
-    def __init__(self, max_flows: int, idle_timeout: float) -> None:
-        self.max_flows = max_flows
-        self.idle_timeout = idle_timeout
-        self._flows: OrderedDict[UdpFlow, None] = OrderedDict()
-        self._sweeper: asyncio.TimerHandle | None = None
-
-    def __len__(self) -> int:
-        return len(self._flows)
-
-    def add(self, flow: UdpFlow) -> None:
-        while len(self._flows) >= self.max_flows:
-            oldest = next(iter(self._flows))
-            oldest.route.stats.udp_flow_evictions += 1
-            oldest.close()
-        self._flows[flow] = None
-        if self._sweeper is None:
-            self._schedule()
-
-    def touch(self, flow: UdpFlow) -> None:
-        flow.last = flow.loop.time()
-        self._flows.move_to_end(flow)
-
-    def remove(self, flow: UdpFlow) -> None:
-        self._flows.pop(flow, None)
-
-    def _schedule(self) -> None:
-        interval = min(1.0, self.idle_timeout / 4)
-        self._sweeper = asyncio.get_running_loop().call_later(interval, self._sweep)
-
-    def _sweep(self) -> None:
-        self._sweeper = None
-        if not self._flows:
-            return
-        deadline = asyncio.get_running_loop().time() - self.idle_timeout
-        while self._flows:
-            oldest = next(iter(self._flows))
-            if oldest.last > deadline:
-                break
-            oldest.close()
-        self._schedule()
 
 
 class UdpListener(RelayListener):
