@@ -205,9 +205,12 @@ def _edit_state(
         backend.close()
 
 
-def _report_edit(lines: list[str], saved: str | None, done: str) -> None:
+def _report_edit(lines: list[str], saved: str | None, done: str, *, dry_run: bool) -> None:
+    """Each line of the edit, then (unless it was a dry run) the count and the backup."""
     for line in lines:
         click.echo(line)
+    if dry_run:
+        return
     click.echo(
         f"Successfully {done} {len(lines)} resource instance(s)."
         + (f" Previous state saved to {saved}." if saved else "")
@@ -242,11 +245,7 @@ def state_rm(
             use_lock=use_lock,
             lock_timeout=lock_timeout,
         )
-    if dry_run:
-        for line in lines:
-            click.echo(line)
-        return
-    _report_edit(lines, saved, "removed")
+    _report_edit(lines, saved, "removed", dry_run=dry_run)
 
 
 @state_group.command("mv")
@@ -279,11 +278,7 @@ def state_mv(
             use_lock=use_lock,
             lock_timeout=lock_timeout,
         )
-    if dry_run:
-        for line in lines:
-            click.echo(line)
-        return
-    _report_edit(lines, saved, "moved")
+    _report_edit(lines, saved, "moved", dry_run=dry_run)
 
 
 @state_group.command("pull")

@@ -102,6 +102,7 @@ def test_rm_takes_a_backup_and_bumps_the_serial(tmp_path: Path) -> None:
     state = pushed(tmp_path)
     dry = cli_runner(tmp_path, ["state", "rm", "--dry-run", "l4_application.game"])
     assert dry.exit_code == 0 and dry.output.count("Would remove") == 2
+    assert "Successfully" not in dry.output
     assert LocalBackend(tmp_path).read().serial == 3  # type: ignore[union-attr]
     result = cli_runner(tmp_path, ["state", "rm", 'l4_application.game["1"]', "l4_site.main"])
     assert result.exit_code == 0, result.output
