@@ -248,7 +248,8 @@ def _spawn(*args: str) -> subprocess.Popen[bytes]:
 
 
 def _spawn_agent(listen: int, origin: int, state_dir: str, *flags: str) -> subprocess.Popen[bytes]:
-    """The real agent with one rule listen -> origin (the l4agent package must be importable)."""
+    """The real agent's relay with one rule listen -> origin (the l4agent package must be
+    importable)."""
     import json
     import urllib.request
 
@@ -257,6 +258,9 @@ def _spawn_agent(listen: int, origin: int, state_dir: str, *flags: str) -> subpr
         [
             *(sys.executable, "-m", "l4agent", "--control", f"127.0.0.1:{control}"),
             *("--state-dir", state_dir, "--bind", "127.0.0.1", "--log-level", "warning"),
+            # the relay, in one process (its CPU is the one measured), and no nftables
+            # table on the host: a rule without a header would take the kernel path
+            *("--workers", "1", "--fast-path", "off"),
             *flags,
         ]
     )

@@ -126,6 +126,48 @@ def test_large_transfers_arrive_intact(shared_agent: Agent, shared_origins: Orig
     assert time.monotonic() - started < 30
 
 
+def test_slow_readers_get_every_byte_while_other_connections_are_relayed(
+    shared_agent: Agent, shared_origins: Origins
+) -> None:
+    """Slow clients make the agent's writes to them queue while other connections keep
+    reading: a queued write must keep the bytes it was given (the relay reads into one
+    buffer per process and hands out slices of it), so each client must get back
+    exactly what it sent through the echo origin."""
+    edge, origin = port(), port()
+    shared_origins.tcp(origin)
+    shared_agent.apply({name(): app(rule("tcp", edge, origin))})
+    payloads = [os.urandom(6 << 20) for _ in range(3)]
+    received: list[bytes] = [b""] * len(payloads)
+
+    def client(i: int) -> None:
+        with socket.create_connection(("127.0.0.1", edge), timeout=20) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 10)
+            sender = threading.Thread(
+                target=lambda: (s.sendall(payloads[i]), s.shutdown(socket.SHUT_WR))
+            )
+            sender.start()
+            chunks = []
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                chunk = s.recv(16 << 10)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if i and len(chunks) % 8 == 0:
+                    time.sleep(0.002)  # read slowly: the agent's writes to this client queue
+            sender.join(20)
+            received[i] = b"".join(chunks)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(payloads))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40)
+    for i, payload in enumerate(payloads):
+        assert len(received[i]) == len(payload), i
+        assert sha256(received[i]) == sha256(payload), i
+
+
 def test_back_pressure_bounds_buffering(shared_agent: Agent) -> None:
     """An origin that does not read: the agent stops reading the client instead of
     buffering without bound, so the client's send blocks."""

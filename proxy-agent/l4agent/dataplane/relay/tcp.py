@@ -1,7 +1,8 @@
 """TCP listeners and the relay between a client and an origin connection.
 
-Event path: asyncio `Protocol`s (uvloop when installed). Each side writes what it
-reads straight into the other side's transport (no per-chunk copies in Python);
+Event path: asyncio `BufferedProtocol`s (uvloop when installed). Each side reads into
+the process's receive buffer (`readbuffer.py`) and writes what it read to the other
+side's transport as a slice of it, so a read costs no bytes object and no copy;
 back-pressure pauses reading on one side while the other side's write buffer is
 above its high-water mark; half-close forwards EOF with `write_eof()`; the
 connection is closed once both directions have ended, or after the idle timeout.
@@ -32,6 +33,7 @@ from l4agent.dataplane.relay.base import (
     targets,
     targets_now,
 )
+from l4agent.dataplane.relay.readbuffer import READ
 from l4agent.dataplane.sockets import LISTEN_BACKLOG, set_keepalive
 from l4agent.spec import ListenerKey
 
@@ -100,7 +102,7 @@ class TcpListener(RelayListener):
             self._arm_sweep()
 
 
-class ClientSide(asyncio.Protocol):
+class ClientSide(asyncio.BufferedProtocol):
     """The client side of one relayed connection, and the relay's state; `OriginSide`
     is the other side."""
 
@@ -270,14 +272,15 @@ class ClientSide(asyncio.Protocol):
         if not self._client_eof:
             transport.resume_reading()
 
-    def data_received(self, data: bytes) -> None:
+    get_buffer = READ.get_buffer  # every read lands in the process's receive buffer
+
+    def buffer_updated(self, n: int) -> None:
         origin = self.origin
         if origin is None:  # still connecting (uvloop starts reading after connection_made)
-            self._early.append(data)
+            self._early.append(READ.view[:n].tobytes())
             self.transport.pause_reading()  # type: ignore[union-attr]
         else:
-            origin.write(data)
-        n = len(data)
+            READ.forward(n, origin)
         self._activity += n
         self.stats.bytes_in += n
 
@@ -306,9 +309,8 @@ class ClientSide(asyncio.Protocol):
 
     # ---- origin side (called by OriginSide) --------------------------------------
 
-    def origin_data(self, data: bytes) -> None:
-        self.transport.write(data)  # type: ignore[union-attr]
-        n = len(data)
+    def origin_data(self, n: int) -> None:
+        READ.forward(n, self.transport)  # type: ignore[arg-type]
         self._activity += n
         self.stats.bytes_out += n
 
@@ -381,7 +383,7 @@ class ClientSide(asyncio.Protocol):
         self.listener.forget(self)
 
 
-class OriginSide(asyncio.Protocol):
+class OriginSide(asyncio.BufferedProtocol):
     """The origin connection's protocol: forwards everything to its `ClientSide`."""
 
     __slots__ = ("relay",)
@@ -389,8 +391,10 @@ class OriginSide(asyncio.Protocol):
     def __init__(self, relay: ClientSide) -> None:
         self.relay = relay
 
-    def data_received(self, data: bytes) -> None:
-        self.relay.origin_data(data)
+    get_buffer = READ.get_buffer  # every read lands in the process's receive buffer
+
+    def buffer_updated(self, n: int) -> None:
+        self.relay.origin_data(n)
 
     def eof_received(self) -> bool:
         return self.relay.origin_eof()
