@@ -1,6 +1,6 @@
 """TCP relay behaviour: half-close both ways, large transfers (hash-checked) with
 back-pressure, origin failures, idle timeout. Every test runs against both relay
-paths: asyncio Protocols (the default) and os.splice (--splice)."""
+paths: asyncio BufferedProtocols (the default) and os.splice (--splice)."""
 
 from __future__ import annotations
 
