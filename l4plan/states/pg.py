@@ -33,7 +33,6 @@ DEFAULT_SCHEMA = "l4plan"
 
 class PgBackend:
     def __init__(self, conn_str: str, *, schema: str = DEFAULT_SCHEMA, workspace: str):
-        self.conn_str = conn_str
         self.schema = schema
         self.workspace = check_workspace_name(workspace)
         self._session = PgSession(conn_str, schema=schema, workspace=self.workspace)
